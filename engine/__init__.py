@@ -1,0 +1,3 @@
+"""The stapui engine: SystemTap's five passes (parse, elaborate, translate, build, run)."""
+
+__version__ = "0.1.0"
