@@ -1,0 +1,60 @@
+"""procfs("NAME").read/.write [.maxsize(N)] [.umask(N)]: files a script serves.
+
+stap creates /proc/systemtap/MODULE/NAME; this runtime serves the same name as a
+named pipe in its run directory. `$value` is the text read (write probes) or the text
+to serve (read probes, assigned by the handler).
+"""
+
+from __future__ import annotations
+
+from engine.elaborate.probes.base import (
+    DerivedProbe,
+    ProbeProvider,
+    ResolutionError,
+    ResolveContext,
+    TargetValue,
+    TargetVar,
+    point_text,
+    register,
+)
+from engine.parse.ast import Node, ProbePoint, TargetSymbol, Type
+
+_DEFAULT_NAME = "command"
+
+
+def _patterns() -> tuple[str, ...]:
+    shapes = []
+    for head in ("procfs", "procfs(string)"):
+        for umask in ("", ".umask(number)"):
+            shapes += [f"{head}{umask}.read", f"{head}{umask}.read.maxsize(number)", f"{head}{umask}.write"]
+    return tuple(shapes)
+
+
+class ProcfsProvider(ProbeProvider):
+    family = "procfs"
+    description = "files served by the running script: procfs(\"NAME\").read/.write"
+    patterns = _patterns()
+
+    def resolve(self, point: ProbePoint, ctx: ResolveContext) -> list[DerivedProbe]:
+        args = self.match(point)[0].args
+        name = args["procfs"] or _DEFAULT_NAME
+        write = "write" in args
+        maxsize = args.get("maxsize")
+        value = TargetVar("$value", "string", Type.STRING)
+        data = {"name": name, "direction": "write" if write else "read", "maxsize": maxsize, "umask": args.get("umask")}
+        return [
+            self.derive(point, point_text(point), "named pipe served by the runtime", target_vars={"$value": value}, data=data)
+        ]
+
+    def resolve_target(self, probe: DerivedProbe, expr: Node, ctx: ResolveContext, *, write: bool = False) -> TargetValue:
+        if not isinstance(expr, TargetSymbol) or expr.name != "$value" or expr.components or expr.pretty:
+            raise ResolutionError("invalid target symbol for procfs probe, $value expected", expr)
+        direction = probe.data["direction"]
+        if direction == "read" and not write:
+            raise ResolutionError("procfs $value variable cannot be read in a procfs read probe", expr)
+        if direction == "write" and write:
+            raise ResolutionError("procfs $value variable cannot be assigned to in a procfs write probe", expr)
+        return TargetValue(Type.STRING, "value", "the procfs file's text")
+
+
+register(ProcfsProvider())
