@@ -1,0 +1,41 @@
+"""Small C programs for the debug-information and uprobe tests, compiled on demand.
+
+`build("probed", "-O2")` compiles tests/programs/probed.c with -g at that level once
+per source content (the output is keyed by a hash, written atomically), so test
+modules and parallel workers share the binaries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCES = Path(__file__).resolve().parent
+OUT_DIR = Path(tempfile.gettempdir()) / "stapui-test-programs"
+
+
+def build(name: str, opt: str = "-O0", *extra: str) -> Path:
+    """Path of `name`.c compiled with `-g opt extra...`; compiled only if not already there."""
+    source = SOURCES / f"{name}.c"
+    flags = ["-g", opt, *extra]
+    key = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
+    target = OUT_DIR / f"{name}{opt}-{key}"
+    if not target.exists():
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        subprocess.run(["gcc", *flags, "-o", str(partial), str(source)], check=True)
+        os.replace(partial, target)
+    return target
+
+
+def stripped_copy(binary: Path) -> Path:
+    """A copy of `binary` without any symbols or debug information."""
+    target = binary.with_name(binary.name + "-stripped")
+    if not target.exists():
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        subprocess.run(["strip", "--strip-all", "-o", str(partial), str(binary)], check=True)
+        os.replace(partial, target)
+    return target
