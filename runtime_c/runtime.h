@@ -1,7 +1,7 @@
 /* runtime.h - the interface between generated scripts, tapsets and the stapui runtime.
  *
  * A built script is one generated C file (pass 3) linked with the runtime library
- * (every runtime_c/*.c compiled once, pass 4). The generated file defines
+ * (every runtime_c/ C file compiled once, pass 4). The generated file defines
  * `stp_script`, a table describing its probes, globals and limits; the runtime owns
  * main(), the session state machine, output, maps, statistics and printf.
  *
