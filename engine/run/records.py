@@ -1,0 +1,327 @@
+"""Decoded relay-channel records: what the runtime sends to pystap and the workbench.
+
+The byte layouts are defined in runtime_c/records.h (the C encoders); this module is
+their reader. `Decoder` turns the record bytes of whole sub-buffers into objects,
+batching as it goes: adjacent output records become one `Output`, and the records
+between a snapshot's begin and end become one `Snapshot`, delivered only when complete.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Union
+
+# Record types (enum rec_type in records.h).
+REC_OUTPUT = 1
+REC_WARNING = 2
+REC_ERROR = 3
+REC_EXIT = 4
+REC_SNAPSHOT_BEGIN = 16
+REC_GLOBAL = 17
+REC_ARRAY = 18
+REC_SNAPSHOT_END = 19
+REC_PROBE_STAT = 32
+REC_LOST = 48
+
+# Value types (enum rec_value_type), histogram kinds, lost sources.
+V_LONG, V_STRING, V_STAT = 0, 1, 2
+HIST_NONE, HIST_LOG, HIST_LINEAR = 0, 1, 2
+LOST_RING_FULL, LOST_KERNEL, LOST_OTHER = 1, 2, 3
+
+LOG_BUCKET0 = 64  # the log histogram bucket that holds 0
+
+_RECORD_HEADER = struct.Struct("<HHI")
+_U16 = struct.Struct("<H")
+_I64 = struct.Struct("<q")
+_STAT_HEAD = struct.Struct("<6qB3qH")
+_SNAPSHOT_BEGIN = struct.Struct("<QQ")
+_ARRAY_COUNTS = struct.Struct("<BII")
+_PROBE_STAT = struct.Struct("<IQQQQ")
+_LOST = struct.Struct("<HHiQ")
+_U8 = struct.Struct("<B")
+_U64 = struct.Struct("<Q")
+_I32 = struct.Struct("<i")
+
+
+@dataclass(frozen=True)
+class Output:
+    """Script output bytes, in order (adjacent records joined)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    """A run-time warning; `line()` is the text stap prints."""
+
+    text: str
+
+    def line(self) -> str:
+        return f"WARNING: {self.text}\n"
+
+
+@dataclass(frozen=True)
+class RunError:
+    """A run-time error; `line()` is the text stap prints."""
+
+    text: str
+
+    def line(self) -> str:
+        return f"ERROR: {self.text}\n"
+
+
+@dataclass(frozen=True)
+class Exit:
+    """The runtime's exit status, sent as its last record."""
+
+    status: int
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A statistic's histogram, buckets laid out as stap lays them out."""
+
+    kind: int  # HIST_LOG or HIST_LINEAR
+    buckets: tuple[int, ...]
+    start: int = 0
+    stop: int = 0
+    interval: int = 0
+
+    def bucket_low(self, index: int) -> int:
+        """The smallest value bucket `index` holds (underflow: the smallest int64)."""
+        if self.kind == HIST_LINEAR:
+            return -(2**63) if index == 0 else self.start + (index - 1) * self.interval
+        k = index - LOG_BUCKET0
+        if k == 0:
+            return 0
+        return 1 << (k - 1) if k > 0 else -((1 << -k) - 1)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """An aggregate (`<<<`) as extracted by @count, @sum, @min, @max, @avg, @variance."""
+
+    count: int
+    sum: int
+    min: int
+    max: int
+    avg: int
+    variance: int
+    hist: Histogram | None = None
+
+
+Value = Union[int, str, Stat]
+
+
+@dataclass(frozen=True)
+class ArrayValue:
+    """A global array in a snapshot: typed keys, rows in the runtime's order."""
+
+    key_types: tuple[int, ...]
+    value_type: int
+    total_rows: int
+    rows: tuple[tuple[tuple[int | str, ...], Value], ...]
+
+    def as_dict(self) -> dict:
+        """Rows as a dict; a one-key array is keyed by the key itself, not a 1-tuple."""
+        if len(self.key_types) == 1:
+            return {keys[0]: value for keys, value in self.rows}
+        return dict(self.rows)
+
+
+@dataclass(frozen=True)
+class ProbeStat:
+    """Per-probe statistics as `stap -t` reports them."""
+
+    index: int
+    point: str
+    hits: int
+    min_ns: int
+    avg_ns: int
+    max_ns: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent snapshot of the globals (and probe statistics sent with it)."""
+
+    seq: int
+    time_ns: int
+    globals: dict[str, Value | ArrayValue]
+    probes: tuple[ProbeStat, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lost:
+    """Records lost at some source (the relay ring, a kernel ring buffer, ...)."""
+
+    source: int
+    count: int
+    probe_index: int = -1
+    label: str = ""
+
+
+Record = Union[Output, RunWarning, RunError, Exit, Snapshot, ProbeStat, Lost]
+
+
+class _Reader:
+    """A cursor over one payload; small methods, one per encoded kind."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: memoryview, pos: int = 0) -> None:
+        self.buf = buf
+        self.pos = pos
+
+    def unpack(self, fmt: struct.Struct) -> tuple:
+        values = fmt.unpack_from(self.buf, self.pos)
+        self.pos += fmt.size
+        return values
+
+    def string(self) -> str:
+        (n,) = self.unpack(_U16)
+        text = bytes(self.buf[self.pos : self.pos + n]).decode("utf-8", "replace")
+        self.pos += n
+        return text
+
+    def value(self, kind: int) -> Value:
+        if kind == V_LONG:
+            return self.unpack(_I64)[0]
+        if kind == V_STRING:
+            return self.string()
+        return self.stat()
+
+    def stat(self) -> Stat:
+        count, total, lo, hi, avg, var, kind, start, stop, interval, n = self.unpack(_STAT_HEAD)
+        buckets = struct.unpack_from(f"<{n}q", self.buf, self.pos)
+        self.pos += 8 * n
+        hist = Histogram(kind, buckets, start, stop, interval) if kind != HIST_NONE else None
+        return Stat(count, total, lo, hi, avg, var, hist)
+
+
+@dataclass
+class _PendingSnapshot:
+    seq: int
+    time_ns: int
+    globals: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)  # name -> (key_types, value_type, total, rows)
+    probes: list = field(default_factory=list)
+
+    def finish(self) -> Snapshot:
+        for name, (key_types, value_type, total, rows) in self.arrays.items():
+            self.globals[name] = ArrayValue(key_types, value_type, total, tuple(rows))
+        return Snapshot(self.seq, self.time_ns, self.globals, tuple(self.probes))
+
+
+class Decoder:
+    """Decodes record bytes into objects; keeps snapshot state across sub-buffers."""
+
+    def __init__(self) -> None:
+        self.snapshot: _PendingSnapshot | None = None
+        self.exit_status: int | None = None
+        self._out: list = []
+        self._text: list[bytes] = []
+
+    def decode(self, data: bytes | memoryview, out: list) -> None:
+        """Append the records in `data` (whole records, padded to 8) to `out`.
+
+        Output bytes are held back and joined with the next ones, so call
+        `finish_batch(out)` after the last sub-buffer of a batch.
+        """
+        view = memoryview(data)
+        end = len(view)
+        pos = 0
+        text = self._text
+        self._out = out
+        while pos + 8 <= end:
+            kind, _flags, length = _RECORD_HEADER.unpack_from(view, pos)
+            start = pos + 8
+            if start + length > end:
+                break  # a torn record at the end of a salvaged sub-buffer
+            if kind == REC_OUTPUT:
+                text.append(view[start : start + length])
+            else:
+                self._flush_text()
+                self._decode_one(kind, view[start : start + length])
+            pos = start + ((length + 7) & ~7)
+
+    def finish_batch(self, out: list) -> None:
+        """Emit held-back output bytes as one `Output` record."""
+        self._out = out
+        self._flush_text()
+
+    def _flush_text(self) -> None:
+        if self._text:
+            self._out.append(Output(b"".join(self._text)))
+            self._text.clear()
+
+    def _decode_one(self, kind: int, payload: memoryview) -> None:
+        handler = self._HANDLERS.get(kind)
+        if handler is not None:  # unknown types are skipped: newer runtimes may add some
+            handler(self, _Reader(payload))
+
+    def _warning(self, r: _Reader) -> None:
+        self._out.append(RunWarning(bytes(r.buf).decode("utf-8", "replace")))
+
+    def _error(self, r: _Reader) -> None:
+        self._out.append(RunError(bytes(r.buf).decode("utf-8", "replace")))
+
+    def _exit(self, r: _Reader) -> None:
+        (status,) = _I32.unpack_from(r.buf)
+        self.exit_status = status
+        self._out.append(Exit(status))
+
+    def _snapshot_begin(self, r: _Reader) -> None:
+        seq, time_ns = r.unpack(_SNAPSHOT_BEGIN)
+        self.snapshot = _PendingSnapshot(seq, time_ns)
+
+    def _global(self, r: _Reader) -> None:
+        name = r.string()
+        (kind,) = r.unpack(_U8)
+        if self.snapshot is not None:
+            self.snapshot.globals[name] = r.value(kind)
+
+    def _array(self, r: _Reader) -> None:
+        name = r.string()
+        nkeys = r.buf[r.pos]
+        key_types = tuple(r.buf[r.pos + 1 : r.pos + 1 + nkeys])
+        r.pos += 1 + nkeys
+        value_type, total, nrows = r.unpack(_ARRAY_COUNTS)
+        if self.snapshot is None:
+            return
+        entry = self.snapshot.arrays.setdefault(name, (key_types, value_type, total, []))
+        rows = entry[3]
+        for _ in range(nrows):
+            keys = tuple(r.value(k) for k in key_types)
+            rows.append((keys, r.value(value_type)))
+
+    def _snapshot_end(self, r: _Reader) -> None:
+        (seq,) = r.unpack(_U64)
+        if self.snapshot is not None and self.snapshot.seq == seq:
+            self._out.append(self.snapshot.finish())
+        self.snapshot = None  # an incomplete snapshot (records dropped) is discarded
+
+    def _probe_stat(self, r: _Reader) -> None:
+        index, hits, lo, avg, hi = r.unpack(_PROBE_STAT)
+        stat = ProbeStat(index, r.string(), hits, lo, avg, hi)
+        if self.snapshot is not None:
+            self.snapshot.probes.append(stat)
+        else:
+            self._out.append(stat)
+
+    def _lost(self, r: _Reader) -> None:
+        source, _zero, probe, count = r.unpack(_LOST)
+        self._out.append(Lost(source, count, probe, r.string()))
+
+    _HANDLERS = {
+        REC_WARNING: _warning,
+        REC_ERROR: _error,
+        REC_EXIT: _exit,
+        REC_SNAPSHOT_BEGIN: _snapshot_begin,
+        REC_GLOBAL: _global,
+        REC_ARRAY: _array,
+        REC_SNAPSHOT_END: _snapshot_end,
+        REC_PROBE_STAT: _probe_stat,
+        REC_LOST: _lost,
+    }
