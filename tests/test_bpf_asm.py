@@ -44,6 +44,8 @@ def test_return_zero_encodes_like_llvm():
         (lambda a: a.call("probe_read_user_str"), "85 00 00 00 72 00 00 00"),
         (lambda a: a.call("get_current_pid_tgid"), "85 00 00 00 0e 00 00 00"),
         (lambda a: a.load_imm64(R1, 0x1122334455667788), "18 01 00 00 88 77 66 55 00 00 00 00 44 33 22 11"),
+        (lambda a: a.atomic_add(R0, 0, R1, 8), "db 10 00 00 00 00 00 00"),
+        (lambda a: a.atomic_add(R2, 4, R3, 4), "c3 32 04 00 00 00 00 00"),
         (lambda a: a.load_map(R1, "events"), "18 11 00 00 00 00 00 00 00 00 00 00 00 00 00 00"),
     ],
 )
@@ -127,6 +129,7 @@ def test_disassembly_uses_verifier_log_syntax():
     a.alu("s>>=", R1, R2)
     a.neg(R1)
     a.load_imm64(R2, -1)
+    a.atomic_add(R0, 8, R1, 8)
     a.jump_if("s>=", R1, R2, "out", bits=32)
     a.jump("out")
     a.label("out")
@@ -138,7 +141,7 @@ def test_disassembly_uses_verifier_log_syntax():
         "   3: (b7) r2 = 40\n"
         "   4: (b7) r3 = 0\n"
         "   5: (85) call bpf_ringbuf_reserve#131\n"
-        "   6: (15) if r0 == 0x0 goto pc+10\n"
+        "   6: (15) if r0 == 0x0 goto pc+11\n"
         "   7: (79) r1 = *(u64 *)(r6 +24)\n"
         "   8: (7b) *(u64 *)(r10 -8) = r1\n"
         "   9: (62) *(u32 *)(r0 +0) = 7\n"
@@ -146,10 +149,11 @@ def test_disassembly_uses_verifier_log_syntax():
         "  11: (cf) r1 s>>= r2\n"
         "  12: (87) r1 = -r1\n"
         "  13: (18) r2 = 0xffffffffffffffff\n"
-        "  15: (7e) if w1 s>= w2 goto pc+1\n"
-        "  16: (05) goto pc+0\n"
-        "  17: (b7) r0 = 0\n"
-        "  18: (95) exit\n"
+        "  15: (db) lock *(u64 *)(r0 +8) += r1\n"
+        "  16: (7e) if w1 s>= w2 goto pc+1\n"
+        "  17: (05) goto pc+0\n"
+        "  18: (b7) r0 = 0\n"
+        "  19: (95) exit\n"
     )
 
 

@@ -90,6 +90,12 @@ class Assembler:
         else:
             self._emit(Insn(isa.ST | _size(size) | isa.MODE_MEM, base, 0, _off16(off), _imm32(value)))
 
+    def atomic_add(self, base: Reg, off: int, value: Reg, size: int) -> None:
+        """lock *(u<size*8> *)(base + off) += value; counters shared by all CPUs."""
+        if size not in (4, 8):
+            raise AsmError(f"atomic add of {size} bytes (must be 4 or 8)")
+        self._emit(Insn(isa.STX | _size(size) | isa.MODE_ATOMIC, base, value, _off16(off), isa.ATOMIC_ADD))
+
     # -- control flow -------------------------------------------------------------
 
     def call(self, helper: str) -> None:

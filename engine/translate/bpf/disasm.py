@@ -46,6 +46,8 @@ def format_insn(insn: Insn) -> str:
         return _jump(insn, cls)
     if cls == isa.LDX:
         return f"r{insn.dst} = *({_size_name(insn)} *)(r{insn.src} {insn.off:+d})"
+    if cls == isa.STX and insn.opcode & 0xE0 == isa.MODE_ATOMIC:
+        return _atomic(insn)
     if cls == isa.STX:
         return f"*({_size_name(insn)} *)(r{insn.dst} {insn.off:+d}) = r{insn.src}"
     if cls == isa.ST:
@@ -90,6 +92,12 @@ def _jump(insn: Insn, cls: int) -> str:
     reg = "r" if cls == isa.JMP else "w"
     operand = f"{reg}{insn.src}" if insn.opcode & isa.SRC_X else f"0x{insn.imm & 0xFFFFFFFF:x}"
     return f"if {reg}{insn.dst} {name} {operand} goto pc{insn.off:+d}"
+
+
+def _atomic(insn: Insn) -> str:
+    if insn.imm != isa.ATOMIC_ADD:
+        return f"(unsupported atomic operation 0x{insn.imm:x})"
+    return f"lock *({_size_name(insn)} *)(r{insn.dst} {insn.off:+d}) += r{insn.src}"
 
 
 def _size_name(insn: Insn) -> str:

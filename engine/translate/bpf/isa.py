@@ -16,7 +16,8 @@ LD, LDX, ST, STX, ALU, JMP, JMP32, ALU64 = range(8)
 SIZE_W, SIZE_H, SIZE_B, SIZE_DW = 0x00, 0x08, 0x10, 0x18
 SIZE_BYTES = {SIZE_B: 1, SIZE_H: 2, SIZE_W: 4, SIZE_DW: 8}
 SIZE_OF_BYTES = {n: code for code, n in SIZE_BYTES.items()}
-MODE_IMM, MODE_MEM = 0x00, 0x60
+MODE_IMM, MODE_MEM, MODE_ATOMIC = 0x00, 0x60, 0xC0
+ATOMIC_ADD = 0x00  # imm of an atomic instruction: lock *(size *)(dst + off) += src
 
 # Operand source (ALU/JMP): immediate or register.
 SRC_K, SRC_X = 0x00, 0x08

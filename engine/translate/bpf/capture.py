@@ -1,0 +1,116 @@
+"""Generate a probe's capture program from its capture plan.
+
+The program reserves one ring-buffer record of the plan's fixed size, fills the
+header from BPF helpers, copies each planned value, and submits. When the ring is
+full it counts the loss in the per-probe `lost` array instead. Registers: r6 holds
+the program context (the tracepoint record), r7 the reserved record.
+"""
+
+from __future__ import annotations
+
+from engine.translate.bpf import plan as P
+from engine.translate.bpf.asm import Assembler, Program
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7
+
+_HEADER_HELPERS = (  # (helper, record offset, store size)
+    ("get_smp_processor_id", 4, 4),
+    ("get_current_pid_tgid", 8, 8),
+    ("get_current_uid_gid", 16, 8),
+    ("ktime_get_ns", 24, 8),
+)
+_COMM_OFFSET = 32
+
+
+def capture_program(plan: P.CapturePlan, probe_index: int) -> Program:
+    """The straight-line BPF program that captures one record for probe `probe_index`."""
+    a = Assembler()
+    a.mov(R6, R1)
+    a.load_map(R1, "events")
+    a.mov(R2, plan.record_size())
+    a.mov(R3, 0)
+    a.call("ringbuf_reserve")
+    a.jump_if("==", R0, 0, "lost")
+    a.mov(R7, R0)
+    _header(a, probe_index)
+    for capture in plan.captures:
+        _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
+    a.mov(R1, R7)
+    a.mov(R2, 0)
+    a.call("ringbuf_submit")
+    a.jump("out")
+    a.label("lost")
+    _count_loss(a, probe_index)
+    a.label("out")
+    a.mov(R0, 0)
+    a.exit()
+    return a.assemble()
+
+
+def _header(a: Assembler, probe_index: int) -> None:
+    a.store(R7, 0, probe_index, 4)
+    for helper, offset, size in _HEADER_HELPERS:
+        a.call(helper)
+        a.store(R7, offset, R0, size)
+    _pointer_into_record(a, R1, _COMM_OFFSET)
+    a.mov(R2, 16)
+    a.call("get_current_comm")
+
+
+def _int(a: Assembler, capture: P.Capture, offset: int) -> None:
+    """Integer fields are naturally aligned in tracepoint records: load and store raw."""
+    a.load(R1, R6, capture.ctx_offset, capture.size)
+    a.store(R7, offset, R1, 8)
+
+
+def _user_string(a: Assembler, capture: P.Capture, offset: int) -> None:
+    a.load(R3, R6, capture.ctx_offset, 8)
+    a.store(R7, offset, R3, 8)
+    _read_string(a, "probe_read_user_str", capture, offset)
+
+
+def _data_loc(a: Assembler, capture: P.Capture, offset: int) -> None:
+    """A __data_loc field holds (length << 16 | offset) of a string inside the record."""
+    a.load(R3, R6, capture.ctx_offset, 4)
+    a.alu("&=", R3, 0xFFFF)
+    a.alu("+=", R3, R6)
+    a.store(R7, offset, 0, 8)
+    _read_string(a, "probe_read_kernel_str", capture, offset)
+
+
+def _char_array(a: Assembler, capture: P.Capture, offset: int) -> None:
+    a.mov(R3, R6)
+    a.alu("+=", R3, capture.ctx_offset)
+    a.store(R7, offset, 0, 8)
+    _read_string(a, "probe_read_kernel_str", capture, offset, limit=min(capture.size + 1, capture.buffer))
+
+
+def _read_string(a: Assembler, helper: str, capture: P.Capture, offset: int, limit: int | None = None) -> None:
+    """helper(record + offset + 16, buffer, r3); the result (length or -errno) is the status."""
+    _pointer_into_record(a, R1, offset + P.STRING_HEADER)
+    a.mov(R2, limit if limit is not None else capture.buffer)
+    a.call(helper)
+    a.store(R7, offset + 8, R0, 4)
+
+
+def _pointer_into_record(a: Assembler, reg, offset: int) -> None:
+    a.mov(reg, R7)
+    a.alu("+=", reg, offset)
+
+
+def _count_loss(a: Assembler, probe_index: int) -> None:
+    a.store(FP, -4, probe_index, 4)
+    a.load_map(R1, "lost")
+    a.mov(R2, FP)
+    a.alu("+=", R2, -4)
+    a.call("map_lookup_elem")
+    a.jump_if("==", R0, 0, "out")
+    a.mov(R1, 1)
+    a.atomic_add(R0, 0, R1, 8)
+
+
+_CAPTURERS = {
+    P.INT: _int,
+    P.USER_STRING: _user_string,
+    P.DATA_LOC: _data_loc,
+    P.CHAR_ARRAY: _char_array,
+}

@@ -1,0 +1,77 @@
+"""Capture plans: what a kernel probe's BPF program copies into each record.
+
+Pass 2 decides what a handler needs at probe time (tracepoint fields, strings behind
+user pointers, ...); pass 3 turns the plan into a capture program (capture.py) and
+into C that decodes the record (emit.py). The plan fixes the record layout, so both
+sides agree on every offset.
+
+Record layout: the 48-byte header (`struct stp_bpf_record` in runtime_c/bpf_runtime.h:
+probe index, cpu, pid_tgid, uid_gid, time, comm), then one slot per capture in plan
+order: integers take 8 bytes; strings take a 16-byte header (address, status) and
+their buffer, rounded up to 8 bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HEADER_SIZE = 48
+STRING_HEADER = 16  # u64 address, s32 status, u32 reserved (struct stp_bpf_string)
+
+INT = "int"  # an integer field of the tracepoint record
+USER_STRING = "user_string"  # a NUL-terminated string behind a user pointer field
+DATA_LOC = "data_loc"  # a __data_loc char[] field: the string lives in the record
+CHAR_ARRAY = "char_array"  # a fixed char[N] field of the record
+KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One value to copy at probe time.
+
+    `ctx_offset`/`size` locate the field in the tracepoint record (for USER_STRING the
+    8-byte pointer); `buffer` is the string buffer size (MAXSTRINGLEN) for strings.
+    """
+
+    name: str
+    kind: str
+    ctx_offset: int
+    size: int
+    signed: bool = False
+    buffer: int = 0
+
+    def slot_size(self) -> int:
+        if self.kind == INT:
+            return 8
+        return STRING_HEADER + _round8(self.buffer)
+
+
+@dataclass
+class CapturePlan:
+    """The captures of one probe, in record order, deduplicated by (kind, field)."""
+
+    captures: list[Capture] = field(default_factory=list)
+
+    def add(self, capture: Capture) -> Capture:
+        """Add `capture` unless an identical one is planned; return the planned one."""
+        for planned in self.captures:
+            if planned == capture:
+                return planned
+        self.captures.append(capture)
+        return capture
+
+    def offset_of(self, capture: Capture) -> int:
+        """Byte offset of `capture`'s slot in the record."""
+        offset = HEADER_SIZE
+        for planned in self.captures:
+            if planned == capture:
+                return offset
+            offset += planned.slot_size()
+        raise KeyError(capture.name)
+
+    def record_size(self) -> int:
+        return HEADER_SIZE + sum(c.slot_size() for c in self.captures)
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7

@@ -1,0 +1,180 @@
+/* The lifecycle of a script's kernel probes: load, attach, consume, detach.
+ *
+ * Everything is held as file descriptors of this process (maps, programs, perf
+ * events), so detaching is closing them, and the kernel does it for us if the
+ * runtime dies.  stp_bpf_stop() is safe to call more than once and after a failed start.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpf_runtime.h"
+
+#define MAX_ATTACHMENTS 4096
+
+static struct {
+	int ring_fd;
+	int lost_fd;
+	struct stp_bpf_ring *ring;
+	int fds[MAX_ATTACHMENTS];  /* programs and perf events */
+	uint32_t n_fds;
+	uint32_t n_probes;
+} state = {-1, -1, NULL, {0}, 0, 0};
+
+static int keep_fd(int fd)
+{
+	if (state.n_fds == MAX_ATTACHMENTS) {
+		stp_bpf_fail("too many kernel probe attachments (more than %d)", MAX_ATTACHMENTS);
+		close(fd);
+		return -1;
+	}
+	state.fds[state.n_fds++] = fd;
+	return fd;
+}
+
+static int map_fd_for(const char *name)
+{
+	if (strcmp(name, "events") == 0)
+		return state.ring_fd;
+	if (strcmp(name, "lost") == 0)
+		return state.lost_fd;
+	stp_bpf_fail("capture program refers to unknown map '%s'", name);
+	return -1;
+}
+
+/* A copy of the probe's program with map fds patched into its LD_IMM64 slots. */
+static struct bpf_insn *relocate(const struct stp_bpf_probe *probe)
+{
+	struct bpf_insn *insns = malloc(probe->n_insns * sizeof(*insns));
+	uint32_t i;
+
+	if (insns == NULL) {
+		stp_bpf_fail("cannot relocate the capture program for %s: out of memory", probe->probe_point);
+		return NULL;
+	}
+	memcpy(insns, probe->insns, probe->n_insns * sizeof(*insns));
+	for (i = 0; i < probe->n_relocs; i++) {
+		int fd = map_fd_for(probe->relocs[i].map);
+
+		if (fd < 0 || probe->relocs[i].insn >= probe->n_insns) {
+			free(insns);
+			return NULL;
+		}
+		insns[probe->relocs[i].insn].imm = fd;
+	}
+	return insns;
+}
+
+static int check_format(const struct stp_bpf_probe *probe)
+{
+	char now[32];
+
+	if (probe->format_digest == NULL)
+		return 0;
+	snprintf(now, sizeof(now), "%016llx", (unsigned long long)stp_tracefs_format_digest(probe->target));
+	if (strcmp(now, probe->format_digest) == 0)
+		return 0;
+	stp_bpf_fail("tracepoint %s for probe %s no longer has the format the script was translated "
+		     "against; translate the script again",
+		     probe->target, probe->probe_point);
+	return -1;
+}
+
+static int attach_software_everywhere(int prog_fd, const struct stp_bpf_probe *probe, int target_pid)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long cpu;
+
+	if (target_pid > 0)
+		return keep_fd(stp_bpf_attach_software(prog_fd, probe->config, probe->period, target_pid, -1));
+	for (cpu = 0; cpu < cpus; cpu++) {
+		int fd = stp_bpf_attach_software(prog_fd, probe->config, probe->period, -1, (int)cpu);
+
+		if (fd < 0 || keep_fd(fd) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
+{
+	int is_tracepoint = probe->attach == STP_BPF_TRACEPOINT;
+	struct bpf_insn *insns;
+	int prog_fd;
+
+	if (is_tracepoint && check_format(probe) < 0)
+		return -1;
+	insns = relocate(probe);
+	if (insns == NULL)
+		return -1;
+	prog_fd = stp_bpf_prog_load(is_tracepoint ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_PERF_EVENT, insns,
+				    probe->n_insns, probe->probe_point);
+	free(insns);
+	if (prog_fd < 0 || keep_fd(prog_fd) < 0)
+		return -1;
+	if (is_tracepoint)
+		return keep_fd(stp_bpf_attach_tracepoint(prog_fd, probe->target)) < 0 ? -1 : 0;
+	return attach_software_everywhere(prog_fd, probe, target_pid);
+}
+
+int stp_bpf_start(const struct stp_bpf_probe *probes, uint32_t n, uint32_t ring_bytes, int target_pid)
+{
+	uint32_t i;
+
+	state.n_probes = n;
+	state.ring_fd = stp_bpf_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, ring_bytes, "stp_events");
+	if (state.ring_fd < 0)
+		return -1;
+	state.lost_fd = stp_bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 8, n ? n : 1, "stp_lost");
+	if (state.lost_fd < 0)
+		goto fail;
+	state.ring = stp_bpf_ring_open(state.ring_fd, ring_bytes);
+	if (state.ring == NULL)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (attach_probe(&probes[i], target_pid) < 0)
+			goto fail;
+	return 0;
+fail:
+	stp_bpf_stop();
+	return -1;
+}
+
+int stp_bpf_poll_fd(void)
+{
+	return state.ring_fd;
+}
+
+int stp_bpf_drain(stp_bpf_record_fn fn, void *arg)
+{
+	if (state.ring == NULL)
+		return 0;
+	return stp_bpf_ring_drain(state.ring, fn, arg);
+}
+
+uint64_t stp_bpf_lost(uint32_t probe)
+{
+	uint64_t value = 0;
+
+	if (state.lost_fd < 0 || probe >= state.n_probes)
+		return 0;
+	if (stp_bpf_map_lookup(state.lost_fd, &probe, &value) < 0)
+		return 0;
+	return value;
+}
+
+/* Detach in reverse order of attachment: perf events first, then programs and maps. */
+void stp_bpf_stop(void)
+{
+	while (state.n_fds > 0)
+		close(state.fds[--state.n_fds]);
+	stp_bpf_ring_close(state.ring);
+	state.ring = NULL;
+	if (state.lost_fd >= 0)
+		close(state.lost_fd);
+	if (state.ring_fd >= 0)
+		close(state.ring_fd);
+	state.lost_fd = state.ring_fd = -1;
+}

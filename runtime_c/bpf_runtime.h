@@ -1,0 +1,99 @@
+/* The kernel capture pipeline: BPF programs that copy what a handler needs into a
+ * BPF ring buffer at probe time, and the runtime side that loads, attaches, consumes
+ * and detaches them.
+ *
+ * The translator (engine/translate/bpf/) emits, per kernel probe, a capture program
+ * as an array of struct bpf_insn plus relocations naming the maps it uses, and a
+ * table of struct stp_bpf_probe.  The runtime calls stp_bpf_start() with that table,
+ * polls stp_bpf_poll_fd() in its main loop, calls stp_bpf_drain() when it is readable
+ * and stp_bpf_stop() on every exit path.  All attachments are file descriptors owned
+ * by this process, so the kernel detaches everything when it exits, even on kill -9.
+ */
+#ifndef STP_BPF_RUNTIME_H
+#define STP_BPF_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+
+/* Every record starts with this header, written by the capture program. */
+struct stp_bpf_record {
+	uint32_t probe;     /* index into the probe table */
+	uint32_t cpu;       /* bpf_get_smp_processor_id() */
+	uint64_t pid_tgid;  /* tgid << 32 | tid */
+	uint64_t uid_gid;   /* gid << 32 | uid */
+	uint64_t time_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	char comm[16];
+	/* followed by the probe's captured values, at offsets the translator chose */
+};
+
+#define STP_BPF_RECORD_HEADER 48
+
+/* Every capture program carries this name, so tests and users can find ours. */
+#define STP_BPF_PROG_NAME "stapui_capture"
+
+/* A string captured at probe time: the user address, the helper's result (length
+ * including the NUL, or a negative errno when the page was not resident), the bytes. */
+struct stp_bpf_string {
+	uint64_t addr;
+	int32_t status;
+	uint32_t reserved;
+	char data[];
+};
+
+enum stp_bpf_attach {
+	STP_BPF_TRACEPOINT,   /* target = "system:event" */
+	STP_BPF_PERF_SOFTWARE /* config = PERF_COUNT_SW_*, sample_period = period */
+};
+
+struct stp_bpf_reloc {
+	uint32_t insn;    /* index of the LD_IMM64 slot */
+	const char *map;  /* "events" (ring buffer) or "lost" (per-probe loss counters) */
+};
+
+struct stp_bpf_probe {
+	const char *probe_point;          /* for messages, as pp() prints it */
+	enum stp_bpf_attach attach;
+	const char *target;               /* tracepoint "system:event" */
+	const char *format_digest;        /* FNV-1a of the event's format file at translate time, or NULL */
+	uint64_t config;                  /* perf software event */
+	uint64_t period;                  /* perf sample period */
+	const struct bpf_insn *insns;
+	uint32_t n_insns;
+	const struct stp_bpf_reloc *relocs;
+	uint32_t n_relocs;
+};
+
+/* Called for each record consumed from the ring buffer. */
+typedef void (*stp_bpf_record_fn)(const struct stp_bpf_record *record, uint32_t len, void *arg);
+
+/* Load and attach every probe; 0 on success, -1 with stp_bpf_error() set (and
+ * everything already attached released).  target_pid > 0 restricts software events
+ * to one process; ring_bytes is the ring buffer size (a power of two pages). */
+int stp_bpf_start(const struct stp_bpf_probe *probes, uint32_t n, uint32_t ring_bytes, int target_pid);
+int stp_bpf_poll_fd(void);
+int stp_bpf_drain(stp_bpf_record_fn fn, void *arg);  /* records consumed, or -1 */
+uint64_t stp_bpf_lost(uint32_t probe);               /* records dropped: ring full */
+void stp_bpf_stop(void);
+
+/* The last failure, as a full sentence ("cannot attach ...: Permission denied"). */
+const char *stp_bpf_error(void);
+
+/* Lower layers, one file each. */
+void stp_bpf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void stp_bpf_fail_append(const char *text);
+int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries, const char *name);
+int stp_bpf_map_lookup(int map_fd, const void *key, void *value);
+int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name);
+const char *stp_tracefs_dir(void);
+int stp_tracefs_event_id(const char *system_event);
+uint64_t stp_tracefs_format_digest(const char *system_event);
+int stp_bpf_attach_tracepoint(int prog_fd, const char *system_event);
+int stp_bpf_attach_software(int prog_fd, uint64_t config, uint64_t period, int pid, int cpu);
+
+struct stp_bpf_ring;
+struct stp_bpf_ring *stp_bpf_ring_open(int map_fd, uint32_t bytes);
+int stp_bpf_ring_drain(struct stp_bpf_ring *ring, stp_bpf_record_fn fn, void *arg);
+void stp_bpf_ring_close(struct stp_bpf_ring *ring);
+
+#endif
