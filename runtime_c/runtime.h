@@ -148,6 +148,7 @@ void stp_map_free(struct stp_map *m);
 void stp_map_clear(struct stp_map *m);
 int64_t stp_map_size(const struct stp_map *m);
 const struct stp_map_spec *stp_map_spec(const struct stp_map *m);
+struct stp_map_entry *stp_map_first(struct stp_map *m); /* oldest; follow ->next */
 /* Lookups return the default (0, "", NULL stats) for a missing key. */
 struct stp_map_entry *stp_map_find(struct stp_map *m, const union stp_value *keys);
 int64_t stp_map_get_long(struct stp_map *m, const union stp_value *keys);
@@ -231,7 +232,7 @@ struct stp_global {
 	const char *name;
 	enum stp_type type;        /* value type */
 	int arity;                 /* 0 = scalar */
-	void *addr;                /* int64_t*, char* buffer, struct stp_stat**, struct stp_map** */
+	void *addr;                /* scalars: int64_t*, char* buffer, struct stp_stat*; arrays: struct stp_map** */
 };
 
 struct stp_limits {

@@ -1,0 +1,24 @@
+/* loop.h - runtime-internal: the main loop (timers, event sources, signals). */
+#ifndef STP_LOOP_H
+#define STP_LOOP_H
+
+#include <stdint.h>
+
+struct stp_loop_options {
+	int64_t timeout_ms;   /* -T: stop after this long, < 0 = never */
+	int timing;           /* -t: report per-probe statistics at the end */
+};
+
+int stp_loop_init(void);  /* signal handling; call before begin probes */
+void stp_loop_run(const struct stp_loop_options *opts); /* returns when the session stops */
+int stp_signal_count(void);
+
+/* Called by the loop for periodic work of other modules. */
+void stp_monitor_tick(uint64_t now_ns);
+int stp_monitor_timeout_ms(uint64_t now_ns);
+int stp_procfs_start(void);
+void stp_procfs_stop(void);
+int stp_procfs_timeout_ms(void);
+void stp_procfs_poll(void);
+
+#endif

@@ -1,0 +1,101 @@
+/* main.c - the built script's entry point: attach the relay channel, run begin probes,
+ * the main loop, then end (or error) probes, report counts and exit with the status.
+ *
+ *   SCRIPT [--relay-fd N --wake-fd M] [--timeout MS] [--timing]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "loop.h"
+#include "output.h"
+#include "records.h"
+#include "relay.h"
+#include "session.h"
+
+static int parse_args(int argc, char **argv, struct stp_loop_options *opts)
+{
+	opts->timeout_ms = -1;
+	opts->timing = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			opts->timeout_ms = strtoll(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--timing") == 0) {
+			opts->timing = 1;
+		} else {
+			fprintf(stderr, "usage: %s [--relay-fd N --wake-fd M] [--timeout MS] [--timing]\n", argv[0]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void report_timing(void)
+{
+	stp_printf("----- probe hit report: \n");
+	for (size_t i = 0; i < stp_script.nprobes; i++) {
+		const struct stp_probe *p = &stp_script.probes[i];
+		const struct stp_probe_stats *s = stp_probe_stats(i);
+		if (s->hits == 0)
+			continue;
+		stp_printf("%s, (%s), hits: %llu, ns: %llumin/%lluavg/%llumax, from: %s, index: %zu\n", p->pp,
+			   p->location, (unsigned long long)s->hits, (unsigned long long)s->min_ns,
+			   (unsigned long long)(s->total_ns / s->hits), (unsigned long long)s->max_ns, p->name, i);
+		rec_probe_stat(stp_relay, (uint32_t)i, p->pp, s->hits, s->min_ns, s->total_ns / s->hits, s->max_ns);
+	}
+	stp_flush();
+}
+
+static void start_running(void)
+{
+	if (stp_session_state() == STP_STARTING)
+		stp_session_set_state(STP_RUNNING);
+	if (stp_session_state() != STP_RUNNING)
+		return;
+	if (stp_procfs_start() < 0 || (stp_script.start_events && stp_script.start_events(&stp_script) < 0)) {
+		stp_session_set_state(STP_ERROR);
+		return;
+	}
+}
+
+static void stop_running(void)
+{
+	if (stp_script.stop_events)
+		stp_script.stop_events();
+	stp_procfs_stop();
+	if (stp_session_state() == STP_RUNNING)
+		stp_session_set_state(STP_STOPPING);
+}
+
+int main(int argc, char **argv)
+{
+	struct stp_loop_options opts;
+	if (relay_open_from_args(&argc, argv, &stp_relay) < 0)
+		return 1;
+	if (parse_args(argc, argv, &opts) < 0 || stp_session_init() < 0 || stp_loop_init() < 0)
+		return 1;
+	if (stp_script.init_globals && stp_script.init_globals() < 0) {
+		stp_report_error("cannot allocate the script's globals");
+		relay_close(stp_relay);
+		return 1;
+	}
+	stp_run_probes(STP_PROBE_BEGIN);
+	start_running();
+	if (stp_session_state() == STP_RUNNING)
+		stp_loop_run(&opts);
+	stop_running();
+	stp_run_probes(STP_PROBE_END);
+	stp_run_probes(STP_PROBE_ERROR);
+	int status = stp_error_count() > 0 || stp_session_state() == STP_ERROR ? 1 : 0;
+	stp_session_set_state(STP_STOPPED);
+	if (opts.timing)
+		report_timing();
+	if (stp_error_count() || stp_skipped_count())
+		stp_warn("Number of errors: %lld, skipped probes: %lld", (long long)stp_error_count(),
+			 (long long)stp_skipped_count());
+	stp_flush();
+	if (stp_script.free_globals)
+		stp_script.free_globals();
+	rec_exit(stp_relay, status);
+	relay_close(stp_relay);
+	return status;
+}

@@ -1,0 +1,290 @@
+/* printf.c - stap's printf: the conversions %d %i %u %x %X %o %p %c %s %b %m %M %%, the
+ * flags - + space # 0, width and precision (also `*`), with the kernel-style number
+ * rendering stap uses (e.g. "%#x" of 0 is "0x0", precision never hides a 0). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+enum { F_LEFT = 1, F_PLUS = 2, F_SPACE = 4, F_SPECIAL = 8, F_ZERO = 16, F_SIGN = 32, F_LARGE = 64 };
+
+struct sink {
+	char *buf;
+	size_t size, len; /* len counts every byte, also those past size */
+};
+
+static void emit(struct sink *o, char ch)
+{
+	if (o->len + 1 < o->size)
+		o->buf[o->len] = ch;
+	o->len++;
+}
+
+static void emit_n(struct sink *o, char ch, int n)
+{
+	while (n-- > 0)
+		emit(o, ch);
+}
+
+static void number(struct sink *o, uint64_t num, int base, int width, int precision, int flags)
+{
+	const char *digits = (flags & F_LARGE) ? "0123456789ABCDEF" : "0123456789abcdef";
+	char tmp[66];
+	char sign = 0;
+	if (flags & F_LEFT)
+		flags &= ~F_ZERO;
+	if (flags & F_SIGN) {
+		if ((int64_t)num < 0) {
+			sign = '-';
+			num = 0 - num;
+		} else if (flags & F_PLUS) {
+			sign = '+';
+		} else if (flags & F_SPACE) {
+			sign = ' ';
+		}
+	}
+	width -= sign != 0;
+	if (flags & F_SPECIAL)
+		width -= base == 16 ? 2 : base == 8 ? 1 : 0;
+	int n = 0;
+	do {
+		tmp[n++] = digits[num % (uint64_t)base];
+		num /= (uint64_t)base;
+	} while (num != 0);
+	if (n > precision)
+		precision = n;
+	width -= precision;
+	if (!(flags & (F_ZERO | F_LEFT)))
+		emit_n(o, ' ', width), width = 0;
+	if (sign)
+		emit(o, sign);
+	if ((flags & F_SPECIAL) && base != 10) {
+		emit(o, '0');
+		if (base == 16)
+			emit(o, (flags & F_LARGE) ? 'X' : 'x');
+	}
+	if (!(flags & F_LEFT))
+		emit_n(o, (flags & F_ZERO) ? '0' : ' ', width), width = 0;
+	emit_n(o, '0', precision - n);
+	while (n-- > 0)
+		emit(o, tmp[n]);
+	emit_n(o, ' ', width);
+}
+
+static const char *escape_of(unsigned char ch)
+{
+	switch (ch) {
+	case '\a': return "\\a";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	case '\v': return "\\v";
+	case '\'': return "\\'";
+	case '\\': return "\\\\";
+	default: return NULL;
+	}
+}
+
+/* %c; with '#', non-printable characters as C escapes or \ooo. */
+static void character(struct sink *o, unsigned char ch, int width, int flags)
+{
+	char text[5] = {(char)ch, 0};
+	if ((flags & F_SPECIAL) && (!(isprint(ch) && isascii(ch)) || ch == '\'' || ch == '\\')) {
+		const char *esc = escape_of(ch);
+		if (esc)
+			strcpy(text, esc);
+		else
+			text[0] = '\\', text[1] = (char)('0' + ((ch >> 6) & 3)), text[2] = (char)('0' + ((ch >> 3) & 7)),
+			text[3] = (char)('0' + (ch & 7)), text[4] = 0;
+	}
+	int len = ch == 0 && text[1] == 0 ? 1 : (int)strlen(text);
+	if (!(flags & F_LEFT))
+		emit_n(o, ' ', width - len);
+	for (int i = 0; i < len; i++)
+		emit(o, text[i]);
+	if (flags & F_LEFT)
+		emit_n(o, ' ', width - len);
+}
+
+static void string(struct sink *o, const char *s, int width, int precision, int flags)
+{
+	int len = (int)strnlen(s, precision >= 0 ? (size_t)precision : (size_t)-1);
+	if (!(flags & F_LEFT))
+		emit_n(o, ' ', width - len);
+	for (int i = 0; i < len; i++)
+		emit(o, s[i]);
+	emit_n(o, ' ', width - len);
+}
+
+static int binary_size(int n)
+{
+	return n == 1 || n == 2 || n == 4 || n == 8 ? n : -1;
+}
+
+/* %b: the value's low bytes in host order; width/precision pick 1, 2, 4 or 8 bytes. */
+static void binary(struct sink *o, int64_t v, int width, int precision, int flags)
+{
+	precision = binary_size(precision);
+	if (width < 0) {
+		if (precision < 0)
+			precision = 8;
+		width = precision;
+	} else if (precision < 0) {
+		precision = binary_size(width);
+		if (precision < 0)
+			precision = 8;
+	}
+	if (!(flags & F_LEFT))
+		emit_n(o, '\0', width - precision);
+	const char *bytes = (const char *)&v;
+	for (int i = 0; i < precision; i++)
+		emit(o, bytes[i]);
+	if (flags & F_LEFT)
+		emit_n(o, '\0', width - precision);
+}
+
+/* %m / %M: bytes of this process's memory at an address, read safely. */
+static void memory(struct sink *o, int64_t address, int width, int precision, char conv, int flags)
+{
+	int len = precision > 0 ? precision : 1;
+	unsigned char *bytes = calloc((size_t)len, 1);
+	if (bytes == NULL)
+		return;
+	struct iovec local = {bytes, (size_t)len}, remote = {(void *)(intptr_t)address, (size_t)len};
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != len)
+		memset(bytes, 0, (size_t)len);
+	int shown = conv == 'M' ? 2 * len : len;
+	if (!(flags & F_LEFT))
+		emit_n(o, ' ', width - shown);
+	for (int i = 0; i < len; i++) {
+		if (conv == 'M') {
+			emit(o, "0123456789abcdef"[bytes[i] >> 4]);
+			emit(o, "0123456789abcdef"[bytes[i] & 15]);
+		} else {
+			emit(o, (char)bytes[i]);
+		}
+	}
+	if (flags & F_LEFT)
+		emit_n(o, ' ', width - shown);
+	free(bytes);
+}
+
+static int parse_flags(const char **fmt)
+{
+	int flags = 0;
+	for (;; (*fmt)++) {
+		switch (**fmt) {
+		case '-': flags |= F_LEFT; break;
+		case '+': flags |= F_PLUS; break;
+		case ' ': flags |= F_SPACE; break;
+		case '#': flags |= F_SPECIAL; break;
+		case '0': flags |= F_ZERO; break;
+		default: return flags;
+		}
+	}
+}
+
+/* A width or precision: digits, or `*` taking the next argument. */
+static int parse_count(const char **fmt, const union stp_value *args, int nargs, int *next, int *negative)
+{
+	if (**fmt == '*') {
+		(*fmt)++;
+		int64_t v = *next < nargs ? args[(*next)++].n : 0;
+		*negative = v < 0;
+		return (int)(v < 0 ? -v : v);
+	}
+	int v = 0;
+	while (isdigit((unsigned char)**fmt))
+		v = v * 10 + (*(*fmt)++ - '0');
+	return v;
+}
+
+static void conversion(struct sink *o, const char **fmt, const union stp_value *args, int nargs, int *next)
+{
+	int flags = parse_flags(fmt);
+	int width = -1, precision = -1, negative = 0;
+	if (isdigit((unsigned char)**fmt) || **fmt == '*') {
+		width = parse_count(fmt, args, nargs, next, &negative);
+		if (negative)
+			flags |= F_LEFT;
+	}
+	if (**fmt == '.') {
+		(*fmt)++;
+		precision = parse_count(fmt, args, nargs, next, &negative);
+	}
+	while (**fmt == 'l' || **fmt == 'h' || **fmt == 'L')
+		(*fmt)++;
+	char conv = **fmt;
+	if (conv == '\0') {
+		emit(o, '%');
+		return;
+	}
+	(*fmt)++;
+	if (conv == '%') {
+		emit(o, '%');
+		return;
+	}
+	if (!strchr("dioux Xpcsbm M", conv) || conv == ' ') {
+		emit(o, '%');
+		emit(o, conv);
+		return;
+	}
+	union stp_value arg = *next < nargs ? args[(*next)++] : (union stp_value){.n = 0};
+	switch (conv) {
+	case 's': string(o, arg.s ? arg.s : "", width, precision, flags); return;
+	case 'c': character(o, (unsigned char)arg.n, width, flags); return;
+	case 'b': binary(o, arg.n, width, precision, flags); return;
+	case 'm': case 'M': memory(o, arg.n, width, precision, conv, flags); return;
+	case 'X': number(o, (uint64_t)arg.n, 16, width, precision, flags | F_LARGE); return;
+	case 'x': number(o, (uint64_t)arg.n, 16, width, precision, flags); return;
+	case 'p': number(o, (uint64_t)arg.n, 16, width, precision, flags | F_SPECIAL); return;
+	case 'o': number(o, (uint64_t)arg.n, 8, width, precision, flags); return;
+	case 'u': number(o, (uint64_t)arg.n, 10, width, precision, flags); return;
+	default: number(o, (uint64_t)arg.n, 10, width, precision, flags | F_SIGN); return;
+	}
+}
+
+int stp_format(char *out, size_t size, const char *fmt, const union stp_value *args, int nargs)
+{
+	struct sink o = {out, size, 0};
+	int next = 0;
+	while (*fmt) {
+		if (*fmt != '%') {
+			emit(&o, *fmt++);
+			continue;
+		}
+		fmt++;
+		conversion(&o, &fmt, args, nargs, &next);
+	}
+	if (size > 0)
+		out[o.len < size ? o.len : size - 1] = '\0';
+	return (int)o.len;
+}
+
+void stp_printf_values(struct context *c, const char *fmt, const union stp_value *args, int nargs)
+{
+	char small[1024];
+	(void)c;
+	int n = stp_format(small, sizeof small, fmt, args, nargs);
+	if ((size_t)n < sizeof small) {
+		stp_output(small, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (big == NULL)
+		return;
+	stp_format(big, (size_t)n + 1, fmt, args, nargs);
+	stp_output(big, (size_t)n);
+	free(big);
+}
+
+char *stp_sprintf_values(char *dst, const char *fmt, const union stp_value *args, int nargs)
+{
+	stp_format(dst, stp_strmax(), fmt, args, nargs);
+	return dst;
+}

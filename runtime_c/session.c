@@ -1,0 +1,181 @@
+/* session.c - stap's session states and the probe epilogue: handlers run only in the
+ * state their kind expects (begin: STARTING, end: STOPPING, error: ERROR, others:
+ * RUNNING); an error is reported "ERROR: MSG near STMT", counted, and once the count
+ * exceeds MAXERRORS the session enters ERROR and stops (end probes then do not run,
+ * error probes do). exit() moves RUNNING/STARTING to STOPPING. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "output.h"
+#include "session.h"
+
+static enum stp_session_state state = STP_STARTING;
+static int64_t error_count, skipped_count;
+static int exit_requested;
+static struct stp_probe_stats *stats;
+static char comm[16];
+static int64_t own_ppid, own_uid, own_gid, own_euid, own_egid;
+
+uint64_t stp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void read_comm(void)
+{
+	FILE *f = fopen("/proc/self/comm", "r");
+	if (f == NULL)
+		return;
+	if (fgets(comm, sizeof comm, f) != NULL)
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+}
+
+int stp_session_init(void)
+{
+	stats = calloc(stp_script.nprobes ? stp_script.nprobes : 1, sizeof *stats);
+	if (stats == NULL) {
+		stp_report_error("cannot allocate probe statistics: out of memory");
+		return -1;
+	}
+	read_comm();
+	own_ppid = getppid();
+	own_uid = getuid();
+	own_gid = getgid();
+	own_euid = geteuid();
+	own_egid = getegid();
+	return 0;
+}
+
+enum stp_session_state stp_session_state(void)
+{
+	return state;
+}
+
+void stp_session_set_state(enum stp_session_state s)
+{
+	state = s;
+}
+
+int64_t stp_error_count(void)
+{
+	return error_count;
+}
+
+int64_t stp_skipped_count(void)
+{
+	return skipped_count;
+}
+
+int stp_exit_requested(void)
+{
+	return exit_requested;
+}
+
+void stp_exit(void)
+{
+	exit_requested = 1;
+	if (state == STP_STARTING || state == STP_RUNNING)
+		state = STP_STOPPING;
+}
+
+const struct stp_probe_stats *stp_probe_stats(size_t index)
+{
+	return &stats[index];
+}
+
+void stp_context_init(struct context *c, const struct stp_probe *p)
+{
+	static char error_buffer[65536], procfs_value[65536];
+	memset(c, 0, sizeof *c);
+	c->probe = p;
+	c->probe_point = p->pp;
+	c->probe_name = p->name;
+	c->pid = getpid();
+	c->tid = gettid();
+	c->ppid = own_ppid;
+	c->uid = own_uid;
+	c->gid = own_gid;
+	c->euid = own_euid;
+	c->egid = own_egid;
+	c->cpu = sched_getcpu();
+	memcpy(c->comm, comm, sizeof c->comm);
+	c->time_ns = stp_now_ns();
+	c->error_buffer = error_buffer;
+	c->procfs_value = procfs_value;
+}
+
+static enum stp_session_state expected_state(enum stp_probe_kind kind)
+{
+	switch (kind) {
+	case STP_PROBE_BEGIN: return STP_STARTING;
+	case STP_PROBE_END: return STP_STOPPING;
+	case STP_PROBE_ERROR: return STP_ERROR;
+	default: return STP_RUNNING;
+	}
+}
+
+static void record_time(const struct stp_probe *p, uint64_t ns)
+{
+	struct stp_probe_stats *s = &stats[p - stp_script.probes];
+	if (s->hits == 0 || ns < s->min_ns)
+		s->min_ns = ns;
+	if (ns > s->max_ns)
+		s->max_ns = ns;
+	s->hits++;
+	s->total_ns += ns;
+}
+
+static void report_error(struct context *c)
+{
+	char msg[2048];
+	if (c->last_stmt)
+		snprintf(msg, sizeof msg, "%s near %s", c->last_error, c->last_stmt);
+	else
+		snprintf(msg, sizeof msg, "%s", c->last_error);
+	stp_report_error(msg);
+	error_count++;
+	if (error_count > stp_script.limits.maxerrors) {
+		state = STP_ERROR;
+		exit_requested = 1;
+	}
+}
+
+void stp_dispatch(const struct stp_probe *p, struct context *c)
+{
+	if (state != expected_state(p->kind))
+		return;
+	c->actionremaining = stp_script.limits.maxaction;
+	c->nesting = -1;
+	c->last_error = NULL;
+	c->last_stmt = NULL;
+	uint64_t start = stp_now_ns();
+	p->handler(c);
+	record_time(p, stp_now_ns() - start);
+	stp_flush();
+	if (c->last_error)
+		report_error(c);
+	if (skipped_count > stp_script.limits.maxskipped && state == STP_RUNNING) {
+		state = STP_ERROR;
+		exit_requested = 1;
+		stp_report_error("Skipped too many probes, check MAXSKIPPED or try again with stap -t for more details.");
+	}
+}
+
+void stp_run_probes(enum stp_probe_kind kind)
+{
+	for (size_t i = 0; i < stp_script.nprobes; i++) {
+		const struct stp_probe *p = &stp_script.probes[i];
+		if (p->kind != kind)
+			continue;
+		struct context c;
+		stp_context_init(&c, p);
+		stp_dispatch(p, &c);
+	}
+}

@@ -1,0 +1,21 @@
+/* session.h - runtime-internal: the session state machine and per-probe statistics. */
+#ifndef STP_SESSION_H
+#define STP_SESSION_H
+
+#include "runtime.h"
+
+struct stp_probe_stats {
+	uint64_t hits;
+	uint64_t min_ns, max_ns, total_ns;
+};
+
+int stp_session_init(void);
+void stp_session_set_state(enum stp_session_state state);
+/* Run every probe of `kind` (in table order) that the current state allows. */
+void stp_run_probes(enum stp_probe_kind kind);
+const struct stp_probe_stats *stp_probe_stats(size_t index);
+int64_t stp_skipped_count(void);
+int stp_exit_requested(void);
+uint64_t stp_now_ns(void); /* CLOCK_MONOTONIC */
+
+#endif
