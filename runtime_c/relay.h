@@ -162,6 +162,9 @@ uint32_t relay_monitor_ms(const struct relay *r);
 /* Records dropped so far because the ring was full. */
 uint64_t relay_lost_records(const struct relay *r);
 
+/* Count a record of `bytes` payload dropped before reaching the ring. */
+void relay_count_lost(struct relay *r, size_t bytes);
+
 /* The largest record payload one sub-buffer can hold. */
 size_t relay_max_payload(const struct relay *r);
 

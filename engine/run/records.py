@@ -161,6 +161,18 @@ class Lost:
     probe_index: int = -1
     label: str = ""
 
+    def message(self) -> str:
+        """The warning text, as the runtime prints it in stand-alone mode (records.c)."""
+        if self.source == LOST_RING_FULL:
+            return f"There were {self.count} transport failures."
+        if self.source == LOST_KERNEL:
+            where = f" for probe {self.label}" if self.label else ""
+            return f"{self.count} events lost in the kernel ring buffer{where}"
+        return f"{self.count} records lost: {self.label}"
+
+    def line(self) -> str:
+        return f"WARNING: {self.message()}\n"
+
 
 Record = Union[Output, RunWarning, RunError, Exit, Snapshot, ProbeStat, Lost]
 
