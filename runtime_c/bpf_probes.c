@@ -119,7 +119,7 @@ static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
 	return attach_software_everywhere(prog_fd, probe, target_pid);
 }
 
-int stp_bpf_start(const struct stp_bpf_probe *probes, uint32_t n, uint32_t ring_bytes, int target_pid)
+int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid)
 {
 	uint32_t i;
 
@@ -134,7 +134,7 @@ int stp_bpf_start(const struct stp_bpf_probe *probes, uint32_t n, uint32_t ring_
 	if (state.ring == NULL)
 		goto fail;
 	for (i = 0; i < n; i++)
-		if (attach_probe(&probes[i], target_pid) < 0)
+		if (probes[i] != NULL && attach_probe(probes[i], target_pid) < 0)
 			goto fail;
 	return 0;
 fail:

@@ -46,6 +46,31 @@ enum stp_bpf_attach {
 	STP_BPF_PERF_SOFTWARE /* config = PERF_COUNT_SW_*, sample_period = period */
 };
 
+/* How a handler reads one target expression ($field, $$vars ...) from the record. */
+enum stp_bpf_form {
+	STP_BPF_LONG,    /* one integer field, sign-extended from its size if signed */
+	STP_BPF_STRING,  /* one string slot */
+	STP_BPF_VARS,    /* every field as name=0x1 name="text" ($$vars, $$parms) */
+	STP_BPF_PRETTY,  /* one field formatted as in STP_BPF_VARS, without its name ($field$) */
+	STP_BPF_CONST    /* text known at translate time ($$name) */
+};
+
+struct stp_bpf_field {
+	const char *name;
+	uint32_t offset;     /* of the slot in the record */
+	uint8_t is_string;   /* string slot (struct stp_bpf_string) or 8-byte integer */
+	uint8_t size;        /* integer: bytes of the original field */
+	uint8_t is_signed;
+	uint8_t is_user;     /* string read from user memory (user_string() of a pointer field) */
+};
+
+struct stp_bpf_target {
+	enum stp_bpf_form form;
+	const struct stp_bpf_field *fields;
+	uint32_t n_fields;
+	const char *text;    /* STP_BPF_CONST */
+};
+
 struct stp_bpf_reloc {
 	uint32_t insn;    /* index of the LD_IMM64 slot */
 	const char *map;  /* "events" (ring buffer) or "lost" (per-probe loss counters) */
@@ -62,15 +87,20 @@ struct stp_bpf_probe {
 	uint32_t n_insns;
 	const struct stp_bpf_reloc *relocs;
 	uint32_t n_relocs;
+	const struct stp_bpf_target *targets;  /* indexed as the handler numbers them */
+	uint32_t n_targets;
+	const struct stp_bpf_field *user_strings; /* strings captured behind user pointers */
+	uint32_t n_user_strings;
 };
 
 /* Called for each record consumed from the ring buffer. */
 typedef void (*stp_bpf_record_fn)(const struct stp_bpf_record *record, uint32_t len, void *arg);
 
 /* Load and attach every probe; 0 on success, -1 with stp_bpf_error() set (and
- * everything already attached released).  target_pid > 0 restricts software events
- * to one process; ring_bytes is the ring buffer size (a power of two pages). */
-int stp_bpf_start(const struct stp_bpf_probe *probes, uint32_t n, uint32_t ring_bytes, int target_pid);
+ * everything already attached released).  probes[i] is the probe whose capture
+ * program writes index i (NULL: no kernel side); target_pid > 0 restricts software
+ * events to one process; ring_bytes is the ring buffer size (a power of two pages). */
+int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid);
 int stp_bpf_poll_fd(void);
 int stp_bpf_drain(stp_bpf_record_fn fn, void *arg);  /* records consumed, or -1 */
 uint64_t stp_bpf_lost(uint32_t probe);               /* records dropped: ring full */
@@ -78,6 +108,16 @@ void stp_bpf_stop(void);
 
 /* The last failure, as a full sentence ("cannot attach ...: Permission denied"). */
 const char *stp_bpf_error(void);
+
+/* bpf_events.c: the runtime's side (needs runtime.h).  The generated file sets
+ * stp_script.start_events/stop_events to these. */
+struct stp_script;
+struct context;
+int stp_bpf_start_events(const struct stp_script *s);
+void stp_bpf_stop_events(void);
+int64_t stp_bpf_long(struct context *c, uint32_t target);
+const char *stp_bpf_string(struct context *c, uint32_t target); /* valid until the handler returns */
+int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen);
 
 /* Lower layers, one file each. */
 void stp_bpf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -88,6 +88,7 @@ static void consume_until_stdin_closes(void)
 int main(int argc, char **argv)
 {
 	struct stp_bpf_probe probe;
+	const struct stp_bpf_probe *table[1] = {&probe};
 	struct stp_bpf_reloc relocs[16];
 
 	if (argc < 5 || argc - 5 > 16) {
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
 		probe.attach = STP_BPF_PERF_SOFTWARE;
 		sscanf(argv[3], "%lu:%lu", (unsigned long *)&probe.config, (unsigned long *)&probe.period);
 	}
-	if (stp_bpf_start(&probe, 1, (uint32_t)strtoul(argv[4], NULL, 0), 0) < 0) {
+	if (stp_bpf_start(table, 1, (uint32_t)strtoul(argv[4], NULL, 0), 0) < 0) {
 		fprintf(stderr, "harness: %s\n", stp_bpf_error());
 		return 1;
 	}

@@ -75,3 +75,24 @@ class CapturePlan:
 
 def _round8(n: int) -> int:
     return (n + 7) & ~7
+
+
+LONG_READ = "long"  # one INT capture, sign-extended from its size when signed
+STRING_READ = "string"  # one string capture
+VARS_READ = "vars"  # several captures formatted `name=0x1 name="text"` ($$vars, $$parms)
+PRETTY_READ = "pretty"  # one capture formatted as in VARS_READ, without its name (`$field$`)
+CONST_READ = "const"  # a string known at translate time ($$name, $$system)
+
+
+@dataclass(frozen=True)
+class TargetRead:
+    """How a handler obtains one target expression from its probe's record.
+
+    Providers return this as `TargetValue.capture`; the emitter adds its captures to
+    the probe's plan and emits the matching read.
+    """
+
+    form: str
+    captures: tuple[Capture, ...] = ()
+    names: tuple[str, ...] = ()  # VARS_READ: the field names, in order
+    text: str = ""  # CONST_READ

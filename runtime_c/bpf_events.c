@@ -1,0 +1,278 @@
+/* The kernel probes as an event source of the runtime: start them after the begin
+ * probes, turn each ring-buffer record into a handler context and dispatch it, read
+ * captured target values for the generated handlers, and report losses at the end.
+ *
+ * The generated file points stp_script.start_events/stop_events here and gives each
+ * STP_PROBE_EVENT probe an event_spec of type struct stp_bpf_probe.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf_runtime.h"
+#include "output.h"
+#include "runtime.h"
+#include "tapset_support.h"
+
+#define DEFAULT_RING_BYTES (8u << 20)
+#define PPID_CACHE 1024
+
+static const struct stp_script *script;
+static const struct stp_bpf_record *current_record;
+static const struct stp_bpf_probe *current_spec;
+static char **format_buffers;  /* one MAXSTRINGLEN buffer per target of the running probe */
+static uint32_t n_format_buffers;
+
+static const struct stp_bpf_probe *spec_of(const struct stp_probe *p)
+{
+	return p->kind == STP_PROBE_EVENT ? p->event_spec : NULL;
+}
+
+/* The parent of `pid` from /proc, remembered per pid (parents rarely change). */
+static int64_t parent_of(int64_t pid)
+{
+	static struct { int64_t pid, ppid; } cache[PPID_CACHE];
+	unsigned slot = (unsigned)pid % PPID_CACHE;
+	char path[64], buf[512];
+	const char *close_paren;
+	long long ppid = 0;
+	FILE *f;
+
+	if (cache[slot].pid == pid && pid != 0)
+		return cache[slot].ppid;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;  /* the process has gone: stap would have read it in the kernel */
+	if (fgets(buf, sizeof(buf), f) != NULL && (close_paren = strrchr(buf, ')')) != NULL)
+		sscanf(close_paren + 1, " %*c %lld", &ppid);
+	fclose(f);
+	cache[slot].pid = pid;
+	cache[slot].ppid = ppid;
+	return ppid;
+}
+
+static void fill_context(struct context *c, const struct stp_bpf_record *r, uint32_t len)
+{
+	c->pid = (int64_t)(r->pid_tgid >> 32);
+	c->tid = (int64_t)(uint32_t)r->pid_tgid;
+	c->uid = c->euid = (int64_t)(uint32_t)r->uid_gid;
+	c->gid = c->egid = (int64_t)(r->uid_gid >> 32);
+	c->ppid = parent_of(c->pid);
+	c->cpu = r->cpu;
+	c->time_ns = r->time_ns;
+	memcpy(c->comm, r->comm, sizeof(c->comm));
+	c->comm[sizeof(c->comm) - 1] = '\0';
+	c->event = r;
+	c->event_len = len;
+}
+
+static void dispatch_record(const struct stp_bpf_record *r, uint32_t len, void *arg)
+{
+	const struct stp_probe *p;
+	struct context c;
+
+	(void)arg;
+	if (r->probe >= script->nprobes || spec_of(&script->probes[r->probe]) == NULL)
+		return;
+	p = &script->probes[r->probe];
+	stp_context_init(&c, p);
+	fill_context(&c, r, len);
+	current_record = r;
+	current_spec = p->event_spec;
+	stp_dispatch(p, &c);
+	current_record = NULL;
+	current_spec = NULL;
+}
+
+static void on_ring_ready(int fd, void *arg)
+{
+	(void)fd;
+	if (stp_bpf_drain(dispatch_record, arg) < 0)
+		stp_report_error(stp_bpf_error());
+}
+
+static int allocate_format_buffers(void)
+{
+	uint32_t most = 0;
+	size_t i;
+
+	for (i = 0; i < script->nprobes; i++) {
+		const struct stp_bpf_probe *spec = spec_of(&script->probes[i]);
+		if (spec != NULL && spec->n_targets > most)
+			most = spec->n_targets;
+	}
+	format_buffers = calloc(most ? most : 1, sizeof(*format_buffers));
+	if (format_buffers == NULL)
+		return -1;
+	for (n_format_buffers = 0; n_format_buffers < most; n_format_buffers++) {
+		format_buffers[n_format_buffers] = malloc(stp_strmax());
+		if (format_buffers[n_format_buffers] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+int stp_bpf_start_events(const struct stp_script *s)
+{
+	const struct stp_bpf_probe **table = calloc(s->nprobes ? s->nprobes : 1, sizeof(*table));
+	size_t i;
+	int rc;
+
+	script = s;
+	if (table == NULL || allocate_format_buffers() < 0) {
+		free(table);
+		stp_report_error("cannot start kernel probes: out of memory");
+		return -1;
+	}
+	for (i = 0; i < s->nprobes; i++)
+		table[i] = spec_of(&s->probes[i]);
+	rc = stp_bpf_start(table, (uint32_t)s->nprobes, DEFAULT_RING_BYTES, 0);
+	free(table);
+	if (rc < 0) {
+		stp_report_error(stp_bpf_error());
+		return -1;
+	}
+	return stp_add_event_source(stp_bpf_poll_fd(), on_ring_ready, NULL);
+}
+
+/* Consume what is left, count kernel-side losses per probe, detach. */
+void stp_bpf_stop_events(void)
+{
+	size_t i;
+
+	if (script == NULL || stp_bpf_poll_fd() < 0)
+		return;
+	stp_remove_event_source(stp_bpf_poll_fd());
+	for (i = 0; i < script->nprobes; i++) {
+		uint64_t lost = stp_bpf_lost((uint32_t)i);
+		if (lost > 0)
+			stp_count_lost(&script->probes[i], lost);
+	}
+	stp_bpf_stop();
+}
+
+/* ---- reading captured values -------------------------------------------------------- */
+
+static const uint8_t *slot(const struct context *c, const struct stp_bpf_field *f)
+{
+	return (const uint8_t *)c->event + f->offset;
+}
+
+static int64_t field_long(const struct context *c, const struct stp_bpf_field *f)
+{
+	uint64_t raw;
+	unsigned bits = f->size * 8u;
+
+	memcpy(&raw, slot(c, f), sizeof(raw));
+	if (bits < 64) {
+		raw &= (1ull << bits) - 1;
+		if (f->is_signed && (raw >> (bits - 1)))
+			raw |= ~0ull << bits;
+	}
+	return (int64_t)raw;
+}
+
+/* A captured string; user strings the kernel could not read are read again here. */
+static const char *field_string(const struct context *c, const struct stp_bpf_field *f, char *retry)
+{
+	const struct stp_bpf_string *s = (const struct stp_bpf_string *)slot(c, f);
+
+	if (s->status > 0 || !f->is_user)
+		return s->status > 0 ? s->data : "";
+	if (tapset_read_user_string(c->pid, s->addr, retry, stp_strmax(), -1) == 0)
+		return retry;
+	return "";
+}
+
+static const struct stp_bpf_target *target_of(const struct context *c, uint32_t target)
+{
+	const struct stp_bpf_probe *spec = c->probe ? spec_of(c->probe) : NULL;
+
+	if (spec == NULL || c->event == NULL || target >= spec->n_targets)
+		return NULL;
+	return &spec->targets[target];
+}
+
+static void append_pretty(char *out, size_t size, const struct context *c, const struct stp_bpf_field *f)
+{
+	size_t used = strlen(out);
+
+	if (used + 1 >= size)
+		return;
+	if (f->is_string)
+		tapset_escape(out + used, size - used, field_string(c, f, out + used), -1, 1);
+	else
+		snprintf(out + used, size - used, "0x%llx", (unsigned long long)field_long(c, f));
+}
+
+static const char *format_fields(const struct context *c, const struct stp_bpf_target *t, char *out)
+{
+	size_t size = stp_strmax();
+	uint32_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < t->n_fields; i++) {
+		size_t used = strlen(out);
+		if (t->form == STP_BPF_VARS)
+			snprintf(out + used, size - used, "%s%s=", i ? " " : "", t->fields[i].name);
+		append_pretty(out, size, c, &t->fields[i]);
+	}
+	return out;
+}
+
+int64_t stp_bpf_long(struct context *c, uint32_t target)
+{
+	const struct stp_bpf_target *t = target_of(c, target);
+
+	if (t == NULL || t->form != STP_BPF_LONG || t->n_fields != 1)
+		return 0;
+	return field_long(c, &t->fields[0]);
+}
+
+const char *stp_bpf_string(struct context *c, uint32_t target)
+{
+	const struct stp_bpf_target *t = target_of(c, target);
+
+	if (t == NULL || target >= n_format_buffers)
+		return "";
+	switch (t->form) {
+	case STP_BPF_STRING:
+		return field_string(c, &t->fields[0], format_buffers[target]);
+	case STP_BPF_VARS:
+	case STP_BPF_PRETTY:
+		return format_fields(c, t, format_buffers[target]);
+	case STP_BPF_CONST:
+		return t->text;
+	default:
+		return "";
+	}
+}
+
+/* user_string() of an address the running probe captured at probe time: 0 and the
+ * string, or -ENOENT when it was not captured (or the kernel could not read it). */
+int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen)
+{
+	uint32_t i;
+
+	if (current_spec == NULL || current_record == NULL || (int64_t)(current_record->pid_tgid >> 32) != pid)
+		return -ENOENT;
+	for (i = 0; i < current_spec->n_user_strings; i++) {
+		const struct stp_bpf_field *f = &current_spec->user_strings[i];
+		const struct stp_bpf_string *s =
+			(const struct stp_bpf_string *)((const uint8_t *)current_record + f->offset);
+		size_t limit = size - 1;
+
+		if (s->addr != addr || s->status <= 0)
+			continue;
+		if (maxlen >= 0 && (uint64_t)maxlen < limit)
+			limit = (size_t)maxlen;
+		if ((size_t)s->status - 1 < limit)
+			limit = (size_t)s->status - 1;
+		memcpy(out, s->data, limit);
+		out[limit] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
