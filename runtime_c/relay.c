@@ -51,8 +51,8 @@ struct relay {
     uint64_t index;
     struct relay_subbuf_header *sb;
     unsigned char *data;  /* its records */
-    uint32_t used;        /* committed record bytes */
-    uint32_t pending;     /* reserved, not yet committed */
+    uint32_t used;        /* where the next record starts (8-aligned) */
+    uint32_t pending;     /* reserved record's end, not yet committed */
     uint32_t last_output; /* offset of the last record when it is REC_OUTPUT */
     uint64_t first_ns;    /* when its first record was written */
 
@@ -223,16 +223,17 @@ void *relay_reserve(struct relay *r, uint16_t type, uint32_t len, enum relay_wai
     memcpy(rec, &type, 2);
     memcpy(rec + 2, &flags, 2);
     memcpy(rec + 4, &len, 4);
-    r->pending = need;
+    r->pending = r->used + RELAY_RECORD_HEADER_SIZE + len;
     r->last_output = NO_OUTPUT_RECORD;
     return rec + RELAY_RECORD_HEADER_SIZE;
 }
 
+/* commit = the exact end of the last complete record (see append_output). */
 void relay_commit(struct relay *r)
 {
-    r->used += r->pending;
+    atomic_store_explicit((_Atomic uint32_t *)&r->sb->commit, r->pending, memory_order_release);
+    r->used = align8(r->pending);
     r->pending = 0;
-    atomic_store_explicit((_Atomic uint32_t *)&r->sb->commit, r->used, memory_order_release);
 }
 
 static uint32_t output_length(const struct relay *r)
@@ -250,7 +251,12 @@ static int output_extends(const struct relay *r, size_t n)
            r->last_output + RELAY_RECORD_HEADER_SIZE + output_length(r) + n <= r->capacity;
 }
 
-/* Append n bytes (room checked) to the last output record, or start one. */
+/*
+ * Append n bytes (room checked) to the last output record, or start one.
+ * The bytes, then the length, then commit are stored, so a reader salvaging
+ * the sub-buffer of a killed writer can trust the record's first
+ * commit - start bytes even when the length is already ahead of commit.
+ */
 static void append_output(struct relay *r, const unsigned char *src, size_t n)
 {
     uint32_t len = 0;
@@ -266,9 +272,11 @@ static void append_output(struct relay *r, const unsigned char *src, size_t n)
     }
     memcpy(r->data + r->last_output + RELAY_RECORD_HEADER_SIZE + len, src, n);
     len += (uint32_t)n;
-    memcpy(r->data + r->last_output + 4, &len, 4);
-    r->used = r->last_output + align8(RELAY_RECORD_HEADER_SIZE + len);
-    atomic_store_explicit((_Atomic uint32_t *)&r->sb->commit, r->used, memory_order_release);
+    atomic_store_explicit((_Atomic uint32_t *)(r->data + r->last_output + 4), len, memory_order_release);
+    uint32_t end = r->last_output + RELAY_RECORD_HEADER_SIZE + len;
+
+    r->used = align8(end);
+    atomic_store_explicit((_Atomic uint32_t *)&r->sb->commit, end, memory_order_release);
 }
 
 /*

@@ -28,8 +28,8 @@
  *
  * Protocol.  Sub-buffer index i (0, 1, 2, ...) lives in slot i % n_subbufs.
  * The writer fills index `produced`; it stores seq = i when it starts the
- * sub-buffer and, after each record, the number of record bytes in `commit`
- * (release).  Publishing stores produced = i + 1 (release) and sends one
+ * sub-buffer and, after each record, the end of that record's payload in
+ * `commit` (release; the record's padding is not included).  Publishing stores produced = i + 1 (release) and sends one
  * byte on the wakeup socket, so the reader can poll() and never busy-waits.
  * The reader consumes whole published sub-buffers and then stores
  * `consumed`.  A partially filled sub-buffer is published by relay_tick()
@@ -109,7 +109,7 @@ struct relay_shm_header {
 
 struct relay_subbuf_header {
     uint64_t seq;    /* index of the sub-buffer this slot holds */
-    uint32_t commit; /* bytes of complete records after this header */
+    uint32_t commit; /* end of the last complete record's payload (unpadded) */
     uint32_t reserved;
 };
 

@@ -8,7 +8,8 @@
  *   argv ...     print the arguments left after the relay options
  *   partial      print "hello\n", then keep ticking until a line on stdin,
  *                then print "bye\n"
- *   lossy N      print N lines, then wait for a line on stdin, print "after\n"
+ *   lossy N      print N lines, write "ready\n" to the real stdout, wait for
+ *                a line on stdin, print "after\n"
  *   forever      print numbered lines until killed
  *   bigarray N   a snapshot holding an array of N rows
  *   big N        one write of N bytes ('a' + i % 26)
@@ -18,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,10 +222,12 @@ int main(int argc, char **argv)
         rec_output(r, "bye\n", 4);
     } else if (strcmp(mode, "lossy") == 0) {
         print_lines(r, n);
+        if (write(1, "ready\n", 6) != 6)
+            fprintf(stderr, "writer: write: %s\n", strerror(errno));
         wait_stdin(r);
         rec_output(r, "after\n", 6);
     } else if (strcmp(mode, "forever") == 0)
-        print_lines(r, -1L >> 1);
+        print_lines(r, LONG_MAX);
     else if (strcmp(mode, "bigarray") == 0)
         status = big_array(r, n);
     else if (strcmp(mode, "big") == 0)

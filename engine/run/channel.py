@@ -223,9 +223,10 @@ class Channel:
         mem = self._mem
         produced = _COUNTER.unpack_from(mem, _OFF_PRODUCED)[0]
         index = self._consumed
-        if self.overwrite and produced - index >= self.n_subbufs:
-            # The slot of index produced-n is being rewritten as index `produced`.
-            first = produced - self.n_subbufs + 1
+        if self.overwrite and produced - index > self.n_subbufs:
+            # Older sub-buffers were overwritten; the oldest slot may be being reused
+            # right now as index `produced`, which its seq check detects.
+            first = produced - self.n_subbufs
             self._overwritten += first - index
             index = first
         while index < produced:

@@ -236,7 +236,7 @@ class Decoder:
         self._text: list[bytes] = []
 
     def decode(self, data: bytes | memoryview, out: list) -> None:
-        """Append the records in `data` (whole records, padded to 8) to `out`.
+        """Append the records in `data` (records padded to 8, the last may be unpadded) to `out`.
 
         Output bytes are held back and joined with the next ones, so call
         `finish_batch(out)` after the last sub-buffer of a batch.
@@ -250,7 +250,11 @@ class Decoder:
             kind, _flags, length = _RECORD_HEADER.unpack_from(view, pos)
             start = pos + 8
             if start + length > end:
-                break  # a torn record at the end of a salvaged sub-buffer
+                # Only in a sub-buffer salvaged from a killed writer: an output record
+                # whose length ran ahead of `commit`; its committed bytes are whole writes.
+                if kind == REC_OUTPUT:
+                    text.append(view[start:end])
+                break
             if kind == REC_OUTPUT:
                 text.append(view[start : start + length])
             else:
