@@ -149,31 +149,29 @@ int rec_exit(struct relay *r, int status)
     return rc;
 }
 
-int rec_snapshot_begin(struct relay *r, uint64_t seq, uint64_t time_ns)
+/* A record of n u64 values (the snapshot markers). */
+static int u64_record(struct relay *r, enum rec_type type, const uint64_t *values, size_t n)
 {
     struct enc e;
 
     if (!relay_is_channel(r))
         return 0;
-    if (begin(r, &e, REC_SNAPSHOT_BEGIN, 16, RELAY_NOWAIT) != 0)
+    if (begin(r, &e, type, 8 * n, RELAY_NOWAIT) != 0)
         return -1;
-    put_u64(&e, seq);
-    put_u64(&e, time_ns);
+    for (size_t i = 0; i < n; i++)
+        put_u64(&e, values[i]);
     relay_commit(r);
     return 0;
 }
 
+int rec_snapshot_begin(struct relay *r, uint64_t seq, uint64_t time_ns)
+{
+    return u64_record(r, REC_SNAPSHOT_BEGIN, (uint64_t[]){ seq, time_ns }, 2);
+}
+
 int rec_snapshot_end(struct relay *r, uint64_t seq)
 {
-    struct enc e;
-
-    if (!relay_is_channel(r))
-        return 0;
-    if (begin(r, &e, REC_SNAPSHOT_END, 8, RELAY_NOWAIT) != 0)
-        return -1;
-    put_u64(&e, seq);
-    relay_commit(r);
-    return 0;
+    return u64_record(r, REC_SNAPSHOT_END, &seq, 1);
 }
 
 int rec_global(struct relay *r, const char *name, const struct rec_value *value)
