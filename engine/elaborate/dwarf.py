@@ -1,0 +1,555 @@
+"""A debug-information index of one binary: functions, their variables, types and lines.
+
+pyelftools reads the DWARF once; the result is reduced to plain dataclasses (no DIE
+objects) so it can be pickled into the XDG cache keyed by build-id, which makes the
+second listing of a binary instant. Binaries without DWARF are indexed from their
+symbol table, as stap does for `_start`, `_init` and friends.
+
+What stap's choices are, reproduced here:
+- the probe address of `function("f")` is the entry pc when the compilation unit was
+  built by GCC with optimisation (its location lists are valid from the first
+  instruction), otherwise the end of the prologue found by line-table search: the
+  first row after the entry row that moves to another address, line or file;
+- a variable is offered (and listed by -L) only when its location is known at the
+  probe address (a location list entry covers it, or it has a single location);
+- type names are spelt like stap's `dwarf_type_name`: "char const*", "int (*) (int)",
+  "char[]", "struct point".
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.dwarf.locationlists import LocationEntry, LocationExpr, LocationParser, BaseAddressEntry
+from elftools.elf.elffile import ELFFile
+
+from engine.elaborate import elf as elfinfo
+
+INDEX_FORMAT = 3  # bump when the pickled shape changes
+
+
+# ---------------------------------------------------------------------------
+# The index's plain data
+
+
+@dataclass
+class DwarfType:
+    """One type DIE, reduced: `tag` is the DWARF tag without the DW_TAG_ prefix."""
+
+    tag: str  # base_type, pointer_type, structure_type, typedef, const_type, array_type ...
+    name: str | None = None
+    size: int | None = None
+    signed: bool = False  # base types and enums
+    target: int | None = None  # offset of the referenced type (DW_AT_type)
+    members: list[tuple[str, int, int]] = field(default_factory=list)  # (name, byte offset, type offset)
+    bounds: list[int | None] = field(default_factory=list)  # array dimensions (element counts)
+    params: list[int | None] = field(default_factory=list)  # subroutine parameter types
+    declaration: bool = False  # incomplete struct
+
+
+@dataclass
+class Location:
+    """A DW_AT_location: one expression, or a list of (low, high, expression) ranges."""
+
+    expr: bytes | None = None
+    ranges: list[tuple[int, int, bytes]] = field(default_factory=list)
+
+    def at(self, pc: int) -> bytes | None:
+        """The expression valid at `pc`, or None if the value is not available there."""
+        if self.expr is not None:
+            return self.expr
+        for low, high, expr in self.ranges:
+            if low <= pc < high:
+                return expr
+        return None
+
+
+@dataclass
+class DwarfVariable:
+    name: str
+    is_param: bool
+    type: int | None
+    location: Location | None = None
+    const_value: int | None = None
+
+    def available_at(self, pc: int) -> bool:
+        if self.const_value is not None:
+            return True
+        return self.location is not None and self.location.at(pc) is not None
+
+
+@dataclass
+class DwarfFunction:
+    """One probe-able function body: an out-of-line function or one inlined instance."""
+
+    name: str
+    decl_file: str | None
+    decl_line: int | None
+    low_pc: int
+    high_pc: int
+    pc: int  # where stap puts the probe (after the prologue when it searches for one)
+    cu: str
+    inlined: bool = False
+    external: bool = True
+    variables: list[DwarfVariable] = field(default_factory=list)
+    frame_base: Location | None = None
+    return_type: int | None = None  # None for void
+    has_dwarf: bool = True
+
+    @property
+    def qualified(self) -> str:
+        """`name@file:line` as stap prints the resolved function, or just `name` without DWARF."""
+        if not self.has_dwarf or self.decl_file is None:
+            return self.name
+        return f"{self.name}@{self.decl_file}:{self.decl_line}"
+
+
+@dataclass
+class LineRow:
+    address: int
+    file: str
+    line: int
+    is_stmt: bool
+
+
+@dataclass
+class DebugIndex:
+    """Everything -L, resolution and capture planning need from one binary."""
+
+    path: str
+    build_id: str | None
+    has_dwarf: bool
+    functions: list[DwarfFunction] = field(default_factory=list)
+    types: dict[int, DwarfType] = field(default_factory=dict)
+    lines: list[LineRow] = field(default_factory=list)
+    debug_path: str | None = None  # where the DWARF came from (the binary or a .debug file)
+
+    def type_name(self, offset: int | None) -> str:
+        return type_name(self.types, offset)
+
+    def rows_for_line(self, file_pattern: str, line: int) -> list[LineRow]:
+        return [r for r in self.lines if r.line == line and file_matches(r.file, file_pattern)]
+
+
+# ---------------------------------------------------------------------------
+# Type names, stap style
+
+
+_NAMED_PREFIX = {"structure_type": "struct ", "union_type": "union ", "enumeration_type": "enum ", "class_type": "class "}
+_SUFFIX = {"const_type": " const", "volatile_type": " volatile", "pointer_type": "*", "array_type": "[]",
+           "reference_type": "&", "rvalue_reference_type": "&&", "restrict_type": " restrict"}
+
+
+def type_name(types: dict[int, DwarfType], offset: int | None) -> str:
+    """stap's spelling of a type: the referent first, then each modifier as a suffix."""
+    if offset is None:
+        return "void"
+    t = types.get(offset)
+    if t is None:
+        return "void"
+    if t.tag in ("base_type", "typedef", "unspecified_type") or t.tag in _NAMED_PREFIX:
+        return _NAMED_PREFIX.get(t.tag, "") + (t.name or "{...}")
+    if t.tag == "pointer_type" and t.target is not None and types.get(t.target, DwarfType("")).tag == "subroutine_type":
+        sub = types[t.target]
+        return f"{type_name(types, sub.target)} (*) ({', '.join(type_name(types, p) for p in sub.params)})"
+    if t.tag == "subroutine_type":
+        return f"{type_name(types, t.target)} ({', '.join(type_name(types, p) for p in t.params)})"
+    return type_name(types, t.target) + _SUFFIX.get(t.tag, "")
+
+
+def strip_typedefs(types: dict[int, DwarfType], offset: int | None) -> DwarfType | None:
+    """The type under any typedef/const/volatile layers (None for void)."""
+    seen = 0
+    while offset is not None and seen < 64:
+        t = types.get(offset)
+        if t is None or t.tag not in ("typedef", "const_type", "volatile_type", "restrict_type"):
+            return t
+        offset = t.target
+        seen += 1
+    return None
+
+
+def resolve_offset(types: dict[int, DwarfType], offset: int | None) -> int | None:
+    """Like strip_typedefs, but returns the offset of the underlying type."""
+    while offset is not None:
+        t = types.get(offset)
+        if t is None or t.tag not in ("typedef", "const_type", "volatile_type", "restrict_type"):
+            return offset
+        offset = t.target
+    return None
+
+
+def file_matches(path: str, pattern: str) -> bool:
+    """stap's file matching: a full-path glob, or a glob of the trailing path components."""
+    import fnmatch
+
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return not pattern.startswith("/") and fnmatch.fnmatchcase(path, "*/" + pattern)
+
+
+# ---------------------------------------------------------------------------
+# Building the index from DWARF
+
+
+def _attr(die, name: str, default=None):
+    attribute = die.attributes.get(name)
+    return attribute.value if attribute is not None else default
+
+
+def _text(die, name: str) -> str | None:
+    value = _attr(die, name)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _origin(die):
+    """Follow DW_AT_abstract_origin / DW_AT_specification to the DIE holding names and types."""
+    for link in ("DW_AT_abstract_origin", "DW_AT_specification"):
+        if link in die.attributes:
+            return _origin(die.get_DIE_from_attribute(link))
+    return die
+
+
+def _type_ref(die) -> int | None:
+    if "DW_AT_type" not in die.attributes:
+        return None
+    return die.get_DIE_from_attribute("DW_AT_type").offset
+
+
+class _CuIndexer:
+    """Indexes one compilation unit: its types, functions (and inlined instances), lines."""
+
+    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser):
+        self.dwarf = dwarf
+        self.cu = cu
+        self.index = index
+        self.locations = location_parser
+        self.top = cu.get_top_DIE()
+        self.comp_dir = _text(self.top, "DW_AT_comp_dir") or ""
+        self.cu_name = _text(self.top, "DW_AT_name") or ""
+        self.base = _attr(self.top, "DW_AT_low_pc", 0) or 0
+        self.optimized = producer_optimized(_text(self.top, "DW_AT_producer") or "")
+        self.files = self._file_table()
+        self.rows: list[LineRow] = self._line_rows()
+
+    # -- files and lines ---------------------------------------------------------
+
+    def _file_table(self) -> list[str]:
+        program = self.dwarf.line_program_for_CU(self.cu)
+        if program is None:
+            return []
+        directories = [d.decode("utf-8", "replace") for d in program["include_directory"]]
+        version = program["version"]
+        if version < 5:
+            directories.insert(0, self.comp_dir)
+        files = []
+        for entry in program["file_entry"]:
+            directory = directories[entry.dir_index] if entry.dir_index < len(directories) else ""
+            name = entry.name.decode("utf-8", "replace")
+            path = posixpath.join(self.comp_dir, directory, name)
+            files.append(posixpath.normpath(path))
+        return files if version >= 5 else [""] + files
+
+    def _file(self, number: int | None) -> str | None:
+        if number is None or not 0 <= number < len(self.files):
+            return None
+        return self.files[number]
+
+    def _line_rows(self) -> list[LineRow]:
+        program = self.dwarf.line_program_for_CU(self.cu)
+        if program is None:
+            return []
+        rows = []
+        for entry in program.get_entries():
+            state = entry.state
+            if state is None or state.end_sequence:
+                continue
+            rows.append(LineRow(state.address, self._file(state.file) or "", state.line, bool(state.is_stmt)))
+        return rows
+
+    # -- types --------------------------------------------------------------------
+
+    def add_type(self, die) -> None:
+        tag = die.tag[len("DW_TAG_"):]
+        t = DwarfType(tag, _text(die, "DW_AT_name"), _attr(die, "DW_AT_byte_size"), target=_type_ref(die))
+        t.declaration = bool(_attr(die, "DW_AT_declaration", False))
+        if tag == "base_type":
+            t.signed = _attr(die, "DW_AT_encoding") in (0x5, 0x6, 0xD)  # signed, signed_char, signed_fixed
+        elif tag == "enumeration_type":
+            t.signed = any(_attr(c, "DW_AT_const_value", 0) < 0 for c in die.iter_children())
+        for child in die.iter_children():
+            if child.tag == "DW_TAG_member":
+                t.members.append((_text(child, "DW_AT_name") or "", _member_offset(child), _type_ref(child)))
+            elif child.tag == "DW_TAG_subrange_type":
+                t.bounds.append(_subrange_count(child))
+            elif child.tag == "DW_TAG_formal_parameter":
+                t.params.append(_type_ref(child))
+        self.index.types[die.offset] = t
+
+    # -- functions --------------------------------------------------------------------
+
+    def add_function(self, die) -> None:
+        origin = _origin(die)
+        if _attr(origin, "DW_AT_inline") in (1, 3) and die is origin:
+            return  # the abstract instance: the concrete copies are indexed instead
+        span = self._pc_range(die)
+        name = _text(origin, "DW_AT_name")
+        if span is None or not name:
+            return
+        low, high = span
+        inlined = die.tag == "DW_TAG_inlined_subroutine"
+        entry = _attr(die, "DW_AT_entry_pc")
+        entry = low if entry is None else (entry if entry >= low else low + entry)
+        function = DwarfFunction(
+            name=name,
+            decl_file=self._file(_attr(origin, "DW_AT_decl_file")),
+            decl_line=_attr(origin, "DW_AT_decl_line"),
+            low_pc=low,
+            high_pc=high,
+            pc=entry if (inlined or self.optimized) else self._after_prologue(entry, high),
+            cu=self.cu_name,
+            inlined=inlined,
+            external=bool(_attr(origin, "DW_AT_external", False)),
+            frame_base=self._location(die, "DW_AT_frame_base"),
+            return_type=_type_ref(origin),
+        )
+        function.variables = [v for v in (self._variable(c) for c in die.iter_children()) if v is not None]
+        self.index.functions.append(function)
+
+    def _pc_range(self, die) -> tuple[int, int] | None:
+        low = _attr(die, "DW_AT_low_pc")
+        if low is not None and "DW_AT_high_pc" in die.attributes:
+            high_attr = die.attributes["DW_AT_high_pc"]
+            high = high_attr.value if high_attr.form == "DW_FORM_addr" else low + high_attr.value
+            return low, high
+        if "DW_AT_ranges" in die.attributes:
+            return self._ranges_span(die)
+        return None
+
+    def _ranges_span(self, die) -> tuple[int, int] | None:
+        """The first range of a function split by the compiler (e.g. main and main.cold)."""
+        ranges = self.dwarf.range_lists()
+        if ranges is None:
+            return None
+        entries = ranges.get_range_list_at_offset(die.attributes["DW_AT_ranges"].value, cu=self.cu)
+        base = self.base
+        for entry in entries:
+            if hasattr(entry, "base_address"):
+                base = entry.base_address
+                continue
+            absolute = getattr(entry, "is_absolute", False)
+            start = entry.begin_offset if absolute else base + entry.begin_offset
+            end = entry.end_offset if absolute else base + entry.end_offset
+            return start, end
+        return None
+
+    def _after_prologue(self, entry: int, high: int) -> int:
+        """stap's prologue search: the first line row after the entry row that moves on."""
+        rows = sorted((r for r in self.rows if entry <= r.address < high), key=lambda r: r.address)
+        if not rows or rows[0].address != entry:
+            return entry
+        first = rows[0]
+        for row in rows[1:]:
+            if row.address != first.address or row.line != first.line or row.file != first.file:
+                return row.address if row.address > entry else entry
+        return entry
+
+    def _variable(self, die) -> DwarfVariable | None:
+        if die.tag not in ("DW_TAG_formal_parameter", "DW_TAG_variable"):
+            return None
+        origin = _origin(die)
+        name = _text(origin, "DW_AT_name")
+        if not name:
+            return None
+        const = _attr(die, "DW_AT_const_value")
+        return DwarfVariable(
+            name,
+            die.tag == "DW_TAG_formal_parameter",
+            _type_ref(origin),
+            self._location(die, "DW_AT_location"),
+            const if isinstance(const, int) else None,
+        )
+
+    def _location(self, die, attribute: str) -> Location | None:
+        attr = die.attributes.get(attribute)
+        if attr is None:
+            return None
+        parsed = self.locations.parse_from_attribute(attr, self.cu["version"], die)
+        if isinstance(parsed, LocationExpr):
+            return Location(expr=bytes(parsed.loc_expr))
+        ranges = []
+        base = self.base
+        for entry in parsed:
+            if isinstance(entry, BaseAddressEntry):
+                base = entry.base_address
+            elif isinstance(entry, LocationEntry):
+                absolute = getattr(entry, "is_absolute", False)
+                low = entry.begin_offset if absolute else base + entry.begin_offset
+                high = entry.end_offset if absolute else base + entry.end_offset
+                ranges.append((low, high, bytes(entry.loc_expr)))
+        return Location(ranges=ranges)
+
+    # -- walking ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Walk the unit depth first in DIE order (stap lists matches in this order)."""
+        stack = [self.top.iter_children()]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                continue
+            if child.tag in ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine"):
+                self.add_function(child)
+            elif child.tag in _TYPE_TAGS:
+                self.add_type(child)
+            if child.has_children and child.tag != "DW_TAG_enumeration_type":
+                stack.append(child.iter_children())
+        self.index.lines.extend(self.rows)
+
+
+_TYPE_TAGS = frozenset(
+    "DW_TAG_" + t
+    for t in (
+        "base_type pointer_type structure_type union_type enumeration_type class_type typedef const_type "
+        "volatile_type restrict_type array_type subroutine_type reference_type rvalue_reference_type "
+        "unspecified_type"
+    ).split()
+)
+
+
+def _member_offset(die) -> int:
+    value = _attr(die, "DW_AT_data_member_location", 0)
+    return value if isinstance(value, int) else 0
+
+
+def _subrange_count(die) -> int | None:
+    count = _attr(die, "DW_AT_count")
+    if isinstance(count, int):
+        return count
+    upper = _attr(die, "DW_AT_upper_bound")
+    return upper + 1 if isinstance(upper, int) else None
+
+
+def producer_optimized(producer: str) -> bool:
+    """True when GCC optimised the unit, so stap trusts locations at the entry pc (has_valid_locs)."""
+    if not producer.startswith("GNU "):
+        return False
+    levels = re.findall(r"(?:^| )-O(\w*)", producer)
+    return bool(levels) and levels[-1] != "0"
+
+
+# ---------------------------------------------------------------------------
+# Building from symbols only
+
+
+def _symbol_functions(image: elfinfo.ElfImage, known: set[str]) -> list[DwarfFunction]:
+    """Functions the symbol table has that DWARF does not describe (stap lists them too)."""
+    functions = []
+    for symbol in image.function_symbols():
+        if symbol.name in known:
+            continue
+        functions.append(
+            DwarfFunction(
+                name=symbol.name,
+                decl_file=None,
+                decl_line=None,
+                low_pc=symbol.address,
+                high_pc=symbol.address + max(symbol.size, 1),
+                pc=symbol.address,
+                cu="",
+                external=symbol.is_global,
+                has_dwarf=False,
+            )
+        )
+    return functions
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+
+
+class DebugInfoProblem(Exception):
+    """The binary's debug information is missing or unusable; the message says which and why."""
+
+
+def build_index(image: elfinfo.ElfImage) -> DebugIndex:
+    """Index `image` (its own DWARF, or the separate debug file found for it)."""
+    debug_path = elfinfo.find_debug_file(image)
+    index = DebugIndex(image.path, image.build_id, debug_path is not None, debug_path=debug_path)
+    if debug_path is not None:
+        with open(debug_path, "rb") as stream:
+            _index_dwarf(ELFFile(stream), index)
+    names = {f.name for f in index.functions}
+    index.functions.extend(_symbol_functions(image, names))
+    return index
+
+
+def _index_dwarf(elf: ELFFile, index: DebugIndex) -> None:
+    dwarf = elf.get_dwarf_info()
+    parser = LocationParser(dwarf.location_lists())
+    for cu in dwarf.iter_CUs():
+        _CuIndexer(dwarf, cu, index, parser).run()
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stapui" / "debuginfo"
+
+
+_MEMORY: dict[tuple[str, str | None], DebugIndex] = {}
+
+
+def load_index(path: str, *, use_cache: bool = True) -> DebugIndex:
+    """The index of binary `path`: from memory, the on-disk cache (by build-id), or built now."""
+    image = elfinfo.read_image(path)
+    key = (os.path.realpath(path), image.build_id)
+    if key in _MEMORY:
+        return _MEMORY[key]
+    cache_file = _cache_file(image) if image.build_id else None
+    index = _read_cache(cache_file) if use_cache and cache_file else None
+    if index is None:
+        index = build_index(image)
+        if cache_file is not None:
+            _write_cache(cache_file, index)
+    index.path = path
+    _MEMORY[key] = index
+    return index
+
+
+def _cache_file(image: elfinfo.ElfImage) -> Path:
+    """`<build-id>-<source>.vN.pickle`: the build-id names the code; the source of the
+    debug information (a stripped copy has none) is part of the key too."""
+    import hashlib
+
+    source = elfinfo.find_debug_file(image) or "symbols:" + os.path.realpath(image.path)
+    digest = hashlib.sha1(source.encode()).hexdigest()[:8]
+    return cache_dir() / f"{image.build_id}-{digest}.v{INDEX_FORMAT}.pickle"
+
+
+def _read_cache(cache_file: Path) -> DebugIndex | None:
+    try:
+        with open(cache_file, "rb") as stream:
+            index = pickle.load(stream)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+    return index if isinstance(index, DebugIndex) else None
+
+
+def _write_cache(cache_file: Path, index: DebugIndex) -> None:
+    """Write atomically so parallel listings never read a half-written file."""
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
+        with open(partial, "wb") as stream:
+            pickle.dump(index, stream, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, cache_file)
+    except OSError:
+        pass  # a read-only cache only costs speed

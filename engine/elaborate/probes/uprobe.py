@@ -1,0 +1,551 @@
+"""User-space probes: process("PATH").function/.statement/.mark/.library, process.begin/end.
+
+Each resolved probe records what the capture pipeline needs to attach it through
+the uprobe PMU (perf_event_open with config1 = path, config2 = file offset; the
+uretprobe bit for .return) and to check the binary is still the one elaborated
+(its build-id): `data["path"]`, `data["offset"]`, `data["build_id"]`,
+`data["semaphore_offset"]` for SDT markers with a semaphore, and the original
+instruction bytes at the probe for explain(). Target variables resolve to
+`engine.elaborate.dwarf_capture.Capture` recipes (or `PrettyPlan`s for `$var$`,
+`$$vars` ...), carried in `TargetValue.capture`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from engine.elaborate import dwarf as dwarfinfo
+from engine.elaborate import elf as elfinfo
+from engine.elaborate.dwarf_capture import Capture, CaptureProblem, Place, Planner, Step
+from engine.elaborate.probes.base import (
+    DerivedProbe,
+    ListedProbe,
+    Match,
+    ProbeProvider,
+    ResolutionError,
+    ResolveContext,
+    TargetValue,
+    TargetVar,
+    register,
+    similar,
+)
+from engine.parse.ast import EntryOp, Node, NumberLiteral, ProbePoint, TargetSymbol, Type
+
+_FUNCTION_SUFFIXES = ("", ".call", ".return", ".inline", ".exported")
+
+
+def _patterns() -> tuple[str, ...]:
+    heads = ("process(string)", "process(string).library(string)")
+    shapes = ["process.begin", "process.end", "process(string).begin", "process(string).end",
+              "process(number).begin", "process(number).end"]
+    for head in heads:
+        shapes += [f"{head}.function(string){suffix}" for suffix in _FUNCTION_SUFFIXES]
+        shapes += [f"{head}.statement(string)", f"{head}.statement(number)", f"{head}.mark(string)",
+                   f"{head}.provider(string).mark(string)"]
+    return tuple(shapes)
+
+
+@dataclass
+class PrettyPlan:
+    """`$var$`, `$$vars` ...: text pieces and captured values, formatted into one string.
+
+    Each item is a literal string or a (Capture, format) pair, format one of "%d",
+    "%#x", "string" (a NUL-terminated user string read at probe time, printed quoted).
+    """
+
+    items: list = field(default_factory=list)
+
+    def text(self) -> str:
+        """The shape with placeholders, for explain(): `{.x=%d, .label=%s}`."""
+        return "".join(i if isinstance(i, str) else ("%s" if i[1] == "string" else i[1]) for i in self.items)
+
+
+@dataclass(eq=False)
+class UprobeProbe(DerivedProbe):
+    """A resolved process(...) probe with what its target variables resolve against."""
+
+    planner: Planner | None = None  # DWARF function probes and statements
+    sdt: elfinfo.SdtNote | None = None  # SDT markers
+    image: elfinfo.ElfImage | None = None
+
+
+class UprobeProvider(ProbeProvider):
+    """process(...) probes, resolved against the binary's ELF symbols, DWARF and SDT notes."""
+
+    family = "uprobe"
+    description = "user-space functions, statements and SDT markers (uprobes), process.begin/end"
+    patterns = _patterns()
+
+    # -- resolution --------------------------------------------------------------------
+
+    def resolve(self, point: ProbePoint, ctx: ResolveContext) -> list[DerivedProbe]:
+        match = self.match(point)[0]
+        if match.has("begin") or match.has("end"):
+            return [self._lifecycle(point, match)]
+        target = _Target.open(point, match)
+        if match.has("function"):
+            return target.functions(self, point, match)
+        if match.has("statement"):
+            return target.statements(self, point, match)
+        return target.marks(self, point, match)
+
+    def list(self, point: ProbePoint, ctx: ResolveContext) -> list[ListedProbe]:
+        listed = {d.point: d for d in self.resolve(point, ctx)}
+        return [ListedProbe(text, list(listed[text].target_vars.values()), self.family) for text in sorted(listed)]
+
+    def _lifecycle(self, point: ProbePoint, match: Match) -> DerivedProbe:
+        which = "begin" if match.has("begin") else "end"
+        process = match.args.get("process")
+        if isinstance(process, str):
+            process = _find_program(process, point)
+        head = "process" if process is None else f"process({process})" if isinstance(process, int) else f'process("{process}")'
+        event = "sched:sched_process_exec" if which == "begin" else "sched:sched_process_exit"
+        data = {"event": event, "process": process}
+        return self.derive(point, f"{head}.{which}", f"tracepoint {event} filtered in the kernel", data=data)
+
+    # -- target variables ---------------------------------------------------------------
+
+    def resolve_target(self, probe: DerivedProbe, expr: Node, ctx: ResolveContext, *, write: bool = False) -> TargetValue:
+        if write:
+            raise ResolutionError("writing to target variables is not supported by this runtime (uprobes are read-only)", expr)
+        at_entry = isinstance(expr, EntryOp)
+        if at_entry:
+            if not probe.is_return:
+                raise ResolutionError("@entry is allowed only in .return probes", expr)
+            expr = expr.operand
+        if not isinstance(expr, TargetSymbol):
+            raise ResolutionError("unsupported target expression in a user-space probe", expr)
+        try:
+            value = _resolver(probe).resolve(expr)
+        except CaptureProblem as problem:
+            raise ResolutionError(str(problem), expr) from None
+        if at_entry and isinstance(value.capture, Capture):
+            value.capture = _entry(value.capture)
+            value.description = value.capture.describe()
+        return value
+
+
+def _entry(capture: Capture) -> Capture:
+    from dataclasses import replace
+
+    return replace(capture, at_entry=True)
+
+
+# ---------------------------------------------------------------------------
+# One probed binary
+
+
+@dataclass
+class _Target:
+    path: str  # the executable as stap prints it (absolute)
+    binary: str  # the file probed (the executable or the .library)
+    library: str | None
+    image: elfinfo.ElfImage
+
+    @classmethod
+    def open(cls, point: ProbePoint, match: Match) -> "_Target":
+        process = match.args.get("process")
+        path = _find_program(process, point)
+        binary, library = path, match.args.get("library")
+        if library is not None:
+            found = elfinfo.resolve_library(_read(path, point), library)
+            if not found:
+                raise ResolutionError(f"no library matching '{library}' is needed by {path}", point.components[1])
+            binary = found[0]
+        return cls(path, binary, library, _read(binary, point))
+
+    def head(self) -> str:
+        text = f'process("{self.path}")'
+        return text + (f'.library("{self.binary}")' if self.library is not None else "")
+
+    def index(self, point: ProbePoint) -> dwarfinfo.DebugIndex:
+        return dwarfinfo.load_index(self.binary)
+
+    def base_data(self, address: int) -> dict:
+        image = self.image
+        return {
+            "path": self.binary,
+            "build_id": image.build_id,
+            "address": f"0x{address:x}",
+            "offset": image.file_offset(address),
+            "pc": _pc_comment(image, address),
+            "instruction": image.read_at(address, 8).hex(" "),
+        }
+
+    # -- .function --------------------------------------------------------------------
+
+    def functions(self, provider: UprobeProvider, point: ProbePoint, match: Match) -> list[DerivedProbe]:
+        pattern = match.args["function"]
+        suffix = next((s for s in _FUNCTION_SUFFIXES[1:] if match.has(s[1:])), "")
+        index = self.index(point)
+        self._require_symbols(index, point)
+        chosen = _select_functions(index, pattern, suffix)
+        if not chosen and "*" not in pattern and "?" not in pattern:
+            names = sorted({f.name for f in index.functions})
+            near = similar(_function_part(pattern), names)
+            hint = f" (similar functions: {', '.join(near)})" if near else ""
+            raise ResolutionError(f"no match{hint}", _component(point, "function"))
+        return [self._function_probe(provider, point, index, f, suffix) for f in chosen]
+
+    def _require_symbols(self, index: dwarfinfo.DebugIndex, point: ProbePoint) -> None:
+        if index.has_dwarf or index.functions:
+            return
+        tried = ", ".join(elfinfo.debug_file_candidates(self.image)) or "no build-id or debug link to search by"
+        raise ResolutionError(
+            f"{self.binary} has no symbols and no debug information "
+            f"(stripped; no .debug_info section, separate debug file not found: {tried})",
+            point.components[0],
+        )
+
+    def _function_probe(self, provider, point, index, function: dwarfinfo.DwarfFunction, suffix: str) -> DerivedProbe:
+        text = f'{self.head()}.function("{function.qualified}"){suffix}'
+        is_return = suffix == ".return"
+        address = function.low_pc if is_return else function.pc
+        data = self.base_data(address)
+        data["function"] = function.qualified
+        planner = Planner(index, function, function.pc, self.image.is_pie)
+        variables = _function_variables(index, function, is_return)
+        mechanism = "uretprobe (uprobe PMU, retprobe bit)" if is_return else "uprobe (uprobe PMU)"
+        return UprobeProbe(text, provider.family, mechanism, provider, location=point, target_vars=variables,
+                           is_return=is_return, data=data, planner=planner, image=self.image)
+
+    # -- .statement -------------------------------------------------------------------
+
+    def statements(self, provider: UprobeProvider, point: ProbePoint, match: Match) -> list[DerivedProbe]:
+        spec = match.args["statement"]
+        index = self.index(point)
+        if isinstance(spec, int):
+            function = _function_at(index, spec)
+            return [self._statement_probe(provider, point, index, function, spec, f"statement(0x{spec:x})")]
+        self._require_symbols(index, point)
+        name, file_pattern, line = _split_location(spec, point)
+        if line is None:
+            raise ResolutionError(f"statement probe '{spec}' needs a FILE:LINE location", _component(point, "statement"))
+        probes = []
+        for function in _select_functions(index, f"{name}@{file_pattern}", ""):
+            rows = [r for r in index.rows_for_line(file_pattern, line) if function.low_pc <= r.address < function.high_pc]
+            if not rows or function.inlined:
+                continue
+            address = min(r.address for r in rows)
+            text = f'statement("{function.name}@{rows[0].file}:{line}")'
+            probes.append(self._statement_probe(provider, point, index, function, address, text))
+        if not probes:
+            near = sorted({r.line for r in index.lines if dwarfinfo.file_matches(r.file, file_pattern)}, key=lambda n: abs(n - line))[:3]
+            hint = f" (try: {', '.join(f':{n}' for n in sorted(near))})" if near else ""
+            raise ResolutionError(f"no line records for {file_pattern}:{line}{hint}", _component(point, "statement"))
+        return probes
+
+    def _statement_probe(self, provider, point, index, function, address: int, text: str) -> DerivedProbe:
+        data = self.base_data(address)
+        variables: dict[str, TargetVar] = {}
+        planner = None
+        if function is not None:
+            data["function"] = function.qualified
+            planner = Planner(index, function, address, self.image.is_pie)
+            variables = _variables_at(index, function, address)
+        return UprobeProbe(f"{self.head()}.{text}", provider.family, "uprobe (uprobe PMU)", provider, location=point,
+                           target_vars=variables, data=data, planner=planner, image=self.image)
+
+    # -- .mark --------------------------------------------------------------------------
+
+    def marks(self, provider: UprobeProvider, point: ProbePoint, match: Match) -> list[DerivedProbe]:
+        name_pattern = match.args["mark"]
+        provider_pattern = match.args.get("provider") or "*"
+        probes = []
+        for note in self.image.sdt_notes:
+            if not (fnmatch.fnmatchcase(note.name, name_pattern) and fnmatch.fnmatchcase(note.provider, provider_pattern)):
+                continue
+            probes.append(self._mark_probe(provider, point, note))
+        if not probes and not self.image.sdt_notes:
+            raise ResolutionError(f"{self.binary} has no SDT markers (no .note.stapsdt section)", _component(point, "mark"))
+        return probes
+
+    def _mark_probe(self, provider, point, note: elfinfo.SdtNote) -> DerivedProbe:
+        data = self.base_data(note.pc)
+        data["provider"] = note.provider
+        data["name"] = note.name
+        data["args"] = " ".join(a.spec for a in note.args)
+        if note.semaphore:
+            data["semaphore_offset"] = self.image.file_offset(note.semaphore)
+        variables = {f"$arg{i}": TargetVar(f"$arg{i}", "long") for i in range(1, len(note.args) + 1)}
+        text = f'{self.head()}.mark("{note.name}")'
+        mechanism = "uprobe on SDT marker" + (" (semaphore incremented while attached)" if note.semaphore else "")
+        return UprobeProbe(text, provider.family, mechanism, provider, location=point, target_vars=variables,
+                           data=data, sdt=note, image=self.image)
+
+
+def _read(path: str, point: ProbePoint) -> elfinfo.ElfImage:
+    try:
+        return elfinfo.read_image(path)
+    except elfinfo.ElfProblem as problem:
+        raise ResolutionError(f"cannot probe {path}: {problem}", point.components[0]) from None
+
+
+def _find_program(name: str, point: ProbePoint) -> str:
+    """stap's lookup: absolute/relative paths as given, bare names through $PATH."""
+    if "/" not in name:
+        found = shutil.which(name)
+        if found is None:
+            raise ResolutionError(f"cannot find executable '{name}' in $PATH", point.components[0])
+        return os.path.realpath(found)
+    path = os.path.abspath(name)
+    if not os.path.exists(path):
+        raise ResolutionError(f"cannot probe {path}: No such file or directory", point.components[0])
+    return path
+
+
+def _pc_comment(image: elfinfo.ElfImage, address: int) -> str:
+    """How stap's -p2 shows the address: relative to .dynamic (PIE) or the first segment."""
+    if image.is_pie:
+        return f".dynamic+0x{address:x}"
+    base = min((s.vaddr for s in image.segments), default=0)
+    return f".absolute+0x{address - base:x}"
+
+
+def _component(point: ProbePoint, functor: str):
+    return next((c for c in point.components if c.functor == functor), point.components[0])
+
+
+def _function_part(pattern: str) -> str:
+    return pattern.split("@", 1)[0]
+
+
+def _split_location(spec: str, point: ProbePoint) -> tuple[str, str, int | None]:
+    """`FUNC@FILE:LINE` -> (FUNC, FILE, LINE); missing parts are wildcards / None."""
+    name, _, where = spec.partition("@")
+    file_pattern, _, line = where.partition(":")
+    if line and not line.isdigit():
+        raise ResolutionError(f"unsupported line specification ':{line}' (only a single line number)", _component(point, "statement"))
+    return name or "*", file_pattern or "*", int(line) if line else None
+
+
+def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) -> list[dwarfinfo.DwarfFunction]:
+    """Functions matching `NAME[@FILE[:LINE]]`, in DWARF order, honouring .call/.inline."""
+    name, _, where = pattern.partition("@")
+    file_pattern, _, line = where.partition(":")
+    chosen = []
+    for function in index.functions:
+        if not fnmatch.fnmatchcase(function.name, name or "*"):
+            continue
+        if file_pattern and (function.decl_file is None or not dwarfinfo.file_matches(function.decl_file, file_pattern)):
+            continue
+        if line.isdigit() and function.decl_line != int(line):
+            continue
+        if (suffix == ".inline") != function.inlined and suffix in (".inline", ".call", ".return"):
+            continue
+        if suffix == ".exported" and not function.external:
+            continue
+        chosen.append(function)
+    return _one_per_inline_site(chosen)
+
+
+def _one_per_inline_site(functions: list[dwarfinfo.DwarfFunction]) -> list[dwarfinfo.DwarfFunction]:
+    seen = set()
+    unique = []
+    for function in functions:
+        key = (function.qualified, function.pc)
+        if key not in seen:
+            seen.add(key)
+            unique.append(function)
+    return unique
+
+
+def _function_at(index: dwarfinfo.DebugIndex, address: int) -> dwarfinfo.DwarfFunction | None:
+    for function in index.functions:
+        if function.low_pc <= address < function.high_pc and not function.inlined:
+            return function
+    return None
+
+
+def _variables_at(index: dwarfinfo.DebugIndex, function: dwarfinfo.DwarfFunction, pc: int) -> dict[str, TargetVar]:
+    variables = {}
+    for variable in function.variables:
+        if variable.available_at(pc) and f"${variable.name}" not in variables:
+            variables[f"${variable.name}"] = TargetVar(f"${variable.name}", index.type_name(variable.type))
+    return variables
+
+
+def _function_variables(index, function: dwarfinfo.DwarfFunction, is_return: bool) -> dict[str, TargetVar]:
+    variables = _variables_at(index, function, function.pc)
+    if is_return and function.return_type is not None:
+        variables["$return"] = TargetVar("$return", index.type_name(function.return_type))
+    return variables
+
+
+# ---------------------------------------------------------------------------
+# Resolving $expressions
+
+
+def _resolver(probe: UprobeProbe) -> "_SdtResolver | _DwarfResolver":
+    if probe.sdt is not None:
+        return _SdtResolver(probe)
+    if probe.planner is None or not probe.planner.function.has_dwarf:
+        raise CaptureProblem(f"no debug information for target variables at {probe.point}")
+    return _DwarfResolver(probe)
+
+
+class _DwarfResolver:
+    def __init__(self, probe: UprobeProbe):
+        self.probe = probe
+        self.planner: Planner = probe.planner
+
+    def resolve(self, expr: TargetSymbol) -> TargetValue:
+        name = expr.name
+        if name.startswith("$$"):
+            return self._context_list(expr)
+        if name == "$return":
+            return self._return(expr)
+        variable = self.planner.variable(name[1:])
+        place = self._follow(self.planner.place_of(variable), expr)
+        if expr.pretty:
+            plan = PrettyPlan()
+            _pretty(self.planner, place, expr.pretty == "$$", plan, 0)
+            return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: {plan.text()}")
+        capture = self.planner.final(place, name)
+        return TargetValue(Type.LONG, capture, f"{_spelled(expr)}: {capture.describe()}")
+
+    def _follow(self, place: Place, expr: TargetSymbol) -> Place:
+        for component in expr.components:
+            if component.kind == "member":
+                place = self.planner.member(place, component.name, "->")
+            elif isinstance(component.index, NumberLiteral):
+                place = self.planner.element(place, component.index.value)
+            else:
+                raise CaptureProblem("array index must be a literal number for a value captured at probe time")
+        return place
+
+    def _return(self, expr: TargetSymbol) -> TargetValue:
+        function = self.planner.function
+        if not self.probe.is_return or function.return_type is None:
+            alternatives = ", ".join("$" + v.name for v in function.variables if v.available_at(self.planner.pc))
+            raise CaptureProblem(
+                f"unable to find local 'return', [man error::dwarf] near pc 0x{self.planner.pc:x} in "
+                f"{function.name} {function.decl_file} (alternatives: {alternatives})"
+            )
+        place = Place(Capture("rax"), False, function.return_type)
+        capture = self.planner.final(self._follow(place, expr), "$return")
+        return TargetValue(Type.LONG, capture, f"$return: {capture.describe()}")
+
+    def _context_list(self, expr: TargetSymbol) -> TargetValue:
+        which = expr.name[2:]
+        planner = self.planner
+        wanted = [v for v in planner.function.variables if v.available_at(planner.pc)]
+        if which == "parms":
+            wanted = [v for v in wanted if v.is_param]
+        elif which == "locals":
+            wanted = [v for v in wanted if not v.is_param]
+        elif which == "return":
+            wanted = []
+        elif which != "vars":
+            raise CaptureProblem(f"unknown context variable '{expr.name}'")
+        plan = PrettyPlan()
+        for variable in wanted:
+            plan.items.append((" " if plan.items else "") + f"{variable.name}=")
+            place = planner.place_of(variable)
+            if expr.pretty:
+                _pretty(planner, place, expr.pretty == "$$", plan, 0)
+            else:
+                _hex_or_struct(planner, place, plan)
+        if which == "return" and self.probe.is_return and planner.function.return_type is not None:
+            plan.items += ["return=", (Capture("rax", size=planner.size_of(planner.function.return_type)), "%#x")]
+        return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: {plan.text()}")
+
+
+def _spelled(expr: TargetSymbol) -> str:
+    text = expr.name
+    for component in expr.components:
+        if component.kind == "member":
+            text += "->" + component.name
+        else:
+            text += f"[{getattr(component.index, 'value', '?')}]"
+    return text
+
+
+def _hex_or_struct(planner: Planner, place: Place, plan: PrettyPlan) -> None:
+    """$$vars without `$`: integers and pointers in hex, aggregates as `{...}` (stap's shape)."""
+    from engine.elaborate.dwarf import strip_typedefs
+
+    t = strip_typedefs(planner.types, place.type)
+    if t is not None and t.tag in ("structure_type", "union_type", "class_type", "array_type"):
+        plan.items.append("{...}")
+        return
+    plan.items.append((planner.final(place, ""), "%#x"))
+
+
+def _pretty(planner: Planner, place: Place, deep: bool, plan: PrettyPlan, depth: int) -> None:
+    """stap's `$var$` rendering: structs as `{.a=1, .b=0x...}`, char pointers as quoted strings."""
+    from engine.elaborate.dwarf import strip_typedefs
+
+    t = strip_typedefs(planner.types, place.type)
+    if t is not None and t.tag in ("structure_type", "union_type", "class_type"):
+        if depth > 2:
+            plan.items.append("{...}")
+            return
+        plan.items.append("{")
+        for i, (name, _, _) in enumerate(m for m in t.members if m[0]):
+            plan.items.append((", " if i else "") + f".{name}=")
+            _pretty(planner, planner.member(place, name, "."), deep, plan, depth + 1)
+        plan.items.append("}")
+        return
+    if t is not None and t.tag == "array_type":
+        plan.items.append("[...]")
+        return
+    if t is not None and t.tag == "pointer_type" and (deep or depth == 0):
+        target = strip_typedefs(planner.types, t.target)
+        if target is not None and target.tag in ("structure_type", "union_type", "class_type"):
+            _pretty(planner, Place(planner.final(place, ""), True, t.target), deep, plan, depth + 1)
+            return
+    if planner.is_char_pointer(place.type) and (deep or depth == 0):
+        plan.items.append((planner.final(place, ""), "string"))
+        return
+    fmt = "%#x" if t is None or t.tag == "pointer_type" else "%d"
+    plan.items.append((planner.final(place, ""), fmt))
+
+
+class _SdtResolver:
+    """`$argN`, `$$name`, `$$provider`, `$$parms` of an SDT marker."""
+
+    def __init__(self, probe: UprobeProbe):
+        self.probe = probe
+        self.note: elfinfo.SdtNote = probe.sdt
+
+    def resolve(self, expr: TargetSymbol) -> TargetValue:
+        name = expr.name
+        if name in ("$$name", "$$provider"):
+            return TargetValue(Type.STRING, self.note.name if name == "$$name" else self.note.provider, "constant")
+        if name in ("$$parms", "$$vars"):
+            plan = PrettyPlan()
+            for i, arg in enumerate(self.note.args, 1):
+                plan.items += [(" " if i > 1 else "") + f"arg{i}=", (self._capture(arg), "%#x")]
+            return TargetValue(Type.STRING, plan, f"{name}: {plan.text()}")
+        number = name[4:] if name.startswith("$arg") else ""
+        if not number.isdigit() or not 1 <= int(number) <= len(self.note.args):
+            raise CaptureProblem(
+                f"target variable '{name}' not found: marker '{self.note.name}' has {len(self.note.args)} arguments"
+            )
+        if expr.components or expr.pretty:
+            raise CaptureProblem(f"'{name}' of an SDT marker is a plain long; use @cast to reach members")
+        capture = self._capture(self.note.args[int(number) - 1])
+        return TargetValue(Type.LONG, capture, f"{name} ({self.note.args[int(number) - 1].spec}): {capture.describe()}")
+
+    def _capture(self, arg: elfinfo.SdtArg) -> Capture:
+        if arg.kind == "register":
+            return Capture(arg.register, size=arg.size, signed=arg.signed)
+        if arg.kind == "constant":
+            return Capture(None, arg.offset, size=arg.size, signed=arg.signed)
+        if arg.index is not None:
+            raise CaptureProblem(f"indexed SDT argument '{arg.spec}' is not supported")
+        load = Step("load", arg.size, arg.signed)
+        if arg.register == "rip" and arg.symbol:
+            symbol = self.probe.image.symbol_named(arg.symbol)
+            if symbol is None:
+                raise CaptureProblem(f"SDT argument '{arg.spec}' names unknown symbol '{arg.symbol}'")
+            return Capture(None, symbol.address + arg.offset, load_base=self.probe.image.is_pie, steps=(load,),
+                           size=arg.size, signed=arg.signed)
+        return Capture(arg.register, arg.offset, steps=(load,), size=arg.size, signed=arg.signed)
+
+
+register(UprobeProvider())

@@ -1,0 +1,248 @@
+"""process(...) probes: resolution and -L listing against the real stap, capture plans, errors.
+
+The test programs are compiled here with -g at -O0 and -O2; stap (the oracle, passes
+1-2 only) lists and resolves the very same files, so probe addresses, variable
+lists and type names are checked against SystemTap itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.elaborate import dwarf
+from engine.elaborate.probes.base import ResolutionError, ResolveContext
+from engine.elaborate.probes.uprobe import UprobeProvider
+from engine.parse.ast import NumberLiteral, ProbePoint, ProbePointComponent, StringLiteral, TargetComponent, TargetSymbol
+from tests.programs import build, stripped_copy
+from tests.support import stap_oracle
+
+PROVIDER = UprobeProvider()
+CTX = ResolveContext()
+
+
+def point(*parts) -> ProbePoint:
+    """point(("process", "/bin/x"), ("function", "f"), "return")"""
+    components = []
+    for part in parts:
+        if isinstance(part, tuple):
+            functor, arg = part
+            literal = StringLiteral(arg) if isinstance(arg, str) else NumberLiteral(arg)
+            components.append(ProbePointComponent(functor, literal))
+        else:
+            components.append(ProbePointComponent(part))
+    return ProbePoint(components)
+
+
+def listing(*parts) -> list[str]:
+    return [p.format(True) for p in PROVIDER.list(point(*parts), CTX)]
+
+
+@pytest.fixture(scope="module")
+def binaries():
+    return {
+        "O0": str(build("probed", "-O0")),
+        "O2": str(build("probed", "-O2")),
+        "nopie": str(build("probed", "-O0", "-no-pie")),
+        "types": str(build("types", "-O0")),
+    }
+
+
+def _oracle_lines(*args: str) -> list[str]:
+    proc = stap_oracle(*args)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.parametrize("which", ["O0", "O2", "types"])
+def test_function_listing_matches_stap(binaries, which):
+    path = binaries[which]
+    ours = listing(("process", path), ("function", "*"))
+    assert ours == _oracle_lines("-L", f'process("{path}").function("*")')
+
+
+def test_function_listing_has_types_and_optimized_variables(binaries):
+    o0 = listing(("process", binaries["O0"]), ("function", "greet"))
+    o2 = listing(("process", binaries["O2"]), ("function", "greet"))
+    assert o0[0].endswith(':28") $name:char const* $times:unsigned char $len:size_t')
+    assert o2[0].endswith(':28") $name:char const* $times:unsigned char')  # len has no location at entry
+
+
+@pytest.mark.parametrize("which", ["O0", "O2"])
+def test_mark_listing_matches_stap(binaries, which):
+    path = binaries[which]
+    assert listing(("process", path), ("mark", "*")) == _oracle_lines("-L", f'process("{path}").mark("*")')
+
+
+def test_python_sdt_markers_match_stap():
+    path = "/usr/bin/python3.11"
+    assert listing(("process", path), ("mark", "*")) == _oracle_lines("-L", f'process("{path}").mark("*")')
+
+
+def _oracle_probes(script_point: str) -> list[tuple[str, str]]:
+    proc = stap_oracle("-p2", "-e", f"probe {script_point} {{ println(1) }}")
+    assert proc.returncode == 0, proc.stderr
+    return re.findall(r"^(\S+) /\* pc=(\S+) \*/", proc.stdout, re.M)
+
+
+@pytest.mark.parametrize("which", ["O0", "O2", "nopie"])
+def test_function_probe_addresses_match_stap(binaries, which):
+    """Prologue skipping at -O0, entry pc at -O2, .absolute addresses for non-PIE files.
+
+    stap orders the derived probes by its own hash tables, so compare them as sets.
+    """
+    path = binaries[which]
+    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point(("process", path), ("function", "*@probed.c")), CTX)]
+    assert sorted(ours) == sorted(_oracle_probes(f'process("{path}").function("*@probed.c")'))
+    assert len(ours) == (4 if which == "O2" else 5)
+
+
+def test_inline_and_call_suffixes_match_stap(binaries):
+    o2 = binaries["O2"]
+    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point(("process", o2), ("function", "atoi"), "inline"), CTX)]
+    assert ours == _oracle_probes(f'process("{o2}").function("atoi").inline')
+    o0 = binaries["O0"]
+    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point(("process", o0), ("function", "add"), "call"), CTX)]
+    assert ours == _oracle_probes(f'process("{o0}").function("add").call')
+
+
+@pytest.mark.parametrize("which", ["O0", "O2"])
+def test_statement_probe_matches_stap(binaries, which):
+    path = binaries[which]
+    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point(("process", path), ("statement", "*@probed.c:23")), CTX)]
+    assert ours == _oracle_probes(f'process("{path}").statement("*@probed.c:23")')
+
+
+def _target(probe, name, *members, pretty=""):
+    components = [TargetComponent("member", m) if isinstance(m, str) else TargetComponent("index", index=NumberLiteral(m)) for m in members]
+    return probe.resolve_target(TargetSymbol(name, components, pretty=pretty), CTX)
+
+
+def _probe(path, function, *suffix):
+    return PROVIDER.resolve(point(("process", path), ("function", function), *suffix), CTX)[0]
+
+
+def test_capture_plans_at_O0_read_the_stack_frame(binaries):
+    """-O0 spills parameters below %rbp (cf. `mov %edi,-0x14(%rbp)` in add's prologue)."""
+    add = _probe(binaries["O0"], "add")
+    assert _target(add, "$a").description == "$a: rbp-20; load 4 -> 4 bytes, signed"
+    assert _target(add, "$b").description == "$b: rbp-32; load 8 -> 8 bytes, signed"
+    greet = _probe(binaries["O0"], "greet")
+    assert _target(greet, "$times").description == "$times: rbp-28; load 1 -> 1 bytes"
+    norm = _probe(binaries["O0"], "norm")
+    assert _target(norm, "$p", "next", "x").description == (
+        "$p->next->x: rbp-24; load 8; add 24; load 8; add 0; load 4 -> 4 bytes, signed"
+    )
+
+
+def test_capture_plans_at_O2_read_registers(binaries):
+    add = _probe(binaries["O2"], "add")
+    assert _target(add, "$a").description == "$a: rdi -> 4 bytes, signed"
+    assert _target(add, "$b").description == "$b: rsi -> 8 bytes, signed"
+    norm = _probe(binaries["O2"], "norm")
+    assert _target(norm, "$p", "y").description == "$p->y: rdi; add 8; load 8 -> 8 bytes, signed"
+    assert _target(norm, "$p", "label").description == "$p->label: rdi; add 16; load 8 -> 8 bytes"
+
+
+def test_arrays_pointers_and_frame_base_through_the_cfa(binaries):
+    """main at -O2 has DW_OP_call_frame_cfa as frame base: CFA = rsp+8 at the entry pc."""
+    main = _probe(binaries["O2"], "main")
+    assert _target(main, "$argv", 0, 1).description == "$argv[0][1]: rsi; add 0; load 8; add 1; load 1 -> 1 bytes, signed"
+    assert _target(main, "$head", "y").description == "$head->y: rsp-88; add 8; load 8 -> 8 bytes, signed"
+
+
+def test_return_and_entry_values(binaries):
+    from engine.parse.ast import EntryOp
+
+    ret = _probe(binaries["O2"], "norm", "return")
+    assert ret.is_return and ret.data["pc"] == ".dynamic+0x1300"
+    assert _target(ret, "$return").description == "$return: rax -> 8 bytes, signed"
+    entry = ret.resolve_target(EntryOp(TargetSymbol("$p", [TargetComponent("member", "x")])), CTX)
+    assert entry.description == "at entry: rdi; add 0; load 4 -> 4 bytes, signed"
+
+
+def test_pretty_printing_plans(binaries):
+    norm = _probe(binaries["O0"], "norm")
+    assert _target(norm, "$p", pretty="$").capture.text() == "{.x=%d, .y=%d, .label=%#x, .next=%#x}"
+    assert _target(norm, "$p", pretty="$$").capture.text() == "{.x=%d, .y=%d, .label=%s, .next={...}}"
+    assert _target(norm, "$$parms").capture.text() == "p=%#x"
+    greet = _probe(binaries["O0"], "greet")
+    assert _target(greet, "$name", pretty="$").capture.text() == "%s"
+
+
+def test_target_errors_read_like_stap(binaries):
+    norm = _probe(binaries["O0"], "norm")
+    with pytest.raises(ResolutionError, match=r"^unable to find member 'nope' for struct point \(alternatives: x, y, label, next\)$"):
+        _target(norm, "$p", "nope")
+    with pytest.raises(ResolutionError, match=r"^invalid access '->y' vs. int$"):
+        _target(norm, "$p", "x", "y")
+    main = _probe(binaries["O0"], "main")
+    with pytest.raises(ResolutionError, match=r"^'struct point' is being accessed instead of a member such as '->x'$"):
+        _target(main, "$head")
+    with pytest.raises(ResolutionError, match=r"^unable to find local 'nothere', .*near pc 0x[0-9a-f]+ in main .*probed.c \(alternatives: \$argc, \$argv, \$rounds, \$tail, \$head, \$checksum\)$"):
+        _target(main, "$nothere")
+    with pytest.raises(ResolutionError, match=r"^unable to find local 'return'"):
+        _target(main, "$return")
+
+
+def test_sdt_marker_captures(binaries):
+    loop = PROVIDER.resolve(point(("process", binaries["O0"]), ("mark", "loop")), CTX)[0]
+    assert loop.data["args"] == "-4@-12(%rbp) -8@-8(%rbp) 8@%rax"
+    assert _target(loop, "$arg1").description == "$arg1 (-4@-12(%rbp)): rbp-12; load 4 -> 4 bytes, signed"
+    assert _target(loop, "$arg3").description == "$arg3 (8@%rax): rax -> 8 bytes"
+    image_semaphore = loop.image.symbol_named("probed_loop_semaphore").address
+    assert loop.data["semaphore_offset"] == loop.image.file_offset(image_semaphore)
+    with pytest.raises(ResolutionError, match=r"^target variable '\$arg4' not found: marker 'loop' has 3 arguments$"):
+        _target(loop, "$arg4")
+
+
+def test_explain_shows_offset_and_original_instruction(binaries):
+    add = _probe(binaries["O0"], "add")
+    text = add.explain()
+    assert "mechanism: uprobe (uprobe PMU)" in text
+    assert f"offset: {0x1164}" in text and "pc: .dynamic+0x1164" in text
+    assert "instruction: 48 8b 45 e0" in text  # mov -0x20(%rbp),%rax: the first body instruction
+
+
+def test_missing_binary_function_and_line_say_why(binaries):
+    with pytest.raises(ResolutionError, match=r"^cannot probe /nonexistent/prog: No such file or directory$"):
+        PROVIDER.resolve(point(("process", "/nonexistent/prog"), ("function", "main")), CTX)
+    with pytest.raises(ResolutionError, match=r"^no match \(similar functions: norm, twice, _start\)$"):
+        PROVIDER.resolve(point(("process", binaries["O0"]), ("function", "nothere")), CTX)
+    assert PROVIDER.resolve(point(("process", binaries["O0"]), ("function", "zz*")), CTX) == []
+    with pytest.raises(ResolutionError, match=r"^no line records for probed.c:1000 \(try: :\d+, :\d+, :\d+\)$"):
+        PROVIDER.resolve(point(("process", binaries["O0"]), ("statement", "*@probed.c:1000")), CTX)
+
+
+def test_stripped_binary_says_there_is_no_debug_information(binaries):
+    stripped = str(stripped_copy(build("probed", "-O0")))
+    with pytest.raises(ResolutionError, match=r"has no symbols and no debug information \(stripped; no \.debug_info section, separate debug file not found: /usr/lib/debug/\.build-id/"):
+        PROVIDER.resolve(point(("process", stripped), ("function", "add")), CTX)
+
+
+def test_process_begin_end(binaries):
+    assert [d.point for d in PROVIDER.resolve(point("process", "begin"), CTX)] == ["process.begin"]
+    ends = PROVIDER.resolve(point(("process", binaries["O0"]), "end"), CTX)
+    assert ends[0].point == f'process("{binaries["O0"]}").end'
+    assert ends[0].data["event"] == "sched:sched_process_exit"
+    assert PROVIDER.resolve(point(("process", 1), "begin"), CTX)[0].point == "process(1).begin"
+
+
+def test_library_functions_resolve_in_the_needed_library(binaries):
+    probes = PROVIDER.resolve(point(("process", binaries["O0"]), ("library", "libc.so.6"), ("function", "getpid")), CTX)
+    assert [p.point for p in probes] == [f'process("{binaries["O0"]}").library("/usr/lib/x86_64-linux-gnu/libc.so.6").function("getpid")']
+    assert probes[0].data["path"] == "/usr/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def test_index_is_cached_on_disk_by_build_id(binaries, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(dwarf, "_MEMORY", {})
+    first = dwarf.load_index(binaries["O2"])
+    cached = list((tmp_path / "stapui" / "debuginfo").iterdir())
+    assert len(cached) == 1 and cached[0].name.startswith(first.build_id + "-")
+    assert cached[0].name.endswith(f".v{dwarf.INDEX_FORMAT}.pickle")
+    monkeypatch.setattr(dwarf, "_MEMORY", {})
+    monkeypatch.setattr(dwarf, "build_index", lambda image: pytest.fail("index rebuilt despite the cache"))
+    second = dwarf.load_index(binaries["O2"])
+    assert [f.qualified for f in second.functions] == [f.qualified for f in first.functions]
