@@ -1,0 +1,89 @@
+/* tapset_uread.c - reading another process's memory for the user_* conversions.
+ *
+ * Handlers run in the runtime process, not in the probed one, so user memory
+ * is read with process_vm_readv from the pid of the event.  The kernel never
+ * splits one iovec element, so reads are cut at page boundaries: a string
+ * that ends just before an unmapped page still reads.
+ */
+#define _GNU_SOURCE  /* process_vm_readv */
+#include "tapset_support.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Bytes from `addr` to the end of its page. */
+static size_t to_page_end(uint64_t addr)
+{
+	static size_t page;
+
+	if (page == 0) {
+		long size = sysconf(_SC_PAGESIZE);
+		page = size > 0 ? (size_t)size : 4096;
+	}
+	return page - (size_t)(addr % page);
+}
+
+/* One read that stays within a page. */
+static int read_chunk(int64_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t got = process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0);
+
+	if (got < 0)
+		return -errno;
+	return (size_t)got == len ? 0 : -EFAULT;
+}
+
+int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
+{
+	char *out = buf;
+
+	if (addr == 0)
+		return -EFAULT;
+	while (len > 0) {
+		size_t n = to_page_end(addr);
+		int rc;
+
+		if (n > len)
+			n = len;
+		rc = read_chunk(pid, addr, out, n);
+		if (rc < 0)
+			return rc;
+		addr += n;
+		out += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen)
+{
+	size_t limit = maxlen < 0 ? 0 : (uint64_t)maxlen > size - 2 ? size - 2 : (size_t)maxlen;
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (addr == 0)
+		return -EFAULT;
+	while (used < limit) {
+		size_t n = to_page_end(addr + used);
+		int rc;
+		char *nul;
+
+		if (n > limit - used)
+			n = limit - used;
+		rc = read_chunk(pid, addr + used, out + used, n);
+		if (rc < 0) {
+			out[0] = '\0';
+			return rc;
+		}
+		nul = memchr(out + used, '\0', n);
+		if (nul != NULL)
+			return 0;
+		used += n;
+	}
+	out[used] = '\0';
+	return 0;
+}
