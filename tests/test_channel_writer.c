@@ -14,7 +14,8 @@
  *   bigarray N   a snapshot holding an array of N rows
  *   big N        one write of N bytes ('a' + i % 26)
  *   monitor      wait until the reader asks for snapshots, print the period
- *   bench N      N small records timed in C; prints the time to stderr
+ *   bench N      N 32-byte output writes timed in C; prints the seconds to stderr
+ *   warnings N   N warning records "w%ld" (records that do not coalesce)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -197,6 +198,17 @@ static int bench(struct relay *r, long n)
     return 0;
 }
 
+static int warnings(struct relay *r, long n)
+{
+    char text[32];
+
+    for (long i = 0; i < n; i++) {
+        snprintf(text, sizeof(text), "w%ld", i);
+        rec_warning(r, text);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct relay *r;
@@ -234,6 +246,8 @@ int main(int argc, char **argv)
         status = big_write(r, n);
     else if (strcmp(mode, "monitor") == 0)
         status = monitor(r);
+    else if (strcmp(mode, "warnings") == 0)
+        status = warnings(r, n);
     else if (strcmp(mode, "bench") == 0)
         status = bench(r, n);
     else {

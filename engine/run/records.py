@@ -4,6 +4,8 @@ The byte layouts are defined in runtime_c/records.h (the C encoders); this modul
 their reader. `Decoder` turns the record bytes of whole sub-buffers into objects,
 batching as it goes: adjacent output records become one `Output`, and the records
 between a snapshot's begin and end become one `Snapshot`, delivered only when complete.
+Records are slotted, not frozen, dataclasses (construction is the reader's per-record
+cost, and frozen doubles it); consumers treat them as values.
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ _U64 = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Output:
     """Script output bytes, in order (adjacent records joined)."""
 
     data: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunWarning:
     """A run-time warning; `line()` is the text stap prints."""
 
@@ -61,7 +63,7 @@ class RunWarning:
         return f"WARNING: {self.text}\n"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RunError:
     """A run-time error; `line()` is the text stap prints."""
 
@@ -71,14 +73,14 @@ class RunError:
         return f"ERROR: {self.text}\n"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Exit:
     """The runtime's exit status, sent as its last record."""
 
     status: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Histogram:
     """A statistic's histogram, buckets laid out as stap lays them out."""
 
@@ -98,7 +100,7 @@ class Histogram:
         return 1 << (k - 1) if k > 0 else -((1 << -k) - 1)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Stat:
     """An aggregate (`<<<`) as extracted by @count, @sum, @min, @max, @avg, @variance."""
 
@@ -114,7 +116,7 @@ class Stat:
 Value = Union[int, str, Stat]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ArrayValue:
     """A global array in a snapshot: typed keys, rows in the runtime's order."""
 
@@ -130,7 +132,7 @@ class ArrayValue:
         return dict(self.rows)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ProbeStat:
     """Per-probe statistics as `stap -t` reports them."""
 
@@ -142,7 +144,7 @@ class ProbeStat:
     max_ns: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Snapshot:
     """One consistent snapshot of the globals (and probe statistics sent with it)."""
 
@@ -152,7 +154,7 @@ class Snapshot:
     probes: tuple[ProbeStat, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Lost:
     """Records lost at some source (the relay ring, a kernel ring buffer, ...)."""
 
@@ -175,6 +177,8 @@ class Lost:
 
 
 Record = Union[Output, RunWarning, RunError, Exit, Snapshot, ProbeStat, Lost]
+
+_MESSAGES = {REC_WARNING: RunWarning, REC_ERROR: RunError}
 
 
 class _Reader:
@@ -235,32 +239,39 @@ class Decoder:
         self._out: list = []
         self._text: list[bytes] = []
 
-    def decode(self, data: bytes | memoryview, out: list) -> None:
+    def decode(self, data: bytes, out: list) -> None:
         """Append the records in `data` (records padded to 8, the last may be unpadded) to `out`.
 
         Output bytes are held back and joined with the next ones, so call
-        `finish_batch(out)` after the last sub-buffer of a batch.
+        `finish_batch(out)` after the last sub-buffer of a batch. The loop is the
+        reader's hot path: messages are built inline, other kinds dispatched.
         """
-        view = memoryview(data)
-        end = len(view)
+        end = len(data)
         pos = 0
         text = self._text
+        unpack = _RECORD_HEADER.unpack_from
         self._out = out
         while pos + 8 <= end:
-            kind, _flags, length = _RECORD_HEADER.unpack_from(view, pos)
+            kind, _flags, length = unpack(data, pos)
             start = pos + 8
-            if start + length > end:
+            stop = start + length
+            if stop > end:
                 # Only in a sub-buffer salvaged from a killed writer: an output record
                 # whose length ran ahead of `commit`; its committed bytes are whole writes.
                 if kind == REC_OUTPUT:
-                    text.append(view[start:end])
+                    text.append(data[start:end])
                 break
             if kind == REC_OUTPUT:
-                text.append(view[start : start + length])
+                text.append(data[start:stop])
             else:
-                self._flush_text()
-                self._decode_one(kind, view[start : start + length])
-            pos = start + ((length + 7) & ~7)
+                if text:
+                    self._flush_text()
+                message = _MESSAGES.get(kind)
+                if message is not None:
+                    out.append(message(data[start:stop].decode("utf-8", "replace")))
+                else:
+                    self._decode_one(kind, memoryview(data)[start:stop])
+            pos = (stop + 7) & ~7
 
     def finish_batch(self, out: list) -> None:
         """Emit held-back output bytes as one `Output` record."""
@@ -276,12 +287,6 @@ class Decoder:
         handler = self._HANDLERS.get(kind)
         if handler is not None:  # unknown types are skipped: newer runtimes may add some
             handler(self, _Reader(payload))
-
-    def _warning(self, r: _Reader) -> None:
-        self._out.append(RunWarning(bytes(r.buf).decode("utf-8", "replace")))
-
-    def _error(self, r: _Reader) -> None:
-        self._out.append(RunError(bytes(r.buf).decode("utf-8", "replace")))
 
     def _exit(self, r: _Reader) -> None:
         (status,) = _I32.unpack_from(r.buf)
@@ -331,8 +336,6 @@ class Decoder:
         self._out.append(Lost(source, count, probe, r.string()))
 
     _HANDLERS = {
-        REC_WARNING: _warning,
-        REC_ERROR: _error,
         REC_EXIT: _exit,
         REC_SNAPSHOT_BEGIN: _snapshot_begin,
         REC_GLOBAL: _global,
