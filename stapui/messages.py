@@ -1,0 +1,48 @@
+"""Messages the workbench's widgets exchange (they never call each other directly)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class SourceLineSelected(Message):
+    """A view of a later pass points at script line `row` (0-based)."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__()
+        self.row = row
+
+
+class InsertProbe(Message):
+    """The probe browser wants `text` (a probe skeleton) inserted at the editor's cursor."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class PassEventMessage(Message):
+    """An engine PassEvent, carried from the worker thread to the UI."""
+
+    def __init__(self, event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class PassCrashed(Message):
+    """A pass raised something other than diagnostics (an engine bug or a missing pass)."""
+
+    def __init__(self, number: int, name: str, text: str) -> None:
+        super().__init__()
+        self.number = number
+        self.name = name
+        self.text = text
+
+
+class RunFinished(Message):
+    """The running script ended: its exit status, or the launcher's failure message."""
+
+    def __init__(self, status: int | None, error: str | None = None) -> None:
+        super().__init__()
+        self.status = status
+        self.error = error

@@ -1,0 +1,43 @@
+"""The help screen: what stapui is, then every key binding, generated from the bindings
+themselves so the list cannot drift from what the keys do."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+
+def bindings_table(groups: list[tuple[str, list[Binding]]]) -> str:
+    lines = []
+    for title, bindings in groups:
+        lines += [f"### {title}", "", "| key | action |", "| --- | --- |"]
+        for binding in bindings:
+            keys = ", ".join(f"`{k.strip()}`" for k in binding.key.split(","))
+            lines.append(f"| {keys} | {binding.description or binding.action.replace('_', ' ')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def help_text(groups: list[tuple[str, list[Binding]]]) -> str:
+    intro = importlib.resources.files("stapui").joinpath("help.md").read_text()
+    return intro + "\n## Key bindings\n\n" + bindings_table(groups)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close help")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown(self.text)
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()

@@ -1,0 +1,110 @@
+"""The engine panel: one tab per compiler pass with its artifact, or its failure.
+
+Everything shown comes from the artifacts' own `dump()` (the text `pystap -pN` prints)
+and the attributes the passes document; a pass that failed shows the diagnostics in
+stap's shape, and a pass the engine cannot run shows the engine's message.
+"""
+
+from __future__ import annotations
+
+from pygments.lexers.c_cpp import CLexer
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import TabbedContent, TabPane
+
+from engine.session import PassResult
+from stapui.lexer import SystemTapLexer
+from stapui.widgets.artifact_view import ArtifactView
+from stapui.widgets.ast_tree import AstTree
+
+PANE_PASSES = ("parse", "elaborate", "translate", "build")
+NOT_RUN = "(not run yet: F6 runs the next pass, F7 passes 1-4, F5 everything)"
+
+
+def artifact_text(number: int, artifact) -> str:
+    """The dump of `artifact`, plus what pass `number` can tell beyond it."""
+    text = artifact.dump()
+    if number == 2:
+        text += _explanations(artifact)
+    elif number == 3:
+        text += _capture_programs(artifact)
+    elif number == 4:
+        text += _build_facts(artifact)
+    return text
+
+
+def _explanations(artifact) -> str:
+    lines = []
+    for probe in getattr(artifact, "probes", []) or []:
+        for derived in getattr(probe, "derived", []) or []:
+            lines.append(derived.explain())
+    return "\n\n# how each probe resolved\n" + "\n".join(lines) if lines else ""
+
+
+def _capture_programs(artifact) -> str:
+    listing = getattr(artifact, "disassembly", None)
+    text = listing() if callable(listing) else listing
+    return f"\n\n/* kernel-side capture programs */\n{text}" if text else ""
+
+
+_BUILD_FACTS = (("command", "compiler command"), ("cache_hit", "cache hit"), ("size", "size (bytes)"),
+                ("path", "executable"), ("log", "compiler log"))  # fmt: skip
+
+
+def _build_facts(artifact) -> str:
+    lines = [f"{label}: {getattr(artifact, name)}" for name, label in _BUILD_FACTS
+             if getattr(artifact, name, None) not in (None, "")]  # fmt: skip
+    return "\n\n" + "\n".join(lines) if lines else ""
+
+
+def failure_text(result: PassResult) -> str:
+    return "".join(d.format() for d in result.diagnostics) or "the pass failed without a message"
+
+
+class EnginePanel(Vertical):
+    """Tabs for passes 1-4 (pass 5 has the run view)."""
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="pass-tabs"):
+            with TabPane("1 parse", id="pane-parse"):
+                yield ArtifactView(lexer=SystemTapLexer(), id="view-parse")
+                yield AstTree(id="ast-tree")
+            with TabPane("2 elaborate", id="pane-elaborate"):
+                yield ArtifactView(lexer=SystemTapLexer(), id="view-elaborate")
+            with TabPane("3 translate", id="pane-translate"):
+                yield ArtifactView(lexer=CLexer(), maps_lines=True, id="view-translate")
+            with TabPane("4 build", id="pane-build"):
+                yield ArtifactView(id="view-build")
+
+    def on_mount(self) -> None:
+        self.reset()
+
+    def view(self, number: int) -> ArtifactView:
+        return self.query_one(f"#view-{PANE_PASSES[number - 1]}", ArtifactView)
+
+    def reset(self, from_pass: int = 1) -> None:
+        for number in range(from_pass, len(PANE_PASSES) + 1):
+            self.view(number).show(NOT_RUN)
+        if from_pass == 1:
+            self.query_one(AstTree).show_file(None)
+
+    def show_result(self, number: int, result: PassResult, source_name: str | None) -> None:
+        if number > len(PANE_PASSES):
+            return
+        if result.ok:
+            text = artifact_text(number, result.artifact)
+            warnings = "".join(d.format() for d in result.diagnostics)
+            self.view(number).show(text + ("\n\n" + warnings if warnings else ""), source_name)
+            if number == 1:
+                self.query_one(AstTree).show_file(getattr(result.artifact, "user_file", None))
+        else:
+            self.view(number).show(failure_text(result))
+        self.reveal(number)
+
+    def show_message(self, number: int, text: str) -> None:
+        if number <= len(PANE_PASSES):
+            self.view(number).show(text)
+            self.reveal(number)
+
+    def reveal(self, number: int) -> None:
+        self.query_one(TabbedContent).active = f"pane-{PANE_PASSES[number - 1]}"
