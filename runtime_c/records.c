@@ -97,7 +97,7 @@ static void put_value(struct enc *e, enum rec_value_type type, const struct rec_
 static int begin(struct relay *r, struct enc *e, enum rec_type type, size_t len, enum relay_wait wait)
 {
     if (len > UINT32_MAX) {
-        relay_count_lost(r, len);
+        relay_count_lost(r, len, wait);
         return -1;
     }
     e->p = relay_reserve(r, (uint16_t)type, (uint32_t)len, wait);
@@ -245,7 +245,7 @@ int rec_array_row(struct rec_array *a, const struct rec_value *keys, const struc
     for (unsigned i = 0; i < a->nkeys; i++)
         size += value_size(a->key_types[i], &keys[i]);
     if (size > sizeof(a->buf)) {
-        relay_count_lost(a->r, size);
+        relay_count_lost(a->r, size, RELAY_NOWAIT);
         a->dropped = 1;
         return -1;
     }
@@ -297,6 +297,8 @@ static void print_lost(enum rec_lost_source source, uint64_t count, const char *
                 label);
     else if (source == REC_LOST_KERNEL)
         fprintf(stderr, "WARNING: %" PRIu64 " events lost in the kernel ring buffer\n", count);
+    else if (source == REC_LOST_LIVE_DATA)
+        fprintf(stderr, "WARNING: %" PRIu64 " snapshot records dropped: relay buffer full\n", count);
     else
         fprintf(stderr, "WARNING: %" PRIu64 " records lost: %s\n", count, label ? label : "");
 }

@@ -70,6 +70,7 @@ enum rec_lost_source {
     REC_LOST_RING_FULL = 1, /* relay ring full: records the writer dropped */
     REC_LOST_KERNEL = 2,    /* kernel (BPF) ring buffer drops for one probe */
     REC_LOST_OTHER = 3,     /* anything else; the label says what */
+    REC_LOST_LIVE_DATA = 4, /* relay ring full: snapshot/statistics records dropped */
 };
 
 struct rec_hist {

@@ -56,7 +56,7 @@ struct relay {
     uint32_t last_output; /* offset of the last record when it is REC_OUTPUT */
     uint64_t first_ns;    /* when its first record was written */
 
-    uint64_t unreported_lost; /* dropped records not yet announced by a REC_LOST */
+    uint64_t unreported[2]; /* dropped records not yet announced, by enum relay_wait */
     int reporting;            /* writing that REC_LOST now */
     int stalled;              /* a wait timed out: do not wait until a slot frees */
 };
@@ -79,13 +79,13 @@ static struct relay_subbuf_header *slot(struct relay *r, uint64_t index)
     return (struct relay_subbuf_header *)(r->ring + (index % r->n_subbufs) * r->subbuf_size);
 }
 
-void relay_count_lost(struct relay *r, size_t bytes)
+void relay_count_lost(struct relay *r, size_t bytes, enum relay_wait wait)
 {
     if (r == NULL || r->hdr == NULL)
         return;
     atomic_fetch_add_explicit((_Atomic uint64_t *)&r->hdr->lost_records, 1, memory_order_relaxed);
     atomic_fetch_add_explicit((_Atomic uint64_t *)&r->hdr->lost_bytes, bytes, memory_order_relaxed);
-    r->unreported_lost++;
+    r->unreported[wait]++;
 }
 
 /* Tell the reader a sub-buffer was published (or the writer is closing). */
@@ -164,14 +164,16 @@ static int claim_slot(struct relay *r, enum relay_wait wait)
     return 0;
 }
 
-static void announce_lost(struct relay *r)
+/* Lost output is stap's "transport failures"; lost live data says what it was. */
+static void announce_lost(struct relay *r, enum relay_wait wait)
 {
-    uint64_t count = r->unreported_lost;
+    uint64_t count = r->unreported[wait];
+    enum rec_lost_source source = wait == RELAY_WAIT ? REC_LOST_RING_FULL : REC_LOST_LIVE_DATA;
 
     r->reporting = 1;
-    r->unreported_lost = 0;
-    if (rec_lost(r, REC_LOST_RING_FULL, -1, count, "") != 0)
-        r->unreported_lost += count;
+    r->unreported[wait] = 0;
+    if (rec_lost(r, source, -1, count, "") != 0)
+        r->unreported[wait] += count;
     r->reporting = 0;
 }
 
@@ -190,8 +192,10 @@ static int open_subbuf(struct relay *r, enum relay_wait wait)
     r->pending = 0;
     r->last_output = NO_OUTPUT_RECORD;
     r->first_ns = now_ns();
-    if (r->unreported_lost && !r->reporting)
-        announce_lost(r);
+    if (r->unreported[RELAY_WAIT] && !r->reporting)
+        announce_lost(r, RELAY_WAIT);
+    if (r->unreported[RELAY_NOWAIT] && !r->reporting)
+        announce_lost(r, RELAY_NOWAIT);
     return 1;
 }
 
@@ -214,7 +218,7 @@ void *relay_reserve(struct relay *r, uint16_t type, uint32_t len, enum relay_wai
     if (r == NULL || r->hdr == NULL)
         return NULL;
     if (len > relay_max_payload(r) || !make_room(r, need, wait)) {
-        relay_count_lost(r, len);
+        relay_count_lost(r, len, wait);
         return NULL;
     }
     unsigned char *rec = r->data + r->used;
@@ -295,7 +299,7 @@ size_t relay_write_output(struct relay *r, const void *data, size_t n)
 
         if (!output_extends(r, chunk) &&
             !make_room(r, align8(RELAY_RECORD_HEADER_SIZE + (uint32_t)chunk), RELAY_WAIT)) {
-            relay_count_lost(r, n);
+            relay_count_lost(r, n, RELAY_WAIT);
             return n;
         }
         append_output(r, src, chunk);

@@ -51,7 +51,9 @@
  *     snapshot supersedes them.
  * Every record that cannot be written is counted (lost_records/lost_bytes in
  * the header, read by the reader at any time) and a REC_LOST record with the
- * count is written at the start of the next sub-buffer that has room.
+ * count is written at the start of the next sub-buffer that has room: source
+ * REC_LOST_RING_FULL for RELAY_WAIT records (stap's "transport failures"),
+ * REC_LOST_LIVE_DATA for RELAY_NOWAIT ones.
  *
  * Threads: one writer thread (the runtime runs handlers one at a time).
  */
@@ -162,8 +164,8 @@ uint32_t relay_monitor_ms(const struct relay *r);
 /* Records dropped so far because the ring was full. */
 uint64_t relay_lost_records(const struct relay *r);
 
-/* Count a record of `bytes` payload dropped before reaching the ring. */
-void relay_count_lost(struct relay *r, size_t bytes);
+/* Count a record of `bytes` payload, of the given class, dropped before reaching the ring. */
+void relay_count_lost(struct relay *r, size_t bytes, enum relay_wait wait);
 
 /* The largest record payload one sub-buffer can hold. */
 size_t relay_max_payload(const struct relay *r);

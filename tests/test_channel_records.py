@@ -9,6 +9,7 @@ from engine.run.records import (
     HIST_LINEAR,
     HIST_LOG,
     LOST_KERNEL,
+    LOST_LIVE_DATA,
     LOST_OTHER,
     LOST_RING_FULL,
     REC_ERROR,
@@ -114,3 +115,4 @@ def test_lost_messages():
     )
     assert Lost(LOST_KERNEL, 3).message() == "3 events lost in the kernel ring buffer"
     assert Lost(LOST_OTHER, 2, -1, "procfs").message() == "2 records lost: procfs"
+    assert Lost(LOST_LIVE_DATA, 4).message() == "4 snapshot records dropped: relay buffer full"

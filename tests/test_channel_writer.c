@@ -8,8 +8,8 @@
  *   argv ...     print the arguments left after the relay options
  *   partial      print "hello\n", then keep ticking until a line on stdin,
  *                then print "bye\n"
- *   lossy N      print N lines, write "ready\n" to the real stdout, wait for
- *                a line on stdin, print "after\n"
+ *   lossy N      print N lines, send a snapshot of one global, write "ready\n"
+ *                to the real stdout, wait for a line on stdin, print "after\n"
  *   forever      print numbered lines until killed
  *   bigarray N   a snapshot holding an array of N rows
  *   big N        one write of N bytes ('a' + i % 26)
@@ -233,7 +233,12 @@ int main(int argc, char **argv)
         wait_stdin(r);
         rec_output(r, "bye\n", 4);
     } else if (strcmp(mode, "lossy") == 0) {
+        struct rec_value one = { .type = REC_V_LONG, .l = 1 };
+
         print_lines(r, n);
+        rec_snapshot_begin(r, 1, 0);
+        rec_global(r, "one", &one);
+        rec_snapshot_end(r, 1);
         if (write(1, "ready\n", 6) != 6)
             fprintf(stderr, "writer: write: %s\n", strerror(errno));
         wait_stdin(r);

@@ -69,7 +69,7 @@ MIN_SUBBUF_SIZE = 16 * 1024  # an array-row batch (REC_ARRAY_BATCH in records.h)
 class LostCounts:
     """What did not reach the reader, by cause."""
 
-    ring_full: int = 0  # records the writer dropped: ring full (normal mode)
+    ring_full: int = 0  # records the writer dropped: ring full (normal mode; output and live data)
     ring_full_bytes: int = 0
     overwritten: int = 0  # sub-buffers overwritten before they were read (overwrite mode)
     kernel: int = 0  # kernel ring-buffer drops reported by the runtime

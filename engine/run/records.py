@@ -29,7 +29,7 @@ REC_LOST = 48
 # Value types (enum rec_value_type), histogram kinds, lost sources.
 V_LONG, V_STRING, V_STAT = 0, 1, 2
 HIST_NONE, HIST_LOG, HIST_LINEAR = 0, 1, 2
-LOST_RING_FULL, LOST_KERNEL, LOST_OTHER = 1, 2, 3
+LOST_RING_FULL, LOST_KERNEL, LOST_OTHER, LOST_LIVE_DATA = 1, 2, 3, 4
 
 LOG_BUCKET0 = 64  # the log histogram bucket that holds 0
 
@@ -170,6 +170,8 @@ class Lost:
         if self.source == LOST_KERNEL:
             where = f" for probe {self.label}" if self.label else ""
             return f"{self.count} events lost in the kernel ring buffer{where}"
+        if self.source == LOST_LIVE_DATA:
+            return f"{self.count} snapshot records dropped: relay buffer full"
         return f"{self.count} records lost: {self.label}"
 
     def line(self) -> str:
