@@ -181,7 +181,7 @@ static const char *field_string(const struct context *c, const struct stp_bpf_fi
 
 	if (s->status > 0 || !f->is_user)
 		return s->status > 0 ? s->data : "";
-	if (tapset_read_user_string(c->pid, s->addr, retry, stp_strmax(), -1) == 0)
+	if (tapset_read_user_string(c->pid, s->addr, retry, stp_strmax(), (int64_t)stp_strmax()) == 0)
 		return retry;
 	return "";
 }
@@ -251,9 +251,11 @@ const char *stp_bpf_string(struct context *c, uint32_t target)
 }
 
 /* user_string() of an address the running probe captured at probe time: 0 and the
- * string, or -ENOENT when it was not captured (or the kernel could not read it). */
+ * string, or -ENOENT when it was not captured (or the kernel could not read it).
+ * At most maxlen bytes (and size - 2), as tapset_read_user_string() reads. */
 int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen)
 {
+	size_t most = maxlen < 0 ? 0 : (uint64_t)maxlen > size - 2 ? size - 2 : (size_t)maxlen;
 	uint32_t i;
 
 	if (current_spec == NULL || current_record == NULL || (int64_t)(current_record->pid_tgid >> 32) != pid)
@@ -262,12 +264,10 @@ int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t
 		const struct stp_bpf_field *f = &current_spec->user_strings[i];
 		const struct stp_bpf_string *s =
 			(const struct stp_bpf_string *)((const uint8_t *)current_record + f->offset);
-		size_t limit = size - 1;
+		size_t limit = most;
 
 		if (s->addr != addr || s->status <= 0)
 			continue;
-		if (maxlen >= 0 && (uint64_t)maxlen < limit)
-			limit = (size_t)maxlen;
 		if ((size_t)s->status - 1 < limit)
 			limit = (size_t)s->status - 1;
 		memcpy(out, s->data, limit);

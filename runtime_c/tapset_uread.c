@@ -59,6 +59,10 @@ int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
+/* Strings a kernel probe copied at probe time (runtime_c/bpf_events.c): the probed
+ * process may have changed or unmapped them since.  Weak, so this file links alone. */
+int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen) __attribute__((weak));
+
 int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen)
 {
 	size_t limit = maxlen < 0 ? 0 : (uint64_t)maxlen > size - 2 ? size - 2 : (size_t)maxlen;
@@ -67,6 +71,8 @@ int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, 
 	out[0] = '\0';
 	if (addr == 0)
 		return -EFAULT;
+	if (stp_event_string != NULL && stp_event_string(pid, addr, out, size, maxlen) == 0)
+		return 0;
 	while (used < limit) {
 		size_t n = to_page_end(addr + used);
 		int rc;

@@ -21,6 +21,21 @@ from pathlib import Path
 
 CANDIDATES = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
+# Declared base types narrower than their slot: syscall tracepoints store every argument
+# in 8 bytes, so `int dfd` holds the register's low 32 bits and must be sign-extended
+# from them (AT_FDCWD is -100, not 4294967196). (size, signed) per type name.
+_BASE_TYPES = {
+    "char": (1, True), "signed char": (1, True), "unsigned char": (1, False), "bool": (1, False),
+    "short": (2, True), "unsigned short": (2, False), "umode_t": (2, False),
+    "int": (4, True), "unsigned int": (4, False), "unsigned": (4, False), "pid_t": (4, True),
+    "uid_t": (4, False), "gid_t": (4, False), "qid_t": (4, False), "key_serial_t": (4, True),
+    "clockid_t": (4, True), "mqd_t": (4, True), "rwf_t": (4, True), "timer_t": (4, True),
+    "u8": (1, False), "s8": (1, True), "u16": (2, False), "s16": (2, True), "u32": (4, False),
+    "s32": (4, True), "__u8": (1, False), "__s8": (1, True), "__u16": (2, False), "__s16": (2, True),
+    "__u32": (4, False), "__s32": (4, True), "uint8_t": (1, False), "uint16_t": (2, False),
+    "uint32_t": (4, False), "int8_t": (1, True), "int16_t": (2, True), "int32_t": (4, True),
+}
+
 _FIELD = re.compile(r"\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<signed>\d);")
 _DECL = re.compile(r"^(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)\s*(?:\[(?P<len>[^\]]*)\])?$")
 
@@ -55,6 +70,14 @@ class EventField:
     @property
     def is_integer(self) -> bool:
         return "[" not in self.c_type and self.size in (1, 2, 4, 8)
+
+    @property
+    def value_width(self) -> tuple[int, bool]:
+        """(bytes, signed) of the value: the declared type's when narrower than the slot."""
+        declared = _BASE_TYPES.get(self.c_type.removeprefix("const ").strip())
+        if declared is not None and declared[0] < self.size:
+            return declared
+        return self.size, self.signed
 
 
 @dataclass(frozen=True)

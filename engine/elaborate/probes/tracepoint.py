@@ -105,7 +105,8 @@ def field_capture(field: tracefs.EventField, maxlen: int) -> P.Capture | None:
     if field.is_char_array:
         return P.Capture(name, P.CHAR_ARRAY, field.offset, field.size, buffer=maxlen)
     if field.is_integer:
-        return P.Capture(name, P.INT, field.offset, field.size, field.signed)
+        size, signed = field.value_width
+        return P.Capture(name, P.INT, field.offset, size, signed)
     return None
 
 

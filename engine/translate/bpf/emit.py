@@ -1,0 +1,191 @@
+"""C for a script's kernel probes: capture programs, record layouts, target reads.
+
+The C emitter (engine/translate) calls this module for every derived probe whose
+provider captures in the kernel (`is_kernel_probe`):
+
+- `KernelProbes.add(index, derived, ctx)` plans the probe's record (its `targets`,
+  resolved by pass 2, plus strings behind user pointers passed to user_string()),
+  assembles its capture program, and returns the C name of its `struct stp_bpf_probe`
+  for the `event_spec` of script probe `index` (the index its records carry);
+- `target_expression(derived, expr)` is the C expression a handler uses for one target
+  expression (`stp_bpf_long(c, 0)`, `stp_bpf_string(c, 2)`); numbering follows the
+  order pass 2 resolved them, identical for every derived probe of one handler;
+- `declarations()` is every table, to place after `#include "bpf_runtime.h"`;
+  `stp_script.start_events`/`stop_events` are `START_EVENTS`/`STOP_EVENTS`;
+- `disassembly()` lists each capture program for the engine panel and -p3 -v.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.parse import ast
+from engine.translate.bpf import plan as P
+from engine.translate.bpf.asm import Program
+from engine.translate.bpf.capture import capture_program
+from engine.translate.bpf.disasm import disassemble
+
+INCLUDE = '#include "bpf_runtime.h"'
+START_EVENTS = "stp_bpf_start_events"
+STOP_EVENTS = "stp_bpf_stop_events"
+
+# user_string() and friends: their pointer argument's string is copied at probe time.
+USER_STRING_FUNCTIONS = frozenset(
+    {
+        "user_string", "user_string2", "user_string_n", "user_string_n2", "user_string_quoted",
+        "user_string_n_quoted", "user_string_warn", "user_string2_n_warn", "user_string_n_warn",
+    }
+)
+
+_FORMS = {
+    P.LONG_READ: "STP_BPF_LONG",
+    P.STRING_READ: "STP_BPF_STRING",
+    P.VARS_READ: "STP_BPF_VARS",
+    P.PRETTY_READ: "STP_BPF_PRETTY",
+    P.CONST_READ: "STP_BPF_CONST",
+}
+
+
+def is_kernel_probe(derived: Any) -> bool:
+    """True for derived probes captured by a BPF program (tracepoints, syscalls, perf)."""
+    return "tracepoint" in derived.data or "perf_config" in derived.data
+
+
+def target_reads(derived: Any) -> list[tuple[ast.Node, P.TargetRead]]:
+    """The probe's target expressions in resolution order, each once."""
+    seen: dict[int, tuple[ast.Node, P.TargetRead]] = {}
+    for value in derived.targets:
+        if id(value.expr) not in seen:
+            seen[id(value.expr)] = (value.expr, value.capture)
+    return list(seen.values())
+
+
+def target_expression(derived: Any, expr: ast.Node, context: str = "c") -> str:
+    """C for reading `expr` in the handler of `derived` (a long or a const char *)."""
+    for number, (node, read) in enumerate(target_reads(derived)):
+        if node is expr:
+            function = "stp_bpf_long" if read.form == P.LONG_READ else "stp_bpf_string"
+            return f"{function}({context}, {number})"
+    raise KeyError("target expression was not resolved for this probe")
+
+
+@dataclass
+class KernelProbe:
+    index: int
+    derived: Any
+    plan: P.CapturePlan
+    program: Program
+    reads: list[P.TargetRead]
+    user_strings: list[P.Capture]
+
+    @property
+    def c_name(self) -> str:
+        return f"stp_bpf_probe_{self.index}"
+
+
+@dataclass
+class KernelProbes:
+    """The kernel probes of one script, in the order the emitter adds them."""
+
+    maxstringlen: int = 512
+    probes: list[KernelProbe] = field(default_factory=list)
+
+    def add(self, index: int, derived: Any, body: ast.Node | None = None) -> str:
+        """Plan, assemble and remember probe `index`; return `&its_spec` for event_spec."""
+        plan = P.CapturePlan()
+        reads = [read for _, read in target_reads(derived)]
+        for read in reads:
+            for capture in read.captures:
+                plan.add(capture)
+        user_strings = [plan.add(c) for c in self._user_strings(derived, body or derived.origin)]
+        probe = KernelProbe(index, derived, plan, capture_program(plan, index), reads, user_strings)
+        self.probes.append(probe)
+        return "&" + probe.c_name
+
+    def _user_strings(self, derived: Any, body: ast.Node | None) -> list[P.Capture]:
+        """Pointer fields passed straight to user_string() & co: copy their strings too."""
+        if body is None:
+            return []
+        pointers = {id(node): read for node, read in target_reads(derived) if read.form == P.LONG_READ}
+        captures = []
+        for node in ast.walk(body):
+            if isinstance(node, ast.FunctionCall) and node.name in USER_STRING_FUNCTIONS and node.args:
+                read = pointers.get(id(node.args[0]))
+                if read is not None and read.captures[0].size == 8:
+                    field_ = read.captures[0]
+                    captures.append(P.Capture(field_.name, P.USER_STRING, field_.ctx_offset, 8, buffer=self.maxstringlen))
+        return captures
+
+    def declarations(self) -> str:
+        return "\n".join(_probe_tables(probe) for probe in self.probes)
+
+    def disassembly(self) -> str:
+        parts = []
+        for probe in self.probes:
+            size = probe.plan.record_size()
+            parts.append(f"/* capture program for {probe.derived.point} (probe {probe.index}, {size}-byte records) */")
+            parts.append(disassemble(probe.program))
+        return "\n".join(parts)
+
+
+def _probe_tables(probe: KernelProbe) -> str:
+    name = probe.c_name
+    lines = [f"static const struct bpf_insn {name}_insns[] = {{"]
+    lines += [f"\t{{0x{i.opcode:02x}, {i.dst}, {i.src}, {i.off}, {i.imm}}}," for i in probe.program.insns]
+    lines.append("};")
+    lines.append(f"static const struct stp_bpf_reloc {name}_relocs[] = {{")
+    lines += [f'\t{{{slot}, "{map_name}"}},' for slot, map_name in probe.program.relocations]
+    lines.append("};")
+    fields, targets = _target_tables(probe)
+    lines.append(f"static const struct stp_bpf_field {name}_fields[] = {{")
+    lines += fields or ["\t{0},"]
+    lines.append("};")
+    lines.append(f"static const struct stp_bpf_target {name}_targets[] = {{")
+    lines += targets or ["\t{0},"]
+    lines.append("};")
+    lines.append(f"static const struct stp_bpf_field {name}_user_strings[] = {{")
+    lines += [_field(probe.plan, c, c.name, user=True) for c in probe.user_strings] or ["\t{0},"]
+    lines.append("};")
+    lines.append(_spec(probe))
+    return "\n".join(lines) + "\n"
+
+
+def _target_tables(probe: KernelProbe) -> tuple[list[str], list[str]]:
+    fields, targets = [], []
+    for read in probe.reads:
+        first = len(fields)
+        names = read.names or tuple(c.name.lstrip("$") for c in read.captures)
+        fields += [_field(probe.plan, c, n) for c, n in zip(read.captures, names)]
+        text = _c_string(read.text) if read.form == P.CONST_READ else "NULL"
+        start = f"&{probe.c_name}_fields[{first}]" if read.captures else "NULL"
+        targets.append(f"\t{{{_FORMS[read.form]}, {start}, {len(read.captures)}, {text}}},")
+    return fields, targets
+
+
+def _field(plan: P.CapturePlan, capture: P.Capture, name: str, user: bool = False) -> str:
+    is_string = int(capture.kind != P.INT)
+    size = capture.size if capture.kind == P.INT else 0
+    return (
+        f"\t{{{_c_string(name)}, {plan.offset_of(capture)}, {is_string}, {size}, {int(capture.signed)}, "
+        f"{int(user or capture.kind == P.USER_STRING)}}},"
+    )
+
+
+def _spec(probe: KernelProbe) -> str:
+    data = probe.derived.data
+    name = probe.c_name
+    if "tracepoint" in data:
+        attach = f'STP_BPF_TRACEPOINT, {_c_string(data["tracepoint"])}, {_c_string(data["format digest"])}, 0, 0'
+    else:
+        attach = f'STP_BPF_PERF_SOFTWARE, NULL, NULL, {data["perf_config"]}, {data["perf_period"]}'
+    counts = (
+        f"{name}_insns, {len(probe.program.insns)}, {name}_relocs, {len(probe.program.relocations)}, "
+        f"{name}_targets, {len(probe.reads)}, {name}_user_strings, {len(probe.user_strings)}"
+    )
+    return f"static const struct stp_bpf_probe {name} = {{\n\t{_c_string(probe.derived.point)}, {attach},\n\t{counts}\n}};"
+
+
+def _c_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
