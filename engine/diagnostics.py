@@ -64,6 +64,8 @@ class Diagnostic:
     saw: str | None = None
     severity: Severity = Severity.ERROR
     notes: list[str] = field(default_factory=list)
+    saw_label: str = "saw"  # stap prints "at:" instead when it blames the last token read
+    blank_line: bool = False  # parse errors end with an empty line in stap's output
 
     @property
     def is_error(self) -> bool:
@@ -75,16 +77,23 @@ class Diagnostic:
         if self.span is not None:
             where = f"at {self.span}"
             if self.saw:
-                lines.append(f"        saw: {self.saw} {where}")
+                lines.append(f"{self.saw_label:>11}: {self.saw} {where}")
             else:
                 lines.append(f"        {where}")
             source = self.span.file.line(self.span.line)
             lines.append(f"     source: {source}")
-            lines.append(" " * (13 + self.span.col - 1) + "^")
+            lines.append(" " * 13 + _caret_indent(source, self.span.col) + "^")
         elif self.saw:
-            lines.append(f"        saw: {self.saw}")
+            lines.append(f"{self.saw_label:>11}: {self.saw}")
         lines.extend(self.notes)
+        if self.blank_line:
+            lines.append("")
         return "\n".join(lines) + "\n"
+
+
+def _caret_indent(source: str, col: int) -> str:
+    """Spaces up to column `col`, keeping the source line's tabs so the caret lines up."""
+    return "".join("\t" if c == "\t" else " " for c in source[: col - 1]).ljust(col - 1)
 
 
 class DiagnosticError(Exception):

@@ -373,6 +373,7 @@ class ForeachLoop(Stmt):
     sort_column: int | None = None
     sort_direction: int = 0
     limit: Expr | None = None
+    sort_aggregate: str | None = None  # `foreach (k in stats @sum-)`: the statistic sorted on
 
 
 @dataclass(eq=False)

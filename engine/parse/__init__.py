@@ -1,0 +1,230 @@
+"""Pass 1: preprocess and parse the user script and the tapset library.
+
+    run(session, None) -> PassResult(ParseArtifact)
+    parse_text(text, name, ...) -> StapFile        (raises DiagnosticError)
+    parse_file(path, is_tapset=..., session_conditions=...) -> StapFile
+
+Like stap's pass 1, the whole library is parsed (every .stp under the tapset
+search path; .stpm macro files first, their macros visible everywhere); pass 2
+links only what the script uses. Library parses are cached by content hash (see
+`cache.py`), so a warm pass 1 is mostly unpickling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.diagnostics import Diagnostic, DiagnosticError, Severity, SourceFile
+from engine.parse import ast
+from engine.parse.cache import ParseCache
+from engine.parse.conditions import Conditions, machine_conditions
+from engine.parse.lexer import tokenize
+from engine.parse.library import library_files
+from engine.parse.parser import parse_tokens
+from engine.parse.preprocess import Macro, Preprocessor
+from engine.parse.printer import Printer
+from engine.session import PassResult
+
+__all__ = ["ParseArtifact", "run", "parse_text", "parse_file", "Conditions", "machine_conditions"]
+
+
+@dataclass
+class ParseArtifact:
+    user_file: ast.StapFile
+    library: list[ast.StapFile] = field(default_factory=list)
+    verbose_dump: bool = False  # stap -v -p1 also prints the library files
+
+    def dump(self) -> str:
+        files = [self.user_file] + (self.library if self.verbose_dump else [])
+        printer = Printer()
+        return "# parse tree dump\n" + "".join(printer.print_file(f) for f in files)
+
+    def verbose_summary(self) -> str:
+        return f"parsed user script and {len(self.library)} library scripts using {memory_usage()},"
+
+
+def memory_usage() -> str:
+    """`NNNvirt/NNNres/NNNshr/NNNdata kb`, as stap reports its own memory use."""
+    try:
+        fields = Path("/proc/self/statm").read_text().split()
+        page_kb = resource.getpagesize() // 1024
+        virt, res, shr, _text, _lib, data = (int(x) * page_kb for x in fields[:6])
+    except (OSError, ValueError):
+        return "0virt/0res/0shr/0data kb"
+    return f"{virt}virt/{res}res/{shr}shr/{data}data kb"
+
+
+def run(session, previous=None) -> PassResult:
+    """Parse the library, then the user's script with the library's macros."""
+    options = session.options
+    conditions = machine_conditions(guru=options.guru)
+    cache = ParseCache.default()
+    library, macros, diagnostics = parse_library(options.include_dirs, conditions, cache)
+    try:
+        text, name = _user_source(options)
+    except OSError as error:
+        message = f"couldn't open script file '{options.script_file}': {error.strerror}"
+        return PassResult(None, [Diagnostic("ERROR", message)])
+    try:
+        user = parse_text(text, name, args=options.args, conditions=conditions, macros=macros, guru=options.guru)
+    except DiagnosticError as error:
+        return PassResult(None, diagnostics + error.diagnostics)
+    artifact = ParseArtifact(user, library, verbose_dump=options.verbose > 0)
+    return PassResult(artifact, diagnostics)
+
+
+def _user_source(options) -> tuple[str, str]:
+    if options.script_text is not None:
+        return options.script_text, "<input>"
+    if options.script_file in (None, "-"):
+        return sys.stdin.buffer.read().decode("utf-8", "surrogateescape"), "<input>"
+    data = Path(options.script_file).read_bytes()
+    return data.decode("utf-8", "surrogateescape"), options.script_file
+
+
+def parse_text(
+    text: str,
+    name: str,
+    *,
+    is_tapset: bool = False,
+    args: list[str] | None = None,
+    conditions: Conditions | None = None,
+    macros: dict[str, Macro] | None = None,
+    guru: bool = False,
+) -> ast.StapFile:
+    """Parse one script or tapset file; raise DiagnosticError with every error found."""
+    return parse_with_macros(
+        text, name, is_tapset=is_tapset, args=args, conditions=conditions, macros=macros, guru=guru
+    )[0]
+
+
+def parse_with_macros(
+    text: str,
+    name: str,
+    *,
+    is_tapset: bool = False,
+    args: list[str] | None = None,
+    conditions: Conditions | None = None,
+    macros: dict[str, Macro] | None = None,
+    guru: bool = False,
+) -> tuple[ast.StapFile, dict[str, Macro]]:
+    """parse_text, also returning the macros the file defines (for .stpm libraries)."""
+    source = SourceFile(name, text, is_tapset)
+    conditions = conditions or machine_conditions(guru=guru)
+    preprocessor = Preprocessor(conditions, list(args or []), macros if macros is not None else {})
+    tokens = preprocessor.process(tokenize(source))
+    items, diagnostics = parse_tokens(tokens, name, privileged=guru or is_tapset)
+    if diagnostics:
+        for diagnostic in diagnostics:
+            diagnostic.blank_line = True
+        count = len(diagnostics)
+        raise DiagnosticError(diagnostics + [_count_line(count)])
+    stapfile = _assemble(items, name, is_tapset or guru)
+    stapfile.is_tapset = is_tapset
+    return stapfile, preprocessor.macros
+
+
+class _CountLine(Diagnostic):
+    """The `N parse errors.` line stap prints after the errors."""
+
+    def format(self) -> str:
+        return self.message + "\n"
+
+
+def _count_line(count: int) -> Diagnostic:
+    return _CountLine("parse error", f"{count} parse error{'s' if count != 1 else ''}.")
+
+
+def parse_file(
+    path: str | Path,
+    *,
+    is_tapset: bool = False,
+    session_conditions: Conditions | None = None,
+    macros: dict[str, Macro] | None = None,
+    args: list[str] | None = None,
+    guru: bool = False,
+) -> ast.StapFile:
+    """Parse the file at `path` (see parse_text); tapset files go through the cache."""
+    data = Path(path).read_bytes()
+    text = data.decode("utf-8", "surrogateescape")
+    return parse_text(
+        text, str(path), is_tapset=is_tapset, args=args, conditions=session_conditions, macros=macros, guru=guru
+    )
+
+
+def _assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
+    stapfile = ast.StapFile(name, privileged=privileged)
+    for item in items:
+        if isinstance(item, list):
+            stapfile.globals.extend(item)
+        elif isinstance(item, ast.Probe):
+            stapfile.probes.append(item)
+        elif isinstance(item, ast.ProbeAlias):
+            stapfile.aliases.append(item)
+        elif isinstance(item, ast.FunctionDecl):
+            stapfile.functions.append(item)
+        elif isinstance(item, ast.EmbeddedCode):
+            stapfile.embeds.append(item)
+    return stapfile
+
+
+def parse_library(
+    include_dirs: list[str], conditions: Conditions, cache: "ParseCache | None" = None
+) -> tuple[list[ast.StapFile], dict[str, Macro], list[Diagnostic]]:
+    """Parse the tapset search path: .stpm macro files first, then every .stp."""
+    macro_files, script_files = library_files(include_dirs, conditions)
+    macros: dict[str, Macro] = {}
+    diagnostics: list[Diagnostic] = []
+    for path in macro_files:
+        try:
+            text = Path(path).read_bytes().decode("utf-8", "surrogateescape")
+            macros.update(parse_with_macros(text, str(path), is_tapset=True, conditions=conditions)[1])
+        except DiagnosticError as error:
+            diagnostics.extend(_as_warnings(error))
+        except OSError:
+            continue
+    digest = _macros_digest(macro_files)
+    library = []
+    for path in script_files:
+        stapfile = _parse_library_file(path, conditions, macros, digest, cache, diagnostics)
+        if stapfile is not None:
+            library.append(stapfile)
+    return library, macros, diagnostics
+
+
+def _macros_digest(paths: list[Path]) -> str:
+    """Identifies the library macros in scope, for the cache key of every .stp file."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            digest.update(str(path).encode() + b"\0" + Path(path).read_bytes() + b"\0")
+        except OSError:
+            continue
+    return digest.hexdigest()
+
+
+def _parse_library_file(path, conditions, macros, digest, cache, diagnostics) -> ast.StapFile | None:
+    try:
+        if cache is not None:
+            return cache.parse(path, conditions, macros, digest)
+        return parse_file(path, is_tapset=True, session_conditions=conditions, macros=macros)
+    except DiagnosticError as error:
+        diagnostics.extend(_as_warnings(error))
+        return None
+    except OSError:
+        return None
+
+
+def _as_warnings(error: DiagnosticError) -> list[Diagnostic]:
+    """A broken library file is skipped with warnings, as stap does, not a failed pass."""
+    warnings = []
+    for diagnostic in error.diagnostics:
+        if not isinstance(diagnostic, _CountLine):
+            diagnostic.kind = "WARNING"
+            diagnostic.severity = Severity.WARNING
+            warnings.append(diagnostic)
+    return warnings

@@ -1,0 +1,95 @@
+"""The parse cache for library files: in memory, and pickled under the XDG cache dir.
+
+A parse depends only on the file's text, the preprocessor's conditions and the
+library macros in scope, so those, hashed, are the key: an edited file or a new
+kernel simply misses. Pickles are written atomically (temporary file + rename) so
+concurrent runs never read half a file; an unreadable entry is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+
+from engine.parse import ast
+from engine.parse.conditions import Conditions
+
+FORMAT_VERSION = "1"
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stapui" / "parse"
+
+
+class ParseCache:
+    _default: "ParseCache | None" = None
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.memory: dict[str, ast.StapFile] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def default(cls) -> "ParseCache":
+        if cls._default is None:
+            cls._default = cls(cache_root())
+        return cls._default
+
+    def key(self, data: bytes, conditions: Conditions, macros_digest: str) -> str:
+        digest = hashlib.sha256(data)
+        digest.update(f"\0{FORMAT_VERSION}\0{conditions.key()}\0{macros_digest}".encode())
+        return digest.hexdigest()
+
+    def parse(self, path: Path, conditions: Conditions, macros: dict, macros_digest: str = "") -> ast.StapFile:
+        """The parsed tapset file at `path`, from the cache when its content is known."""
+        from engine.parse import parse_text
+
+        data = Path(path).read_bytes()
+        key = self.key(data, conditions, macros_digest)
+        hit = self.memory.get(key) or self._load(key)
+        if hit is not None:
+            self.hits += 1
+            self.memory[key] = hit
+            return hit
+        self.misses += 1
+        stapfile = parse_text(
+            data.decode("utf-8", "surrogateescape"), str(path), is_tapset=True, conditions=conditions, macros=macros
+        )
+        self.memory[key] = stapfile
+        self._store(key, stapfile)
+        return stapfile
+
+    def _path(self, key: str) -> Path | None:
+        return self.directory / key[:2] / (key + ".pickle") if self.directory else None
+
+    def _load(self, key: str) -> ast.StapFile | None:
+        path = self._path(key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                return pickle.load(handle)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+            return None
+
+    def _store(self, key: str, stapfile: ast.StapFile) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        limit = sys.getrecursionlimit()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            sys.setrecursionlimit(max(limit, 20000))
+            with open(temporary, "wb") as handle:
+                pickle.dump(stapfile, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except (OSError, RecursionError, pickle.PicklingError):
+            return
+        finally:
+            sys.setrecursionlimit(limit)

@@ -1,0 +1,66 @@
+"""stap's parse-error messages, derived from what the LALR parser expected.
+
+stap's parser is recursive descent: the message names what the function that
+failed wanted ("expected ')'", "expected statement", "expected literal string or
+number"). The LALR state's expected terminals say the same thing once the
+terminals that would merely continue the phrase already read (binary operators,
+`[`, `->`, ...) are set aside; what is left names the construct stap was in.
+"""
+
+from __future__ import annotations
+
+from lark.exceptions import UnexpectedToken
+
+from engine.parse.lexer import Token
+
+# Terminals that extend an expression already complete: stap's parser returns from
+# the expression and complains about what the enclosing construct wanted instead.
+CONTINUATIONS = frozenset(
+    """EQUAL PLUSEQ MINUSEQ STAREQ SLASHEQ PERCENTEQ SHLEQ SHREQ AMPEQ BAREQ CARETEQ DOTEQ AGGREGATE
+    QMARK OROR ANDAND BAR CARET AMP IN LT LE GT GE EQEQ NE MATCH NOMATCH SHL SHR SHRU DOT PLUS MINUS
+    STAR SLASH PERCENT INCR DECR ARROW LSQB PRETTY STRING_LITERAL""".split()
+)
+
+# Terminals that can start an expression.
+EXPRESSION_STARTS = frozenset(
+    """LPAR NUMBER STRING_LITERAL IDENT TARGET AMP STAT_OP AT_HIST_LINEAR AT_HIST_LOG AT_CAST AT_VAR
+    AT_DEFINED AT_ENTRY AT_PERF AT_PROBEWRITE AT_REGISTER EMBEDDED BANG TILDE PLUS MINUS INCR DECR
+    LSQB""".split()
+)
+
+STATEMENT_STARTS = frozenset({"LBRACE", "SEMICOLON", "TRY", "IF", "WHILE", "FOR", "FOREACH", "RETURN", "DELETE"})
+TOPLEVEL = frozenset({"PROBE", "GLOBAL", "PRIVATE", "FUNCTION"})
+
+SPELLING = {
+    "SEMICOLON": ";", "EQUAL": "=", "PLUSEQ": "+=", "COMMA": ",", "QMARK": "?", "BANG": "!",
+    "LPAR": "(", "RPAR": ")", "DOT": ".", "STAR": "*", "PERCENT": "%", "MINUS": "-", "LSQB": "[",
+    "RSQB": "]", "COLON": ":", "LBRACE": "{", "RBRACE": "}", "PLUS": "+", "ARROW": "->",
+}
+
+
+def unexpected_token_message(error: UnexpectedToken, token: Token | None) -> str:
+    """The message stap prints for an unexpected `token` given the expected terminals."""
+    if token is not None and token.type == "AT_UNKNOWN":
+        return f"unknown operator {token.value}"
+    if token is not None and token.type == "OP" and token.value == "@":
+        return "unknown operator @"
+    expected = set(error.expected)
+    if TOPLEVEL <= expected:
+        return "expected 'probe', 'global', 'private', 'function', or '%{'"
+    wanted = expected - CONTINUATIONS
+    if "NEXT" in wanted and "LBRACE" in wanted or STATEMENT_STARTS <= expected:
+        return "expected statement"
+    if wanted & EXPRESSION_STARTS:
+        if token is None:
+            return "expected value"
+        return "expected literal string or number"
+    if wanted == {"STRING_LITERAL"} or expected == {"STRING_LITERAL"}:
+        return "expected literal string"
+    if {"STRING", "LONG"} <= wanted:
+        return "expected 'string' or 'long'"
+    if "IDENT" in wanted and len(wanted) <= 2:
+        return "expected identifier"
+    names = sorted(SPELLING.get(name, name.lower()) for name in wanted)
+    if len(names) == 1:
+        return f"expected '{names[0]}'"
+    return "expected one of '" + " ".join(names) + "'"

@@ -1,0 +1,37 @@
+"""Where the tapset library lives and in which order stap reads it.
+
+The search path is our bundled `tapsets/` package, then each `-I DIR`. In each,
+stap looks in the most specific directory first (`linux/<arch>`, `linux`, `<arch>`,
+then the directory itself); a file name seen once hides later files of the same
+name, so architecture-specific files override generic ones. All `.stpm` macro
+files come before all `.stp` files.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from engine.parse.conditions import Conditions
+
+
+def tapset_roots(include_dirs: list[str]) -> list[Path]:
+    bundled = Path(str(resources.files("tapsets")))
+    return [bundled] + [Path(d) for d in include_dirs]
+
+
+def library_files(include_dirs: list[str], conditions: Conditions) -> tuple[list[Path], list[Path]]:
+    """(macro files, script files) of the search path, in stap's order."""
+    subdirs = [f"{conditions.runtime_dir}/{conditions.arch}", conditions.runtime_dir, conditions.arch, ""]
+    macros: list[Path] = []
+    scripts: list[Path] = []
+    for suffix, found in ((".stpm", macros), (".stp", scripts)):
+        for root in tapset_roots(include_dirs):
+            seen: set[str] = set()
+            for sub in subdirs:
+                directory = root / sub if sub else root
+                for path in sorted(directory.glob("*" + suffix)) if directory.is_dir() else []:
+                    if path.name not in seen:
+                        seen.add(path.name)
+                        found.append(path)
+    return macros, scripts

@@ -1,0 +1,156 @@
+"""Drives lark's LALR parser over preprocessed tokens, with stap's error recovery.
+
+Tokens are fed one at a time to lark's parser state (the tokenizer already did
+lark's lexer's job). On an error the parse of the current top-level item is
+abandoned, the error reported in stap's words (see `errors.py`), and tokens are
+skipped up to the next `probe`, `global`, `private`, `function` or `%{`, where a
+fresh parse starts: the recovery stap's parser does, so several errors are
+reported at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token as LarkToken
+from lark.exceptions import UnexpectedToken
+from lark.lexer import Lexer
+
+from engine.diagnostics import Diagnostic, Span
+from engine.parse.builder import Builder, ParseContext, ParseProblem, span
+from engine.parse.errors import unexpected_token_message
+from engine.parse.lexer import Token, describe
+
+SYNC_TYPES = frozenset({"PROBE", "GLOBAL", "PRIVATE", "FUNCTION", "EMBEDDED"})
+MAX_NESTING = 2000  # deeper brackets are refused (stap would exhaust its stack)
+
+
+class _NoLexer(Lexer):
+    """Placeholder: tokens come from engine/parse/lexer.py, fed by `parse_tokens`."""
+
+    def __init__(self, conf):
+        pass
+
+    def lex(self, state, parser_state):
+        return iter(())
+
+
+@functools.cache
+def _lark() -> tuple[Lark, Builder]:
+    builder = Builder(ParseContext(False))
+    grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stapui"
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache: str | bool = str(cache_dir / "grammar.lark.cache")
+    except OSError:
+        cache = False
+    lark = Lark(grammar, parser="lalr", lexer=_NoLexer, transformer=builder, keep_all_tokens=True, cache=cache)
+    return lark, builder
+
+
+def parse_tokens(tokens: list[Token], end_name: str, privileged: bool) -> tuple[list, list[Diagnostic]]:
+    """Parse a whole file's tokens; return its top-level items and the errors found."""
+    lark, builder = _lark()
+    context = ParseContext(privileged)
+    builder.context = context
+    items: list = []
+    diagnostics: list[Diagnostic] = []
+    start = 0
+    while True:
+        try:
+            items.extend(_parse_from(lark, tokens, start, context))
+            return items, diagnostics
+        except _Failure as failure:
+            diagnostics.extend(_junk_in_error(failure))
+            diagnostics.append(_diagnostic(failure, end_name))
+            start = _resume_index(tokens, failure, diagnostics)
+            if start >= len(tokens) and failure.index >= len(tokens):
+                return items, diagnostics
+
+
+class _Failure(Exception):
+    def __init__(self, message: str, token: Token | None, index: int, label: str = "saw", resume: int | None = None):
+        self.message = message
+        self.token = token
+        self.index = index  # where the parser stood
+        self.label = label
+        self.resume = resume  # where to restart without skipping, or None to skip to a sync token
+
+
+def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseContext) -> list:
+    state = lark.parse_interactive().parser_state
+    feed = state.feed_token
+    depth = 0
+    index = start
+    try:
+        for index in range(start, len(tokens)):
+            token = tokens[index]
+            kind = token.type
+            if kind == "LBRACE" or kind == "LPAR" or kind == "LSQB":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise _Failure("too many nested parentheses, brackets or braces", token, index)
+            elif kind == "RBRACE" or kind == "RPAR" or kind == "RSQB":
+                depth -= 1
+            elif kind in SYNC_TYPES and depth <= 0:
+                context.kind = kind.lower()
+            feed(token)
+        index = len(tokens)
+        end = LarkToken("$END", "", 0, 0, 0)
+        return feed(end, True) or []
+    except UnexpectedToken as error:
+        token = tokens[index] if index < len(tokens) else None
+        raise _Failure(unexpected_token_message(error, token), token, index) from None
+    except ParseProblem as problem:
+        resume = None
+        if not problem.recover:
+            at = _index_of(tokens, problem.token, start)
+            resume = at + 1 if problem.token.type != "EMBEDDED" or _embedded_consumed(problem) else at
+        raise _Failure(problem.message, problem.token, index, problem.label, resume) from None
+
+
+def _embedded_consumed(problem: ParseProblem) -> bool:
+    return "expression" not in problem.message
+
+
+def _index_of(tokens: list[Token], token: Token, start: int) -> int:
+    for i in range(start, len(tokens)):
+        if tokens[i] is token:
+            return i
+    return start
+
+
+def _resume_index(tokens: list[Token], failure: _Failure, diagnostics: list[Diagnostic]) -> int:
+    """Where parsing restarts: stap skips to the next top-level keyword or `%{`."""
+    if failure.resume is not None:
+        return failure.resume
+    i = failure.index
+    if failure.token is not None and failure.token.type == "JUNK":
+        i += 1
+    while i < len(tokens) and tokens[i].type not in SYNC_TYPES:
+        if tokens[i].type == "JUNK":
+            diagnostics.append(_junk_diagnostic(tokens[i]))
+        i += 1
+    return i
+
+
+def _junk_in_error(failure: _Failure) -> list[Diagnostic]:
+    return []
+
+
+def _junk_diagnostic(token: Token) -> Diagnostic:
+    junk = token.junk
+    return Diagnostic("parse error", junk.message, span(token), saw=junk.saw, saw_label=junk.label)
+
+
+def _diagnostic(failure: _Failure, end_name: str) -> Diagnostic:
+    token = failure.token
+    if token is None:
+        return Diagnostic("parse error", failure.message, None, saw=f"{end_name} EOF")
+    if token.type == "JUNK" and token.junk is not None:
+        return _junk_diagnostic(token)
+    return Diagnostic("parse error", failure.message, span(token), saw=describe(token), saw_label=failure.label)
