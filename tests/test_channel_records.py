@@ -76,6 +76,12 @@ def test_unknown_record_types_are_skipped():
     assert decode(record(999, b"future") + record(REC_OUTPUT, b"ok", padded=False)) == [Output(b"ok")]
 
 
+def test_a_malformed_record_is_reported_as_lost():
+    short = record(REC_GLOBAL, string("name") + b"\x00\x01")  # a long value cut to one byte
+    out = decode(record(REC_SNAPSHOT_BEGIN, struct.pack("<QQ", 1, 0)) + short + record(REC_OUTPUT, b"ok\n"))
+    assert out == [Lost(LOST_OTHER, 1, -1, f"malformed record of type {REC_GLOBAL}"), Output(b"ok\n")]
+
+
 def test_an_incomplete_snapshot_is_discarded():
     out = decode(
         record(REC_SNAPSHOT_BEGIN, struct.pack("<QQ", 1, 10)),

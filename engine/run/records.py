@@ -287,8 +287,13 @@ class Decoder:
 
     def _decode_one(self, kind: int, payload: memoryview) -> None:
         handler = self._HANDLERS.get(kind)
-        if handler is not None:  # unknown types are skipped: newer runtimes may add some
+        if handler is None:
+            return  # unknown types are skipped: newer runtimes may add some
+        try:
             handler(self, _Reader(payload))
+        except (struct.error, IndexError, ValueError):
+            # A writer bug, never a traceback for the user: counted like any loss.
+            self._out.append(Lost(LOST_OTHER, 1, -1, f"malformed record of type {kind}"))
 
     def _exit(self, r: _Reader) -> None:
         (status,) = _I32.unpack_from(r.buf)
