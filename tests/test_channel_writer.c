@@ -16,6 +16,8 @@
  *   monitor      wait until the reader asks for snapshots, print the period
  *   bench N      N 32-byte output writes timed in C; prints the seconds to stderr
  *   warnings N   N warning records "w%ld" (records that do not coalesce)
+ *   replay FILE  one record per line of FILE: "O hex" output, "W hex" warning,
+ *                "E hex" error, "X n" exit status, "F" flush
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -171,6 +173,47 @@ static int monitor(struct relay *r)
     return 0;
 }
 
+static void unhex(char *s)
+{
+    size_t n = 0;
+
+    for (char *p = s; p[0] && p[1] && p[0] != '\n'; p += 2) {
+        char pair[3] = { p[0], p[1], 0 };
+
+        s[n++] = (char)strtol(pair, NULL, 16);
+    }
+    s[n] = 0;
+}
+
+static int replay(struct relay *r, const char *path)
+{
+    static char line[1 << 20];
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "writer: open %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *arg = line + 2;
+
+        if (line[0] == 'X')
+            rec_exit(r, atoi(arg));
+        else if (line[0] == 'F')
+            relay_flush(r);
+        else
+            unhex(arg);
+        if (line[0] == 'O')
+            rec_output(r, arg, strlen(arg));
+        else if (line[0] == 'W')
+            rec_warning(r, arg);
+        else if (line[0] == 'E')
+            rec_error(r, arg);
+    }
+    fclose(f);
+    return 0;
+}
+
 static double seconds(void)
 {
     struct timespec ts;
@@ -251,6 +294,8 @@ int main(int argc, char **argv)
         status = big_write(r, n);
     else if (strcmp(mode, "monitor") == 0)
         status = monitor(r);
+    else if (strcmp(mode, "replay") == 0)
+        status = replay(r, argc > 2 ? argv[2] : "");
     else if (strcmp(mode, "warnings") == 0)
         status = warnings(r, n);
     else if (strcmp(mode, "bench") == 0)
