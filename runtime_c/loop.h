@@ -19,6 +19,9 @@ int stp_monitor_timeout_ms(uint64_t now_ns);
 int stp_procfs_start(void);
 void stp_procfs_stop(void);
 int stp_procfs_timeout_ms(void);
+void stp_target_configure(int64_t pid, const char *command);
+int stp_target_start(void);
+void stp_target_stop(void);
 void stp_procfs_poll(void);
 
 #endif

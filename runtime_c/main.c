@@ -1,10 +1,13 @@
 /* main.c - the built script's entry point: attach the relay channel, run begin probes,
  * the main loop, then end (or error) probes, report counts and exit with the status.
  *
- *   SCRIPT [--relay-fd N --wake-fd M] [--timeout MS] [--timing]
+ *   SCRIPT [--relay-fd N --wake-fd M] [--timeout MS] [--timing] [--target PID] [--command CMD]
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "loop.h"
 #include "output.h"
@@ -21,8 +24,12 @@ static int parse_args(int argc, char **argv, struct stp_loop_options *opts)
 			opts->timeout_ms = strtoll(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--timing") == 0) {
 			opts->timing = 1;
+		} else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) {
+			stp_target_configure(strtoll(argv[++i], NULL, 10), NULL);
+		} else if (strcmp(argv[i], "--command") == 0 && i + 1 < argc) {
+			stp_target_configure(0, argv[++i]);
 		} else {
-			fprintf(stderr, "usage: %s [--relay-fd N --wake-fd M] [--timeout MS] [--timing]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--relay-fd N --wake-fd M] [--timeout MS] [--timing] [--target PID] [--command CMD]\n", argv[0]);
 			return -1;
 		}
 	}
@@ -51,7 +58,8 @@ static void start_running(void)
 		stp_session_set_state(STP_RUNNING);
 	if (stp_session_state() != STP_RUNNING)
 		return;
-	if (stp_procfs_start() < 0 || (stp_script.start_events && stp_script.start_events(&stp_script) < 0)) {
+	if (stp_procfs_start() < 0 || (stp_script.start_events && stp_script.start_events(&stp_script) < 0) ||
+	    stp_target_start() < 0) {
 		stp_session_set_state(STP_ERROR);
 		return;
 	}
@@ -62,6 +70,7 @@ static void stop_running(void)
 	if (stp_script.stop_events)
 		stp_script.stop_events();
 	stp_procfs_stop();
+	stp_target_stop();
 	if (stp_session_state() == STP_RUNNING)
 		stp_session_set_state(STP_STOPPING);
 }
@@ -71,6 +80,9 @@ int main(int argc, char **argv)
 	struct stp_loop_options opts;
 	if (relay_open_from_args(&argc, argv, &stp_relay) < 0)
 		return 1;
+	/* with a reader, never outlive it: a killed pystap must not leave the script running */
+	if (relay_is_channel(stp_relay) && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		stp_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
 	if (parse_args(argc, argv, &opts) < 0 || stp_session_init() < 0 || stp_loop_init() < 0)
 		return 1;
 	if (stp_script.init_globals && stp_script.init_globals() < 0) {

@@ -274,6 +274,8 @@ enum stp_session_state {
 	STP_STARTING, STP_RUNNING, STP_ERROR, STP_STOPPING, STP_STOPPED,
 };
 enum stp_session_state stp_session_state(void);
+/* target(): -x PID, or the pid of the -c command (started after probes are attached). */
+int64_t stp_target_pid(void);
 int64_t stp_error_count(void);
 
 /* ---- the embedded-C conventions (defined by the translator around each embedded body) ----

@@ -168,14 +168,33 @@ void stp_dispatch(const struct stp_probe *p, struct context *c)
 	}
 }
 
+/* Probes of `kind` in (sequence, table position) order, as begin(N)/end(N) require. */
 void stp_run_probes(enum stp_probe_kind kind)
 {
-	for (size_t i = 0; i < stp_script.nprobes; i++) {
-		const struct stp_probe *p = &stp_script.probes[i];
-		if (p->kind != kind)
-			continue;
+	int64_t last = INT64_MIN;
+	size_t last_index = 0;
+	int started = 0;
+	for (;;) {
+		const struct stp_probe *next = NULL;
+		size_t next_index = 0;
+		for (size_t i = 0; i < stp_script.nprobes; i++) {
+			const struct stp_probe *p = &stp_script.probes[i];
+			if (p->kind != kind)
+				continue;
+			int after = !started || p->sequence > last || (p->sequence == last && i > last_index);
+			int before = next == NULL || p->sequence < next->sequence;
+			if (after && before) {
+				next = p;
+				next_index = i;
+			}
+		}
+		if (next == NULL)
+			return;
 		struct context c;
-		stp_context_init(&c, p);
-		stp_dispatch(p, &c);
+		stp_context_init(&c, next);
+		stp_dispatch(next, &c);
+		last = next->sequence;
+		last_index = next_index;
+		started = 1;
 	}
 }

@@ -19,7 +19,7 @@ reported as unsupported with the operation's name, never guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from elftools.elf.elffile import ELFFile
 
@@ -45,13 +45,15 @@ class Step:
 class Capture:
     """A register-relative recipe for one integer value at probe time (see module doc)."""
 
-    register: str | None  # start value: this register, or 0
+    register: str | None  # start value: this register, or 0 (see `source`)
     offset: int = 0
     load_base: bool = False  # add the load address of the module (PIE/shared-object globals)
     steps: tuple[Step, ...] = ()
     size: int = 8
     signed: bool = False
     at_entry: bool = False  # @entry(...) in a return probe: captured when the function is entered
+    source: str = "pt_regs"  # "pt_regs": `register` names a register; "raw_tracepoint": "argN" = ctx->args[N]
+    memory: str = "user"  # what `load` reads: "user" (bpf_probe_read_user) or "kernel"
 
     def then(self, *steps: Step) -> "Capture":
         return replace(self, steps=self.steps + steps)
@@ -59,13 +61,43 @@ class Capture:
     def describe(self) -> str:
         """`rbp-20; load 4 (signed)`: the plan in one line for explain() and the engine panel."""
         start = self.register or "0"
+        if self.source == "raw_tracepoint" and self.register:
+            start = f"args[{self.register[3:]}]"
         if self.offset:
             start += f"{self.offset:+d}" if self.register else f"0x{self.offset:x}"
         if self.load_base:
             start += " + load base"
         parts = [start] + [str(s) for s in self.steps]
         text = "; ".join(parts) + f" -> {self.size} bytes" + (", signed" if self.signed else "")
+        if self.memory == "kernel" and self.steps:
+            text += ", kernel memory"
         return ("at entry: " if self.at_entry else "") + text
+
+
+@dataclass
+class PrettyPlan:
+    """`$var$`, `$$vars` ...: text pieces and captured values, formatted into one string.
+
+    Each item is a literal string or a (Capture, format) pair, format one of "%d",
+    "%#x", "string" (a NUL-terminated string read at probe time, printed quoted).
+    """
+
+    items: list = field(default_factory=list)
+
+    def text(self) -> str:
+        """The shape with placeholders, for explain(): `{.x=%d, .label=%s}`."""
+        return "".join(i if isinstance(i, str) else ("%s" if i[1] == "string" else i[1]) for i in self.items)
+
+
+def spelled(expr) -> str:
+    """`$p->next->x`, `$argv[0]`: a TargetSymbol as written, for descriptions."""
+    text = expr.name
+    for component in expr.components:
+        if component.kind == "member":
+            text += "->" + component.name
+        else:
+            text += f"[{getattr(component.index, 'value', '?')}]"
+    return text
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.elaborate import dwarf as dwarfinfo
 from engine.elaborate import elf as elfinfo
-from engine.elaborate.dwarf_capture import Capture, CaptureProblem, Place, Planner, Step
+from engine.elaborate.dwarf_capture import Capture, CaptureProblem, Place, Planner, PrettyPlan, Step, spelled
 from engine.elaborate.probes.base import (
     DerivedProbe,
     ListedProbe,
@@ -46,21 +46,6 @@ def _patterns() -> tuple[str, ...]:
         shapes += [f"{head}.statement(string)", f"{head}.statement(number)", f"{head}.mark(string)",
                    f"{head}.provider(string).mark(string)"]
     return tuple(shapes)
-
-
-@dataclass
-class PrettyPlan:
-    """`$var$`, `$$vars` ...: text pieces and captured values, formatted into one string.
-
-    Each item is a literal string or a (Capture, format) pair, format one of "%d",
-    "%#x", "string" (a NUL-terminated user string read at probe time, printed quoted).
-    """
-
-    items: list = field(default_factory=list)
-
-    def text(self) -> str:
-        """The shape with placeholders, for explain(): `{.x=%d, .label=%s}`."""
-        return "".join(i if isinstance(i, str) else ("%s" if i[1] == "string" else i[1]) for i in self.items)
 
 
 @dataclass(eq=False)
@@ -405,7 +390,7 @@ class _DwarfResolver:
             _pretty(self.planner, place, expr.pretty == "$$", plan, 0)
             return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: {plan.text()}")
         capture = self.planner.final(place, name)
-        return TargetValue(Type.LONG, capture, f"{_spelled(expr)}: {capture.describe()}")
+        return TargetValue(Type.LONG, capture, f"{spelled(expr)}: {capture.describe()}")
 
     def _follow(self, place: Place, expr: TargetSymbol) -> Place:
         for component in expr.components:
@@ -452,16 +437,6 @@ class _DwarfResolver:
         if which == "return" and self.probe.is_return and planner.function.return_type is not None:
             plan.items += ["return=", (Capture("rax", size=planner.size_of(planner.function.return_type)), "%#x")]
         return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: {plan.text()}")
-
-
-def _spelled(expr: TargetSymbol) -> str:
-    text = expr.name
-    for component in expr.components:
-        if component.kind == "member":
-            text += "->" + component.name
-        else:
-            text += f"[{getattr(component.index, 'value', '?')}]"
-    return text
 
 
 def _hex_or_struct(planner: Planner, place: Place, plan: PrettyPlan) -> None:

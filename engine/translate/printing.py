@@ -1,0 +1,62 @@
+"""The print family: printf/sprintf with the script's format, and print/println/printd/
+printdln/sprint* lowered to a format built from the argument types ("%d" for longs,
+"%s" for strings), all formatted by the runtime's stap-compatible printf."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.parse import ast
+from engine.translate.cstrings import c_literal, decode
+from engine.translate.unit import TranslateError, near
+
+if TYPE_CHECKING:
+    from engine.translate.expressions import ExprEmitter
+
+_PRINTERS = {"print", "println", "printd", "printdln", "printf"}
+
+
+def _escape_percent(data: bytes) -> bytes:
+    return data.replace(b"%", b"%%")
+
+
+def _format_of(node: ast.PrintFormat) -> bytes:
+    """The printf format a print call amounts to."""
+    if node.name in ("printf", "sprintf"):
+        if node.format is None:
+            raise TranslateError(f"{node.name} needs a format string", node)
+        return decode(node.format.value)
+    conversions = [b"%s" if a.type is ast.Type.STRING else b"%d" for a in node.args]
+    delimiter = b""
+    if node.name in ("printd", "printdln", "sprintd", "sprintdln"):
+        delimiter = _escape_percent(decode(node.format.value)) if node.format is not None else b""
+    text = delimiter.join(conversions)
+    if node.name.endswith("ln"):
+        text += b"\n"
+    return text
+
+
+def emit_print(em: "ExprEmitter", node: ast.PrintFormat) -> str:
+    if node.hist is not None:
+        return _print_hist(em, node)
+    prelude, values = em.ordered(node.args)
+    fields = [f"{{.s = {v}}}" if a.type is ast.Type.STRING else f"{{.n = {v}}}" for a, v in zip(node.args, values)]
+    args = "(union stp_value[]){" + ", ".join(fields) + "}" if fields else "(union stp_value *)0"
+    fmt = c_literal(_format_of(node))
+    if node.name in _PRINTERS:
+        call = f"stp_printf_values(c, {fmt}, {args}, {len(fields)});"
+        check = em.fail_if_error(near(f"identifier '{node.name}'", node))
+        return "({ " + " ".join([*prelude, call, check]) + " (int64_t)0; })"
+    temp = em.frame.string_temp()
+    return em.block([*prelude, f"stp_sprintf_values({temp}, {fmt}, {args}, {len(fields)});"], f"(const char *){temp}")
+
+
+def _print_hist(em: "ExprEmitter", node: ast.PrintFormat) -> str:
+    stat = em.visit(node.hist.operand)
+    check = em.fail_if_error(near(f"identifier '{node.name}'", node))
+    parts = [f"stp_stat_print_hist(c, {stat});", check]
+    if node.name.endswith("ln"):
+        parts.append('stp_output("\\n", 1);')
+    if node.name.startswith("s"):
+        raise TranslateError(f"{node.name} of a histogram is not supported", node)
+    return "({ " + " ".join(parts) + " (int64_t)0; })"
