@@ -22,8 +22,11 @@ static int64_t read_clock(clockid_t id)
 
 int64_t tapset_clock_ns(int clock_id, uint64_t event_mono_ns)
 {
-	int64_t now = read_clock((clockid_t)clock_id);
+	int64_t now;
 
+	if (event_mono_ns != 0 && clock_id == CLOCK_MONOTONIC)
+		return (int64_t)event_mono_ns;
+	now = read_clock((clockid_t)clock_id);
 	if (event_mono_ns == 0)
 		return now;
 	return now - (read_clock(CLOCK_MONOTONIC) - (int64_t)event_mono_ns);

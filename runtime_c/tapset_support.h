@@ -60,6 +60,8 @@ int tapset_system(const char *command);
 
 /* tapset_uread.c: user memory of process `pid` (process_vm_readv). */
 int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len);
+/* A 1, 2, 4 or 8-byte integer, sign- or zero-extended to 64 bits. */
+int tapset_read_user_int(int64_t pid, uint64_t addr, int size, int is_signed, int64_t *value);
 /* Reads a NUL-terminated string of at most `maxlen` bytes and at most size-2
  * (stap's user_string_n limits); a longer string is truncated. */
 int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen);

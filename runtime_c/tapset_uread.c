@@ -63,6 +63,25 @@ int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
  * process may have changed or unmapped them since.  Weak, so this file links alone. */
 int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen) __attribute__((weak));
 
+int tapset_read_user_int(int64_t pid, uint64_t addr, int size, int is_signed, int64_t *value)
+{
+	unsigned char bytes[8];
+	uint64_t raw = 0;
+	int rc;
+
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return -EINVAL;
+	rc = tapset_read_user(pid, addr, bytes, (size_t)size);
+	if (rc < 0)
+		return rc;
+	for (int i = size - 1; i >= 0; i--)  /* little-endian, as x86_64 stores it */
+		raw = (raw << 8) | bytes[i];
+	if (is_signed && size < 8 && (raw >> (8 * size - 1)) & 1)
+		raw |= ~(uint64_t)0 << (8 * size);
+	*value = (int64_t)raw;
+	return 0;
+}
+
 int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen)
 {
 	size_t limit = maxlen < 0 ? 0 : (uint64_t)maxlen > size - 2 ? size - 2 : (size_t)maxlen;
