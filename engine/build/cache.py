@@ -1,0 +1,42 @@
+"""The build cache: content-addressed directories under $XDG_CACHE_HOME/stapui/build.
+
+Keys hash everything that changes the output (sources, compiler identity, flags), so
+a hit is always safe to reuse. Entries are written to a temporary name and renamed
+into place, so concurrent builds (parallel tests) never see a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "stapui" / "build"
+
+
+def digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:32]
+
+
+def install(source: Path, destination: Path) -> None:
+    """Atomically place `source` (a file) at `destination`."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=destination.parent, prefix=".tmp-")
+    os.close(fd)
+    try:
+        with open(source, "rb") as src, open(temp, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(temp, os.stat(source).st_mode & 0o777)
+        os.replace(temp, destination)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
