@@ -33,6 +33,7 @@ _Static_assert(offsetof(struct relay_shm_header, monitor_ms) == 140, "monitor_ms
 _Static_assert(sizeof(struct relay_subbuf_header) == RELAY_SUBBUF_HEADER_SIZE, "sub-buffer header");
 
 #define NO_OUTPUT_RECORD UINT32_MAX
+#define RELAY_SEQ_INVALID UINT64_MAX /* a slot being recycled */
 #define WAIT_MIN_NS 20000L    /* first sleep while waiting for the reader */
 #define WAIT_MAX_NS 1000000L  /* longest single sleep */
 
@@ -183,10 +184,15 @@ static int open_subbuf(struct relay *r, enum relay_wait wait)
         return 0;
     r->sb = slot(r, r->index);
     r->data = (unsigned char *)r->sb + RELAY_SUBBUF_HEADER_SIZE;
-    atomic_store_explicit((_Atomic uint64_t *)&r->sb->seq, r->index, memory_order_relaxed);
-    atomic_store_explicit((_Atomic uint32_t *)&r->sb->commit, 0, memory_order_relaxed);
-    /* seq must be visible before the new records overwrite the old (seqlock). */
+    /*
+     * Invalidate the slot before touching it (a reader copying its old
+     * contents sees seq change, seqlock fashion), reset commit, then claim it:
+     * a reader salvaging after a kill never takes the old records as new.
+     */
+    atomic_store_explicit((_Atomic uint64_t *)&r->sb->seq, RELAY_SEQ_INVALID, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
+    atomic_store_explicit((_Atomic uint32_t *)&r->sb->commit, 0, memory_order_relaxed);
+    atomic_store_explicit((_Atomic uint64_t *)&r->sb->seq, r->index, memory_order_release);
     r->open = 1;
     r->used = 0;
     r->pending = 0;
