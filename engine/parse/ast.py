@@ -125,6 +125,16 @@ class AtVarOp(Expr):
 
 
 @dataclass(eq=False)
+class AutocastOp(Expr):
+    """`expr->member...` on a value that is not a target variable (typed by pass 2)."""
+
+    operand: Expr
+    components: list[TargetComponent] = field(default_factory=list)
+    pretty: str = ""
+    addressof: bool = False
+
+
+@dataclass(eq=False)
 class DefinedOp(Expr):
     """`@defined(expr)`."""
 
@@ -461,6 +471,7 @@ class ProbeAlias(Node):
     body: Block
     epilogue: bool = False
     privileged: bool = False
+    epilogue_body: Block | None = None  # `probe a = b { prologue }, { epilogue }`
 
 
 @dataclass(eq=False)

@@ -81,7 +81,10 @@ class Builder(Transformer):
 
     def alias(self, c):
         name_points = [ast.ProbePoint(c[1], span=c[1][0].span)]
-        return ast.ProbeAlias(name_points, c[3], c[4], epilogue=c[2] == "+=", span=span(c[0]))
+        alias = ast.ProbeAlias(name_points, c[3], c[4], epilogue=c[2] == "+=", span=span(c[0]))
+        if len(c) > 5:
+            alias.epilogue_body = c[6]
+        return alias
 
     def alias_op(self, c):
         return c[0].value
@@ -136,7 +139,7 @@ class Builder(Transformer):
         return ast.NumberLiteral(parse_number(c[0]), c[0].value, span=span(c[0]))
 
     def comp_negative(self, c):
-        return ast.NumberLiteral(-parse_number(c[1]), "-" + c[1].value, span=span(c[0]))
+        return ast.NumberLiteral(_negate(parse_number(c[1])), "-" + c[1].value, span=span(c[0]))
 
     # -- globals -------------------------------------------------------------------
 
@@ -147,7 +150,8 @@ class Builder(Transformer):
         return decls
 
     def private_decl(self, c):
-        item = c[1]
+        items = _nodes(c[1:])
+        item = items[0] if len(items) == 1 and not isinstance(items[0], ast.VarDecl) else items
         for node in item if isinstance(item, list) else [item]:
             node.private = True
         return item
@@ -179,7 +183,7 @@ class Builder(Transformer):
         return ast.NumberLiteral(parse_number(c[0]), c[0].value, span=span(c[0]))
 
     def init_negative(self, c):
-        return ast.NumberLiteral(-parse_number(c[1]), "-" + c[1].value, span=span(c[0]))
+        return ast.NumberLiteral(_negate(parse_number(c[1])), "-" + c[1].value, span=span(c[0]))
 
     # -- functions -----------------------------------------------------------------
 
@@ -486,6 +490,9 @@ class Builder(Transformer):
         node.span = span(c[0])
         return node
 
+    def address_of_value(self, c):
+        return ast.AutocastOp(c[1], addressof=True, span=span(c[0]))
+
     def stat_op(self, c):
         params = [ast.NumberLiteral(parse_number(t), t.value, span=span(t)) for t in c[4:-1:2]]
         return ast.StatOp(c[0].value[1:], c[2], params, span=span(c[0]))
@@ -505,6 +512,29 @@ class Builder(Transformer):
     def register_op(self, c):
         return ast.RegisterOp(c[0].value == "@uregister", c[2], span=span(c[0]))
 
+    def const_op(self, c):
+        self.context.check_guru(c[0], "using @const operator not permitted; need stap -g")
+        code = f"/* pure */ /* unprivileged */ /* stable */ {c[2].value}"
+        return ast.EmbeddedExpr(code, span=span(c[0]))
+
+    def autocast(self, c):
+        first = ast.TargetComponent("member", c[2].value, span=span(c[1]))
+        name, pretty = _split_pretty(c[2].value, 0)
+        first.name = name
+        components, pretty = _with_pretty([(first, pretty)] + c[3], "")
+        return ast.AutocastOp(c[0], components, pretty, span=c[0].span)
+
+    def member_name(self, c):
+        return c[0]
+
+    def autocast_index(self, c):
+        first = ast.TargetComponent("index", index=c[4], span=span(c[3]))
+        components, pretty = _with_pretty([(first, "")] + c[6], "")
+        return ast.AutocastOp(c[1], components, pretty, span=span(c[0]))
+
+    def autocast_base(self, c):
+        return c[1]
+
     def embedded_expr(self, c):
         self.context.check_embedded(c[0], "embedded expression code in unprivileged script; need stap -g")
         return ast.EmbeddedExpr(c[0].value, span=span(c[0]))
@@ -518,6 +548,12 @@ class Builder(Transformer):
 
     def indexable(self, c):
         return c[0]
+
+
+def _negate(value: int) -> int:
+    """-value in 64-bit two's complement (so -9223372036854775808 stays itself)."""
+    value = -value & ((1 << 64) - 1)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _split_pretty(text: str, sigils: int) -> tuple[str, str]:
@@ -543,6 +579,10 @@ class ParseContext:
         self.kind = "unknown"  # "probe", "function", "global", "embedded" (the current top-level item)
 
     def check_embedded(self, token: Token, message: str) -> None:
+        if not (self.privileged or token.file.is_tapset):
+            raise ParseProblem(message, token, recover=False)
+
+    def check_guru(self, token: Token, message: str) -> None:
         if not (self.privileged or token.file.is_tapset):
             raise ParseProblem(message, token, recover=False)
 

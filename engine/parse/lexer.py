@@ -40,7 +40,7 @@ OPERATOR_TERMINALS = {
 AT_OPERATORS = {
     "@cast": "AT_CAST", "@var": "AT_VAR", "@defined": "AT_DEFINED", "@entry": "AT_ENTRY",
     "@perf": "AT_PERF", "@probewrite": "AT_PROBEWRITE", "@kregister": "AT_REGISTER",
-    "@uregister": "AT_REGISTER", "@hist_linear": "AT_HIST_LINEAR", "@hist_log": "AT_HIST_LOG",
+    "@uregister": "AT_REGISTER", "@const": "AT_CONST", "@hist_linear": "AT_HIST_LINEAR", "@hist_log": "AT_HIST_LOG",
     "@count": "STAT_OP", "@sum": "STAT_OP", "@min": "STAT_OP", "@max": "STAT_OP",
     "@avg": "STAT_OP", "@variance": "STAT_OP",
 }

@@ -318,6 +318,11 @@ def evaluate(cond: Conditions, left: Token, op: str, right: Token) -> bool | str
         return compare(op, int(cond.guru), _number(right.value))
     if name is not None and name.startswith("CONFIG_"):
         value = cond.config.get(name, "")
+        if right.type == "IDENT" and right.value.startswith("CONFIG_"):
+            other = cond.config.get(right.value, "")
+            if value.lstrip("-").isdigit() and other.lstrip("-").isdigit():
+                return compare(op, int(value), int(other))
+            return compare(op, value, other)
         if right_kind == "STRING":
             glob = match_glob(op, value, right.value)
             return compare(op, value, right.value) if glob is None else glob

@@ -178,6 +178,10 @@ class Printer(ast.Visitor):
         text = f"@var({quote_plain(node.target_name)}{module})"
         return ("&" if node.addressof else "") + text + self.components(node.components, node.pretty)
 
+    def visit_AutocastOp(self, node: ast.AutocastOp) -> str:
+        text = f"({self.visit(node.operand)})" + self.components(node.components, node.pretty)
+        return ("&" if node.addressof else "") + text
+
     def visit_DefinedOp(self, node: ast.DefinedOp) -> str:
         return f"@defined({self.visit(node.operand)})"
 
@@ -198,7 +202,7 @@ class Printer(ast.Visitor):
         return f"{name}({self.visit(node.operand)})"
 
     def visit_EmbeddedExpr(self, node: ast.EmbeddedExpr) -> str:
-        return "%{" + node.code + "%}"
+        return "%{ " + node.code + " %}"
 
     def visit_UnaryExpr(self, node: ast.UnaryExpr) -> str:
         return f"{node.op}({self.visit(node.operand)})"
