@@ -137,6 +137,13 @@ int stp_bpf_start_events(const struct stp_script *s)
 	return stp_add_event_source(stp_bpf_poll_fd(), on_ring_ready, NULL);
 }
 
+/* Until the runtime counts losses itself (runtime.h declares stp_count_lost for it),
+ * report them as a warning; a definition in the runtime replaces this weak one. */
+__attribute__((weak)) void stp_count_lost(const struct stp_probe *p, uint64_t n)
+{
+	stp_warn("%llu kernel records lost for probe %s: the BPF ring buffer was full", (unsigned long long)n, p->pp);
+}
+
 /* Consume what is left, count kernel-side losses per probe, detach. */
 void stp_bpf_stop_events(void)
 {

@@ -83,7 +83,7 @@ def resolve_field_target(fmt: tracefs.EventFormat, expr: Node, ctx: ResolveConte
     if expr.name in ("$$name", "$$system"):
         text = fmt.event if expr.name == "$$name" else fmt.system
         return TargetValue(Type.STRING, P.TargetRead(P.CONST_READ, text=text), f"{expr.name}: {text!r}")
-    field = fmt.field(expr.name[1:])
+    field = fmt.field(_field_name(fmt, expr.name))
     if field is None or field.common:
         names = ", ".join("$" + f.name for f in fmt.own_fields())
         raise ResolutionError(f"unable to find tracepoint variable '{expr.name}' (alternatives: {names})", expr)
@@ -95,6 +95,13 @@ def resolve_field_target(fmt: tracefs.EventFormat, expr: Node, ctx: ResolveConte
     if capture.kind == P.INT:
         return TargetValue(Type.LONG, P.TargetRead(P.LONG_READ, (capture,)), _describe(capture))
     return TargetValue(Type.STRING, P.TargetRead(P.STRING_READ, (capture,)), _describe(capture))
+
+
+def _field_name(fmt: tracefs.EventFormat, name: str) -> str:
+    """`$return` of a syscall exit tracepoint is its `ret` field, as in stap's syscall.*.return."""
+    if name == "$return" and fmt.event.startswith("sys_exit"):
+        return "ret"
+    return name[1:]
 
 
 def field_capture(field: tracefs.EventField, maxlen: int) -> P.Capture | None:
