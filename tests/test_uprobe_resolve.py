@@ -156,10 +156,13 @@ def test_return_and_entry_values(binaries):
     from engine.parse.ast import EntryOp
 
     ret = _probe(binaries["O2"], "norm", "return")
-    assert ret.is_return and ret.data["pc"] == ".dynamic+0x1300"
+    assert ret.is_return and ret.data["pc"] == f".dynamic+0x{ret.image.symbol_named('norm').address:x}"
     assert _target(ret, "$return").description == "$return: rax -> 8 bytes, signed"
     entry = ret.resolve_target(EntryOp(TargetSymbol("$p", [TargetComponent("member", "x")])), CTX)
-    assert entry.description == "at entry: rdi; add 0; load 4 -> 4 bytes, signed"
+    assert entry.description == "$p->x: at entry: rdi; add 0; load 4 -> 4 bytes, signed"
+    implicit = _target(ret, "$p", "x")  # stap: $var in a .return probe is its value at entry
+    assert implicit.description == entry.description and implicit.capture == entry.capture
+    assert _target(ret, "$$parms").description == "at entry: $$parms: p=%#x"
 
 
 def test_pretty_printing_plans(binaries):
@@ -180,7 +183,7 @@ def test_target_errors_read_like_stap(binaries):
     main = _probe(binaries["O0"], "main")
     with pytest.raises(ResolutionError, match=r"^'struct point' is being accessed instead of a member such as '->x'$"):
         _target(main, "$head")
-    with pytest.raises(ResolutionError, match=r"^unable to find local 'nothere', .*near pc 0x[0-9a-f]+ in main .*probed.c \(alternatives: \$argc, \$argv, \$rounds, \$tail, \$head, \$checksum\)$"):
+    with pytest.raises(ResolutionError, match=r"^unable to find local 'nothere', .*near pc 0x[0-9a-f]+ in main .*probed.c \(alternatives: \$argc, \$argv, \$rounds, \$name, \$tail_label, \$head_label, \$tail, \$head, \$checksum\)$"):
         _target(main, "$nothere")
     with pytest.raises(ResolutionError, match=r"^unable to find local 'return'"):
         _target(main, "$return")

@@ -48,13 +48,16 @@ static inline int twice(int v)
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 3;
-	struct point tail = { 7, 8, "tail", NULL };
-	struct point head = { 3, -40, "head", &tail };
+	/* Strings on the stack are resident when a probe reads them (a .rodata page may
+	 * not be mapped yet at the first call, and BPF cannot fault it in). */
+	char name[] = "stapui", tail_label[] = "tail", head_label[] = "head";
+	struct point tail = { 7, 8, tail_label, NULL };
+	struct point head = { 3, -40, head_label, &tail };
 	long checksum = 0;
 
 	for (int i = 0; i < rounds; i++) {
 		checksum += add(i, 100 + i);
-		checksum += greet("stapui", (unsigned char)(i + 1));
+		checksum += greet(name, (unsigned char)(i + 1));
 		checksum += norm(&head);
 		checksum += twice(i);
 		if (probed_loop_semaphore)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.elaborate import dwarf as dwarfinfo
 from engine.elaborate import elf as elfinfo
@@ -96,8 +96,7 @@ class UprobeProvider(ProbeProvider):
     def resolve_target(self, probe: DerivedProbe, expr: Node, ctx: ResolveContext, *, write: bool = False) -> TargetValue:
         if write:
             raise ResolutionError("writing to target variables is not supported by this runtime (uprobes are read-only)", expr)
-        at_entry = isinstance(expr, EntryOp)
-        if at_entry:
+        if isinstance(expr, EntryOp):
             if not probe.is_return:
                 raise ResolutionError("@entry is allowed only in .return probes", expr)
             expr = expr.operand
@@ -107,16 +106,20 @@ class UprobeProvider(ProbeProvider):
             value = _resolver(probe).resolve(expr)
         except CaptureProblem as problem:
             raise ResolutionError(str(problem), expr) from None
-        if at_entry and isinstance(value.capture, Capture):
-            value.capture = _entry(value.capture)
-            value.description = value.capture.describe()
+        if probe.is_return and expr.name not in ("$return", "$$return"):
+            value = _at_entry(value, expr)  # stap: in .return probes $var means @entry($var)
         return value
 
 
-def _entry(capture: Capture) -> Capture:
-    from dataclasses import replace
-
-    return replace(capture, at_entry=True)
+def _at_entry(value: TargetValue, expr: TargetSymbol) -> TargetValue:
+    """The same value, captured when the function is entered (by the paired entry uprobe)."""
+    if isinstance(value.capture, Capture):
+        capture = replace(value.capture, at_entry=True)
+        return TargetValue(value.type, capture, f"{spelled(expr)}: {capture.describe()}")
+    if isinstance(value.capture, PrettyPlan):
+        items = [i if isinstance(i, str) else (replace(i[0], at_entry=True), i[1]) for i in value.capture.items]
+        return TargetValue(value.type, PrettyPlan(items), "at entry: " + value.description)
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -191,6 +194,8 @@ class _Target:
         address = function.low_pc if is_return else function.pc
         data = self.base_data(address)
         data["function"] = function.qualified
+        if is_return:  # where the companion probe captures the entry values ($var, @entry)
+            data["entry_offset"] = self.image.file_offset(function.pc)
         planner = Planner(index, function, function.pc, self.image.is_pie)
         variables = _function_variables(index, function, is_return)
         mechanism = "uretprobe (uprobe PMU, retprobe bit)" if is_return else "uprobe (uprobe PMU)"

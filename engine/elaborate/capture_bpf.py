@@ -1,0 +1,207 @@
+"""BPF capture programs for uprobe and raw-tracepoint probes, from `Capture` recipes.
+
+The tracepoint pipeline (engine/translate/bpf/capture.py) copies fields at fixed
+offsets of a tracepoint record; probes planned from DWARF, SDT notes or BTF instead
+start from a register (struct pt_regs) or a raw-tracepoint argument and follow
+pointers. This module emits that, with the same assembler and the same record
+header, so the runtime's ring-buffer consumer reads both alike:
+
+    record = header (48 bytes) | one 8-byte slot per integer | string slots
+
+An integer slot holds the recipe's final value (zero-extended; the reader sign-
+extends from `size` when `signed`). A string slot is the runtime's struct
+stp_bpf_string: address, status (length incl. NUL or -errno), then the bytes.
+Memory reads go through bpf_probe_read_user/kernel into the slot itself, which is
+zeroed first, so a failed read leaves 0 rather than stale bytes.
+
+Entry values (`@entry($x)`, and every `$x` of a .return probe) are captured by a
+companion program at the function's entry (`entry_program`) into the hash map
+"entry", keyed by pid_tgid; the return probe's program copies them into its record
+and deletes the key, so recursion deeper than one level keeps the innermost call's
+values (as a per-thread stash does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.elaborate.dwarf_capture import Capture
+from engine.elaborate.elf import REGISTERS
+from engine.translate.bpf.asm import Assembler, Program
+from engine.translate.bpf.capture import _count_loss, _header  # the shared record header and loss counter
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
+from engine.translate.bpf.plan import HEADER_SIZE, STRING_HEADER
+
+PROG_TYPE_KPROBE = 2  # uprobes and uretprobes run BPF_PROG_TYPE_KPROBE programs
+PROG_TYPE_RAW_TRACEPOINT = 17
+MAX_ENTRY_VALUES = 8  # the "entry" map's value: this many u64s
+_KEY = -8  # stack offset of the pid_tgid key
+_ENTRY_VALUES = _KEY - 8 * MAX_ENTRY_VALUES  # stack offset of the entry values being built
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One value in the record: an integer recipe, or a string read at the recipe's value."""
+
+    capture: Capture
+    string: bool = False
+    buffer: int = 0  # string bytes (MAXSTRINGLEN)
+
+    def size(self) -> int:
+        return STRING_HEADER + ((self.buffer + 7) & ~7) if self.string else 8
+
+
+@dataclass
+class RecordLayout:
+    slots: list[Slot] = field(default_factory=list)
+
+    def add(self, slot: Slot) -> int:
+        """The slot's index (an identical slot is shared)."""
+        if slot not in self.slots:
+            self.slots.append(slot)
+        return self.slots.index(slot)
+
+    def offset(self, index: int) -> int:
+        return HEADER_SIZE + sum(s.size() for s in self.slots[:index])
+
+    def record_size(self) -> int:
+        return HEADER_SIZE + sum(s.size() for s in self.slots)
+
+    def entry_slots(self) -> list[int]:
+        """Indexes of the slots captured at function entry, in stash order."""
+        return [i for i, s in enumerate(self.slots) if s.capture.at_entry]
+
+
+class CaptureError(Exception):
+    """A recipe this program generator cannot emit (the message says which part)."""
+
+
+def capture_program(layout: RecordLayout, probe_index: int) -> Program:
+    """Reserve a record, fill the header, run each slot's recipe, submit (or count a loss)."""
+    a = Assembler()
+    a.mov(R6, R1)  # the context: struct pt_regs * or the raw tracepoint's u64 args
+    a.load_map(R1, "events")
+    a.mov(R2, layout.record_size())
+    a.mov(R3, 0)
+    a.call("ringbuf_reserve")
+    a.jump_if("==", R0, 0, "lost")
+    a.mov(R7, R0)
+    _header(a, probe_index)
+    entry = layout.entry_slots()
+    for index, slot in enumerate(layout.slots):
+        if index not in entry:
+            _slot(a, slot, R7, layout.offset(index))
+    if entry:
+        _unstash(a, [layout.offset(i) for i in entry])
+    a.mov(R1, R7)
+    a.mov(R2, 0)
+    a.call("ringbuf_submit")
+    a.jump("out")
+    a.label("lost")
+    _count_loss(a, probe_index)
+    a.label("out")
+    a.mov(R0, 0)
+    a.exit()
+    return a.assemble()
+
+
+def entry_program(layout: RecordLayout) -> Program:
+    """At the function's entry: compute the return probe's entry values, stash them by thread."""
+    entry = layout.entry_slots()
+    if len(entry) > MAX_ENTRY_VALUES or any(layout.slots[i].string for i in entry):
+        raise CaptureError(f"at most {MAX_ENTRY_VALUES} integer entry values per return probe")
+    a = Assembler()
+    a.mov(R6, R1)
+    for position, index in enumerate(entry):
+        _slot(a, layout.slots[index], FP, _ENTRY_VALUES + 8 * position)
+    _key(a)
+    a.load_map(R1, "entry")
+    a.mov(R2, FP)
+    a.alu("+=", R2, _KEY)
+    a.mov(R3, FP)
+    a.alu("+=", R3, _ENTRY_VALUES)
+    a.mov(R4, 0)  # BPF_ANY
+    a.call("map_update_elem")
+    a.mov(R0, 0)
+    a.exit()
+    return a.assemble()
+
+
+def _key(a: Assembler) -> None:
+    a.call("get_current_pid_tgid")
+    a.store(FP, _KEY, R0, 8)
+
+
+def _unstash(a: Assembler, offsets: list[int]) -> None:
+    """Copy this thread's stashed entry values into the record (zeros if none), then drop them."""
+    _key(a)
+    a.load_map(R1, "entry")
+    a.mov(R2, FP)
+    a.alu("+=", R2, _KEY)
+    a.call("map_lookup_elem")
+    a.jump_if("==", R0, 0, "no_entry")
+    a.mov(R8, R0)
+    for position, offset in enumerate(offsets):
+        a.load(R1, R8, 8 * position, 8)
+        a.store(R7, offset, R1, 8)
+    a.load_map(R1, "entry")
+    a.mov(R2, FP)
+    a.alu("+=", R2, _KEY)
+    a.call("map_delete_elem")
+    a.jump("entry_done")
+    a.label("no_entry")
+    for offset in offsets:
+        a.store(R7, offset, 0, 8)
+    a.label("entry_done")
+
+
+def _slot(a: Assembler, slot: Slot, base: Reg, offset: int) -> None:
+    """Run the slot's recipe, leaving its value at base+offset (the record, or the stack)."""
+    capture = slot.capture
+    a.store(base, offset, 0, 8)
+    _start(a, capture)
+    for step in capture.steps:
+        if step.kind == "add":
+            if step.amount:
+                a.alu("+=", R1, step.amount)
+        else:
+            _read(a, capture.memory, base, offset, step.amount)
+    if slot.string:
+        _string(a, capture.memory, offset, slot.buffer)
+    else:
+        a.store(base, offset, R1, 8)
+
+
+def _start(a: Assembler, capture: Capture) -> None:
+    """R1 = the recipe's starting value (register or raw-tracepoint argument) + offset."""
+    if capture.load_base:
+        raise CaptureError("globals of position-independent files need the load address (not supported yet)")
+    if capture.register is None:
+        a.mov(R1, 0)
+    elif capture.source == "raw_tracepoint":
+        a.load(R1, R6, 8 * int(capture.register[3:]), 8)
+    else:
+        a.load(R1, R6, REGISTERS[capture.register].pt_regs, 8)
+    if capture.offset:
+        a.alu("+=", R1, capture.offset)
+
+
+def _read(a: Assembler, memory: str, base: Reg, offset: int, size: int) -> None:
+    """R1 = *(u<size> *)R1 from user or kernel memory, through the zeroed slot at base+offset."""
+    a.mov(R3, R1)
+    a.store(base, offset, 0, 8)
+    a.mov(R1, base)
+    a.alu("+=", R1, offset)
+    a.mov(R2, size)
+    a.call("probe_read_kernel" if memory == "kernel" else "probe_read_user")
+    a.load(R1, base, offset, size)
+
+
+def _string(a: Assembler, memory: str, offset: int, buffer: int) -> None:
+    a.store(R7, offset, R1, 8)
+    a.mov(R3, R1)
+    a.mov(R1, R7)
+    a.alu("+=", R1, offset + STRING_HEADER)
+    a.mov(R2, buffer)
+    a.call("probe_read_kernel_str" if memory == "kernel" else "probe_read_user_str")
+    a.store(R7, offset + 8, R0, 4)
