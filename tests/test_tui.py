@@ -45,15 +45,15 @@ async def test_open_type_modified_marker_and_save(tmp_path: Path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.editor.text == "probe begin {\n}\n"
-        assert app.editor.border_title == str(script)
+        assert app.editor.border_title == "hello.stp"
         app.editor.cursor_location = (0, 13)
         await type_text(pilot, " exit()")
         assert app.editor.text == "probe begin { exit()\n}\n"
-        assert app.editor.border_title == f"{script} ●"
+        assert app.editor.border_title == "hello.stp ●"
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert script.read_text() == "probe begin { exit()\n}\n"
-        assert app.editor.border_title == str(script)
+        assert app.editor.border_title == "hello.stp"
 
 
 async def test_save_as_asks_for_a_path(tmp_path: Path):
@@ -70,7 +70,7 @@ async def test_save_as_asks_for_a_path(tmp_path: Path):
         await settle(pilot)
         assert target.read_text() == "probe end {}"
         assert app.path == str(target)
-        assert app.editor.border_title == str(target)
+        assert app.editor.border_title == "new.stp"
 
 
 async def test_completion_as_you_type_offers_probe_families_and_accepts():

@@ -140,7 +140,8 @@ class ScriptEditor(HighlightedTextArea):
             self.post_message(self.CompletionKey(event.key))
             return
         await super()._on_key(event)
-        if event.character and (event.character.isalnum() or event.character in _TRIGGER_CHARACTERS):
+        typed = event.character is not None and event.is_printable
+        if typed and (event.character.isalnum() or event.character in _TRIGGER_CHARACTERS):
             self.post_message(self.CompletionRequested(explicit=False))
-        elif self.completing and event.key == "backspace":
-            self.post_message(self.CompletionRequested(explicit=False))
+        elif self.completing and (typed or event.key == "backspace"):
+            self.post_message(self.CompletionRequested(explicit=False))  # re-evaluated: usually closes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -53,7 +55,7 @@ class EditorPane(Vertical):
         if not self.is_mounted:
             return
         editor = self.editor
-        name = self.file_name or "(unsaved script)"
+        name = Path(self.file_name).name if self.file_name else "(unsaved script)"
         editor.border_title = name + (" ●" if editor.modified else "")
         row, column = editor.cursor_location
         editor.border_subtitle = f"{row + 1}:{column + 1}"
