@@ -183,7 +183,7 @@ def test_target_errors_read_like_stap(binaries):
     main = _probe(binaries["O0"], "main")
     with pytest.raises(ResolutionError, match=r"^'struct point' is being accessed instead of a member such as '->x'$"):
         _target(main, "$head")
-    with pytest.raises(ResolutionError, match=r"^unable to find local 'nothere', .*near pc 0x[0-9a-f]+ in main .*probed.c \(alternatives: \$argc, \$argv, \$rounds, \$name, \$tail_label, \$head_label, \$tail, \$head, \$checksum\)$"):
+    with pytest.raises(ResolutionError, match=r"^unable to find local 'nothere', .*near pc 0x[0-9a-f]+ in main .*probed.c \(alternatives: \$argc, \$argv, \$rounds, \$name, \$tail_label, \$head_label, \$tail, \$head, \$checksum\)\)$"):
         _target(main, "$nothere")
     with pytest.raises(ResolutionError, match=r"^unable to find local 'return'"):
         _target(main, "$return")

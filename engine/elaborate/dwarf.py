@@ -30,7 +30,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 3  # bump when the pickled shape changes
+INDEX_FORMAT = 4  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -100,6 +100,7 @@ class DwarfFunction:
     frame_base: Location | None = None
     return_type: int | None = None  # None for void
     has_dwarf: bool = True
+    die: int = 0  # offset of the function's DIE (stap names it in errors)
 
     @property
     def qualified(self) -> str:
@@ -319,6 +320,7 @@ class _CuIndexer:
             external=bool(_attr(origin, "DW_AT_external", False)),
             frame_base=self._location(die, "DW_AT_frame_base"),
             return_type=_type_ref(origin),
+            die=die.offset,
         )
         function.variables = [v for v in (self._variable(c) for c in die.iter_children()) if v is not None]
         self.index.functions.append(function)

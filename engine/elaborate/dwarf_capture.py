@@ -100,6 +100,11 @@ def spelled(expr) -> str:
     return text
 
 
+def component_token(component) -> str:
+    """How stap names a target component in errors: "operator '->'" or "operator '['"."""
+    return "operator '->'" if component.kind == "member" else "operator '['"
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a typed value is: its address (`is_address`) or the value itself."""
@@ -286,10 +291,15 @@ class Planner:
         for variable in self.function.variables:
             if variable.name == name and variable.available_at(self.pc):
                 return variable
-        alternatives = ", ".join("$" + v.name for v in self.function.variables if v.available_at(self.pc))
-        raise CaptureProblem(
-            f"unable to find local '{name}', [man error::dwarf] near pc 0x{self.pc:x} in {self.function.name} "
-            f"{self.function.decl_file} (alternatives: {alternatives})"
+        raise CaptureProblem(self.missing_local(name))
+
+    def missing_local(self, name: str) -> str:
+        """stap's message, unbalanced parenthesis included."""
+        function = self.function
+        alternatives = ", ".join("$" + v.name for v in function.variables if v.available_at(self.pc))
+        return (
+            f"unable to find local '{name}', [man error::dwarf] dieoffset 0x{function.die:x} in {self.index.path}, "
+            f"near pc 0x{self.pc:x} in {function.name} {function.decl_file} (alternatives: {alternatives}))"
         )
 
     def place_of(self, variable: DwarfVariable) -> Place:
@@ -305,7 +315,7 @@ class Planner:
         place = self._through_pointer(place, operator + name)
         t = strip_typedefs(self.types, place.type)
         if t is None or t.tag not in ("structure_type", "union_type", "class_type"):
-            raise CaptureProblem(f"invalid access '{operator}{name}' vs. {self.index.type_name(place.type)}")
+            raise CaptureProblem(f"invalid access '{operator}{name}' vs. {self.bare_name(place.type)}")
         found = self._find_member(t, name)
         if found is None:
             names = ", ".join(m[0] for m in t.members if m[0])
@@ -337,7 +347,7 @@ class Planner:
         if t is not None and t.tag == "pointer_type":
             value = self._value(place)
             return Place(value.then(Step("add", position * self.size_of(t.target))), True, t.target)
-        raise CaptureProblem(f"invalid access '[{position}]' vs. {self.index.type_name(place.type)}")
+        raise CaptureProblem(f"invalid access '[{position}]' vs. {self.bare_name(place.type)}")
 
     def _array_element(self, offset: int, t: DwarfType) -> int | None:
         """The element type of one dimension; a 2-D array's element is a 1-D array type,
@@ -375,6 +385,10 @@ class Planner:
             raise CaptureProblem(f"floating-point value '{spelled}' cannot be captured as a long")
         capture = self._value(place)
         return replace(capture, size=self.size_of(place.type), signed=self.is_signed(place.type))
+
+    def bare_name(self, offset: int | None) -> str:
+        """The type's name under typedefs and qualifiers, as stap's access errors show it."""
+        return self.index.type_name(resolve_offset(self.types, offset))
 
     def size_of(self, offset: int | None) -> int:
         t = strip_typedefs(self.types, offset)

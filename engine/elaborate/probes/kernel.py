@@ -22,7 +22,7 @@ import struct
 from dataclasses import dataclass, replace
 
 from engine.elaborate import btf as btfinfo
-from engine.elaborate.dwarf_capture import Capture, PrettyPlan, Step, spelled
+from engine.elaborate.dwarf_capture import Capture, PrettyPlan, Step, component_token, spelled
 from engine.elaborate.probes.base import (
     DerivedProbe,
     ListedProbe,
@@ -117,22 +117,26 @@ def _btf_step(btf: btfinfo.Btf, type_id: int, capture: Capture, component, expr:
     t = btf.strip(type_id)
     if component.kind == "index":
         if not isinstance(component.index, NumberLiteral) or t.kind != "ptr":
-            raise ResolutionError("only a literal index through a pointer can be captured at probe time", expr)
+            raise ResolutionError("only a literal index through a pointer can be captured at probe time", component,
+                                  component_token(component))
         element = t.type
         return element, _loaded(btf, element, capture.then(Step("add", component.index.value * btf.size_of(element))))
     if t.kind == "ptr":
         type_id, t = t.type, btf.strip(t.type)
     if t.kind not in ("struct", "union"):
-        raise ResolutionError(f"invalid access '->{component.name}' vs. {btf.type_name(type_id)}", component)
+        raise ResolutionError(f"invalid access '->{component.name}' vs. {btf.type_name(btf.strip(type_id).id)}", component,
+                              component_token(component))
     found = btf.find_member(type_id, component.name)
     if found is None:
         names = ", ".join(m.name for m in t.members if m.name)
         raise ResolutionError(
-            f"unable to find member '{component.name}' for {btf.type_name(type_id)} (alternatives: {names})", component
+            f"unable to find member '{component.name}' for {btf.type_name(type_id)} (alternatives: {names})",
+            component,
+            component_token(component),
         )
     offset, member = found
     if member.bit_size:
-        raise ResolutionError(f"bitfield member '{component.name}' cannot be captured", component)
+        raise ResolutionError(f"bitfield member '{component.name}' cannot be captured", component, component_token(component))
     return member.type, _loaded(btf, member.type, capture.then(Step("add", offset)))
 
 

@@ -19,7 +19,16 @@ from dataclasses import dataclass, replace
 
 from engine.elaborate import dwarf as dwarfinfo
 from engine.elaborate import elf as elfinfo
-from engine.elaborate.dwarf_capture import Capture, CaptureProblem, Place, Planner, PrettyPlan, Step, spelled
+from engine.elaborate.dwarf_capture import (
+    Capture,
+    CaptureProblem,
+    Place,
+    Planner,
+    PrettyPlan,
+    Step,
+    component_token,
+    spelled,
+)
 from engine.elaborate.probes.base import (
     DerivedProbe,
     ListedProbe,
@@ -398,23 +407,25 @@ class _DwarfResolver:
         return TargetValue(Type.LONG, capture, f"{spelled(expr)}: {capture.describe()}")
 
     def _follow(self, place: Place, expr: TargetSymbol) -> Place:
+        """Apply `->name` / `[n]`; errors point at the operator, as stap's do."""
         for component in expr.components:
-            if component.kind == "member":
-                place = self.planner.member(place, component.name, "->")
-            elif isinstance(component.index, NumberLiteral):
-                place = self.planner.element(place, component.index.value)
-            else:
-                raise CaptureProblem("array index must be a literal number for a value captured at probe time")
+            try:
+                place = self._component(place, component)
+            except CaptureProblem as problem:
+                raise ResolutionError(str(problem), component, component_token(component)) from None
         return place
+
+    def _component(self, place: Place, component) -> Place:
+        if component.kind == "member":
+            return self.planner.member(place, component.name, "->")
+        if isinstance(component.index, NumberLiteral):
+            return self.planner.element(place, component.index.value)
+        raise CaptureProblem("array index must be a literal number for a value captured at probe time")
 
     def _return(self, expr: TargetSymbol) -> TargetValue:
         function = self.planner.function
         if not self.probe.is_return or function.return_type is None:
-            alternatives = ", ".join("$" + v.name for v in function.variables if v.available_at(self.planner.pc))
-            raise CaptureProblem(
-                f"unable to find local 'return', [man error::dwarf] near pc 0x{self.planner.pc:x} in "
-                f"{function.name} {function.decl_file} (alternatives: {alternatives})"
-            )
+            raise CaptureProblem(self.planner.missing_local("return"))
         place = Place(Capture("rax"), False, function.return_type)
         capture = self.planner.final(self._follow(place, expr), "$return")
         return TargetValue(Type.LONG, capture, f"$return: {capture.describe()}")

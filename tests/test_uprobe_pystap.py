@@ -1,0 +1,63 @@
+"""process(...) probes through pystap's passes 1-2, compared with the real stap."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.programs import build
+from tests.support import REPO, stap_oracle
+
+PYSTAP = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def pystap(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PYSTAP, *args], capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def o0() -> str:
+    return str(build("probed", "-O0"))
+
+
+def _first_error(stderr: str) -> str:
+    return stderr.split("\n\n")[0].strip()
+
+
+@pytest.mark.parametrize("body", ["println($p->x->y)", "println($nothere)", "println($p->next->label->x)"])
+def test_target_errors_match_stap(o0, body):
+    script = f'probe process("{o0}").function("norm") {{ {body} }}'
+    ours = pystap("-p2", "-e", script)
+    theirs = stap_oracle("-p2", "-e", script)
+    assert ours.returncode == 1 and theirs.returncode == 1
+    assert _first_error(ours.stderr) == _first_error(theirs.stderr)
+    assert ours.stderr.rstrip().endswith("Pass 2: analysis failed.  [man error::pass2]")
+
+
+def test_listing_through_pystap_matches_stap(o0):
+    point = f'process("{o0}").function("*")'
+    ours = pystap("-L", point)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == stap_oracle("-L", point).stdout
+
+
+def test_elaborated_probe_points_match_stap(o0):
+    script = f'probe process("{o0}").function("a*"), process("{o0}").statement("norm@probed.c:39") {{ println($$parms) }}'
+    ours = pystap("-p2", "-e", script)
+    assert ours.returncode == 0, ours.stderr
+    theirs = stap_oracle("-p2", "-e", script)
+    resolved = re.compile(r'^(process\(\S+) /\*', re.M)
+    assert resolved.findall(ours.stdout) == resolved.findall(theirs.stdout)
+    assert len(resolved.findall(ours.stdout)) == 2
+
+
+def test_kernel_tracepoint_listing_through_pystap():
+    ours = pystap("-L", 'kernel.tracepoint("sched_process_e*")')
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout.splitlines() == [
+        'kernel.tracepoint("sched_process_exec") $arg1:struct task_struct* $arg2:pid_t $arg3:struct linux_binprm*',
+        'kernel.tracepoint("sched_process_exit") $arg1:struct task_struct* $arg2:bool',
+    ]
