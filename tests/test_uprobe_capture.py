@@ -166,3 +166,17 @@ def test_entry_values_in_return_probes(harness, tmp_path, binary):
     add, norm = fire(harness, tmp_path, binary, probes)
     assert add == [(100 + 2 * i, i, 100 + i) for i in range(ROUNDS)]
     assert norm == [(7, -30)] * ROUNDS
+
+
+def test_cast_of_a_target_pointer_and_of_an_sdt_argument(harness, tmp_path, binary):
+    from engine.parse.ast import CastOp
+
+    norm = Probe(binary, (("function", "norm"),), [])
+    y = norm.derived.resolve_target(CastOp(TargetSymbol("$p"), "struct point", components=[TargetComponent("member", "y")]), CTX)
+    norm.slots.append(norm.layout.add(Slot(y.capture)))
+    loop = Probe(binary, (("mark", "loop"),), [])
+    label = loop.derived.resolve_target(CastOp(TargetSymbol("$arg3"), "char"), CTX)
+    loop.slots.append(loop.layout.add(Slot(label.capture)))
+    norms, loops = fire(harness, tmp_path, binary, [norm, loop])
+    assert norms == [(-40,)] * ROUNDS
+    assert loops == [(ord("h"),)] * ROUNDS  # the first char of "head"

@@ -249,3 +249,15 @@ def test_index_is_cached_on_disk_by_build_id(binaries, tmp_path, monkeypatch):
     monkeypatch.setattr(dwarf, "build_index", lambda image: pytest.fail("index rebuilt despite the cache"))
     second = dwarf.load_index(binaries["O2"])
     assert [f.qualified for f in second.functions] == [f.qualified for f in first.functions]
+
+
+def test_cast_plans_follow_the_named_type(binaries):
+    from engine.parse.ast import CastOp
+
+    for which, start in (("O0", "rbp-24; load 8"), ("O2", "rdi")):
+        norm = _probe(binaries[which], "norm")
+        cast = CastOp(TargetSymbol("$p"), "struct point", components=[TargetComponent("member", "y")])
+        assert norm.resolve_target(cast, CTX).description == f'@cast($p, "struct point")->y: {start}; add 8; load 8 -> 8 bytes, signed'
+    with pytest.raises(ResolutionError, match=r"^type definition 'struct nope' not found in '/"):
+        norm.resolve_target(CastOp(TargetSymbol("$p"), "struct nope", components=[TargetComponent("member", "y")]), CTX)
+    assert dwarf.find_type(dwarf.load_index(binaries["O0"]), "size_t") is not None

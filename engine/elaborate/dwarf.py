@@ -185,6 +185,21 @@ def resolve_offset(types: dict[int, DwarfType], offset: int | None) -> int | Non
     return None
 
 
+def find_type(index: DebugIndex, text: str) -> int | None:
+    """The DIE offset of a type named like stap's @cast: "struct point", "union u", "size_t", "int"."""
+    word, _, name = text.strip().partition(" ")
+    tags = {"struct": ("structure_type", "class_type"), "union": ("union_type",), "enum": ("enumeration_type",)}
+    wanted = tags.get(word, ("typedef", "base_type"))
+    name = name.strip() if word in tags else text.strip()
+    found = None
+    for offset, t in index.types.items():
+        if t.tag in wanted and t.name == name:
+            if not t.declaration:
+                return offset
+            found = offset
+    return found
+
+
 def file_matches(path: str, pattern: str) -> bool:
     """stap's file matching: a full-path glob, or a glob of the trailing path components."""
     import fnmatch

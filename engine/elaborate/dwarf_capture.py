@@ -91,7 +91,7 @@ class PrettyPlan:
 
 def spelled(expr) -> str:
     """`$p->next->x`, `$argv[0]`: a TargetSymbol as written, for descriptions."""
-    text = expr.name
+    text = getattr(expr, "name", "")
     for component in expr.components:
         if component.kind == "member":
             text += "->" + component.name
@@ -279,7 +279,7 @@ class Planner:
     """Plans captures for one function at one probe address."""
 
     index: DebugIndex
-    function: DwarfFunction
+    function: DwarfFunction | None  # None when only types are needed (@cast)
     pc: int
     pie: bool
 

@@ -41,7 +41,7 @@ from engine.elaborate.probes.base import (
     register,
     similar,
 )
-from engine.parse.ast import EntryOp, Node, NumberLiteral, ProbePoint, TargetSymbol, Type
+from engine.parse.ast import CastOp, EntryOp, Node, NumberLiteral, ProbePoint, TargetSymbol, Type
 
 _FUNCTION_SUFFIXES = ("", ".call", ".return", ".inline", ".exported")
 
@@ -109,6 +109,8 @@ class UprobeProvider(ProbeProvider):
             if not probe.is_return:
                 raise ResolutionError("@entry is allowed only in .return probes", expr)
             expr = expr.operand
+        if isinstance(expr, CastOp):
+            return _cast(self, probe, expr, ctx)
         if not isinstance(expr, TargetSymbol):
             raise ResolutionError("unsupported target expression in a user-space probe", expr)
         try:
@@ -118,6 +120,44 @@ class UprobeProvider(ProbeProvider):
         if probe.is_return and expr.name not in ("$return", "$$return"):
             value = _at_entry(value, expr)  # stap: in .return probes $var means @entry($var)
         return value
+
+
+def _cast(provider: UprobeProvider, probe: UprobeProbe, expr: CastOp, ctx: ResolveContext) -> TargetValue:
+    """`@cast($ptr, "struct T" [, "MODULE"])->m`: the pointer is captured, then followed with T's layout."""
+    if not isinstance(expr.operand, TargetSymbol) or expr.operand.pretty:
+        raise ResolutionError("@cast of a value computed in the handler cannot be read at probe time; "
+                              "cast a target variable such as $arg1", expr)
+    pointer = provider.resolve_target(probe, expr.operand, ctx)
+    if not isinstance(pointer.capture, Capture):
+        raise ResolutionError("@cast needs an integer target value", expr.operand)
+    module = expr.module or probe.data["path"]
+    try:
+        index = dwarfinfo.load_index(module)
+    except elfinfo.ElfProblem as problem:
+        raise ResolutionError(f"@cast module: {problem}", expr) from None
+    type_offset = dwarfinfo.find_type(index, expr.type_name)
+    if type_offset is None:
+        raise ResolutionError(f"type definition '{expr.type_name}' not found in '{module}'", expr)
+    planner = Planner(index, None, 0, probe.image.is_pie)
+    place = Place(replace(pointer.capture, size=8, signed=False), True, type_offset)
+    try:
+        for component in expr.components:
+            place = planner.member(place, component.name, "->") if component.kind == "member" else (
+                planner.element(place, getattr(component.index, "value", 0)))
+        text = f'@cast({spelled(expr.operand)}, "{expr.type_name}")' + spelled(expr)
+        return _value(planner, place, expr.pretty, text)
+    except CaptureProblem as problem:
+        raise ResolutionError(str(problem), expr) from None
+
+
+def _value(planner: Planner, place: Place, pretty: str, text: str) -> TargetValue:
+    """The script-visible value of `place`: a long, or a pretty-printed string for `$`/`$$`."""
+    if pretty:
+        plan = PrettyPlan()
+        _pretty(planner, place, pretty == "$$", plan, 0)
+        return TargetValue(Type.STRING, plan, f"{text}{pretty}: {plan.text()}")
+    capture = planner.final(place, text)
+    return TargetValue(Type.LONG, capture, f"{text}: {capture.describe()}")
 
 
 def _at_entry(value: TargetValue, expr: TargetSymbol) -> TargetValue:
@@ -399,12 +439,7 @@ class _DwarfResolver:
             return self._return(expr)
         variable = self.planner.variable(name[1:])
         place = self._follow(self.planner.place_of(variable), expr)
-        if expr.pretty:
-            plan = PrettyPlan()
-            _pretty(self.planner, place, expr.pretty == "$$", plan, 0)
-            return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: {plan.text()}")
-        capture = self.planner.final(place, name)
-        return TargetValue(Type.LONG, capture, f"{spelled(expr)}: {capture.describe()}")
+        return _value(self.planner, place, expr.pretty, expr.name if expr.pretty else spelled(expr))
 
     def _follow(self, place: Place, expr: TargetSymbol) -> Place:
         """Apply `->name` / `[n]`; errors point at the operator, as stap's do."""
