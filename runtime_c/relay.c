@@ -58,15 +58,15 @@ struct relay {
     uint64_t first_ns;    /* when its first record was written */
 
     uint64_t unreported[2]; /* dropped records not yet announced, by enum relay_wait */
-    int reporting;            /* writing that REC_LOST now */
-    int stalled;              /* a wait timed out: do not wait until a slot frees */
+    int reporting;          /* writing that REC_LOST now */
+    int stalled;            /* a wait timed out: do not wait until a slot frees */
 };
 
 static uint64_t now_ns(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail: the clock exists, ts is valid */
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -143,8 +143,14 @@ static int wait_for_slot(struct relay *r)
         if (t >= deadline || r->reader_gone)
             return 0;
         struct timespec ts = { 0, sleep_ns };
-        if (ppoll(&pfd, 1, &ts, NULL) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+        int rc = ppoll(&pfd, 1, &ts, NULL);
+
+        if (rc < 0 && errno != EINTR) {
+            fprintf(stderr, "WARNING: relay: ppoll on wakeup socket: %s\n", strerror(errno));
             r->reader_gone = 1;
+        } else if (rc > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
+            r->reader_gone = 1;
+        }
         sleep_ns = sleep_ns * 2 > WAIT_MAX_NS ? WAIT_MAX_NS : sleep_ns * 2;
     }
     return 1;
