@@ -61,3 +61,20 @@ def test_kernel_tracepoint_listing_through_pystap():
         'kernel.tracepoint("sched_process_exec") $arg1:struct task_struct* $arg2:pid_t $arg3:struct linux_binprm*',
         'kernel.tracepoint("sched_process_exit") $arg1:struct task_struct* $arg2:bool',
     ]
+
+
+def test_process_begin_end_count_a_forking_workload():
+    """Through all five passes: six children exec /bin/true and exit; -c's own shell is target()."""
+    from tests.support import require_root, require_tracefs
+
+    require_root()
+    require_tracefs()
+    script = (
+        "global b, e, bt, et "
+        'probe process.begin { if (execname() == "true") b++; if (pid() == target()) bt++ } '
+        'probe process.end { if (execname() == "true") e++; if (pid() == target()) et++ } '
+        'probe end { printf("%d %d %d %d\\n", b, e, bt, et) }'
+    )
+    ours = pystap("-e", script, "-c", 'sh -c "for i in 1 2 3 4 5; do /bin/true; done; /bin/true"')
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == "6 6 1 1\n"

@@ -225,11 +225,14 @@ def test_stripped_binary_says_there_is_no_debug_information(binaries):
 
 
 def test_process_begin_end(binaries):
-    assert [d.point for d in PROVIDER.resolve(point("process", "begin"), CTX)] == ["process.begin"]
-    ends = PROVIDER.resolve(point(("process", binaries["O0"]), "end"), CTX)
-    assert ends[0].point == f'process("{binaries["O0"]}").end'
-    assert ends[0].data["event"] == "sched:sched_process_exit"
-    assert PROVIDER.resolve(point(("process", 1), "begin"), CTX)[0].point == "process(1).begin"
+    begin = PROVIDER.resolve(point("process", "begin"), CTX)
+    assert [d.point for d in begin] == ["process.begin"] and begin[0].data["tracepoint"] == "sched:sched_process_exec"
+    end = PROVIDER.resolve(point("process", "end"), CTX)
+    assert end[0].data["tracepoint"] == "sched:sched_process_exit"
+    with pytest.raises(ResolutionError, match=r"^process\('/.*'\)\.end needs filtering by process in the kernel"):
+        PROVIDER.resolve(point(("process", binaries["O0"]), "end"), CTX)
+    with pytest.raises(ResolutionError, match=r"^process\(1\)\.begin needs filtering"):
+        PROVIDER.resolve(point(("process", 1), "begin"), CTX)
 
 
 def test_library_functions_resolve_in_the_needed_library(binaries):

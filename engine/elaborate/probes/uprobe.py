@@ -29,6 +29,7 @@ from engine.elaborate.dwarf_capture import (
     component_token,
     spelled,
 )
+from engine.elaborate.probes import tracefs
 from engine.elaborate.probes.base import (
     DerivedProbe,
     ListedProbe,
@@ -91,14 +92,30 @@ class UprobeProvider(ProbeProvider):
         return [ListedProbe(text, list(listed[text].target_vars.values()), self.family) for text in sorted(listed)]
 
     def _lifecycle(self, point: ProbePoint, match: Match) -> DerivedProbe:
+        """process.begin/.end over the scheduler's tracepoints, captured like kernel.trace.
+
+        begin is a process image starting (sched_process_exec, in the new image's
+        context), end a task exiting (sched_process_exit). The tracepoint pipeline has
+        no in-kernel filter yet, so the PATH and PID forms are refused with the reason.
+        """
         which = "begin" if match.has("begin") else "end"
         process = match.args.get("process")
-        if isinstance(process, str):
-            process = _find_program(process, point)
-        head = "process" if process is None else f"process({process})" if isinstance(process, int) else f'process("{process}")'
-        event = "sched:sched_process_exec" if which == "begin" else "sched:sched_process_exit"
-        data = {"event": event, "process": process}
-        return self.derive(point, f"{head}.{which}", f"tracepoint {event} filtered in the kernel", data=data)
+        if process is not None:
+            if isinstance(process, str):
+                process = _find_program(process, point)
+            raise ResolutionError(
+                f"process({process!r}).{which} needs filtering by process in the kernel, which this runtime "
+                f"does not do yet; use process.{which} and test execname() or pid() in the handler",
+                point.components[0],
+            )
+        system, event = ("sched", "sched_process_exec" if which == "begin" else "sched_process_exit")
+        try:
+            fmt = tracefs.event_format(system, event)
+        except tracefs.TracefsError as error:
+            raise ResolutionError(f"process.{which} needs the {system}:{event} tracepoint: {error}", point.components[0]) from None
+        data = {"tracepoint": fmt.name, "id": fmt.id, "format digest": fmt.digest}
+        mechanism = f"tracepoint {fmt.name} (id {fmt.id}), BPF program attached with perf_event_open"
+        return self.derive(point, f"process.{which}", mechanism, data=data)
 
     # -- target variables ---------------------------------------------------------------
 
