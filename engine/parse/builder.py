@@ -25,12 +25,13 @@ _PRAGMA_RE = re.compile(r"/\*\s*([A-Za-z][\w-]*)\s*\*/")
 class ParseProblem(Exception):
     """A parse error found while building: stap's message and the token it names."""
 
-    def __init__(self, message: str, token: Token | None, label: str = "saw", recover: bool = True):
+    def __init__(self, message: str, token: Token | None, label: str = "saw", recover: bool = True, at=None):
         super().__init__(message)
         self.message = message
         self.token = token
         self.label = label
         self.recover = recover
+        self.at = at  # a Span, when no single token is to blame
 
 
 def span(item) -> Span | None:
@@ -80,7 +81,7 @@ class Builder(Transformer):
         return ast.Probe(c[1], c[2], span=span(c[0]))
 
     def alias(self, c):
-        name_points = [ast.ProbePoint(c[1], span=c[1][0].span)]
+        name_points = c[1]
         alias = ast.ProbeAlias(name_points, c[3], c[4], epilogue=c[2] == "+=", span=span(c[0]))
         if len(c) > 5:
             alias.epilogue_body = c[6]
@@ -93,18 +94,39 @@ class Builder(Transformer):
         return c[0]
 
     def point_list(self, c):
-        return c[::2]
+        return [point for points in c[::2] for point in points]
 
     def point(self, c):
-        point = ast.ProbePoint(c[0], span=c[0][0].span)
+        """One written point: a ProbePoint per `{a,b}` alternative, sharing the suffix."""
+        points = c[0]
         for item in c[1:]:
-            if item == "?":
-                point.optional = True
-            elif item == "!":
-                point.optional = point.sufficient = True
-            else:
-                point.condition = item
-        return point
+            for point in points:
+                if item == "?":
+                    point.optional = True
+                elif item == "!":
+                    point.optional = point.sufficient = True
+                else:
+                    point.condition = item
+        return points
+
+    def point_path(self, c):
+        """All expansions of `a.{b,c}.d`, each a ProbePoint (alternatives may carry flags)."""
+        paths = [ast.ProbePoint([])]
+        for element in c[::2]:
+            expanded = []
+            for path in paths:
+                for alternative in element:
+                    expanded.append(_joined(path, alternative))
+            paths = expanded
+        for path in paths:
+            path.span = path.components[0].span
+        return paths
+
+    def point_elem(self, c):
+        return [ast.ProbePoint([c[0]])]
+
+    def point_alternatives(self, c):
+        return [point for points in c[1:-1:2] for point in points]
 
     def optional_flag(self, c):
         return "?"
@@ -548,6 +570,14 @@ class Builder(Transformer):
 
     def indexable(self, c):
         return c[0]
+
+
+def _joined(head: ast.ProbePoint, tail: ast.ProbePoint) -> ast.ProbePoint:
+    if head.optional or head.sufficient or head.condition is not None:
+        first = head.components[0]
+        where = (first.span, f"identifier '{first.functor}'")
+        raise ParseProblem("'?', '!' or condition must only be specified in suffix", None, label="at", at=where)
+    return ast.ProbePoint(head.components + tail.components, tail.optional, tail.sufficient, tail.condition)
 
 
 def _negate(value: int) -> int:

@@ -2,9 +2,8 @@
 
 The search path is our bundled `tapsets/` package, then each `-I DIR`. In each,
 stap looks in the most specific directory first (`linux/<arch>`, `linux`, `<arch>`,
-then the directory itself); a file name seen once hides later files of the same
-name, so architecture-specific files override generic ones. All `.stpm` macro
-files come before all `.stp` files.
+then the directory itself), and reads every file it finds (pass 2 resolves
+duplicates). All `.stpm` macro files come before all `.stp` files.
 """
 
 from __future__ import annotations
@@ -27,11 +26,7 @@ def library_files(include_dirs: list[str], conditions: Conditions) -> tuple[list
     scripts: list[Path] = []
     for suffix, found in ((".stpm", macros), (".stp", scripts)):
         for root in tapset_roots(include_dirs):
-            seen: set[str] = set()
             for sub in subdirs:
                 directory = root / sub if sub else root
-                for path in sorted(directory.glob("*" + suffix)) if directory.is_dir() else []:
-                    if path.name not in seen:
-                        seen.add(path.name)
-                        found.append(path)
+                found.extend(sorted(directory.glob("*" + suffix)) if directory.is_dir() else [])
     return macros, scripts

@@ -79,6 +79,7 @@ class _Failure(Exception):
         self.index = index  # where the parser stood
         self.label = label
         self.resume = resume  # where to restart without skipping, or None to skip to a sync token
+        self.at = None  # (Span, description) when the error names a place rather than a token
 
 
 def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseContext) -> list:
@@ -110,7 +111,9 @@ def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseConte
         if not problem.recover:
             at = _index_of(tokens, problem.token, start)
             resume = at + 1 if problem.token.type != "EMBEDDED" or _embedded_consumed(problem) else at
-        raise _Failure(problem.message, problem.token, index, problem.label, resume) from None
+        failure = _Failure(problem.message, problem.token, index, problem.label, resume)
+        failure.at = problem.at
+        raise failure from None
 
 
 def _embedded_consumed(problem: ParseProblem) -> bool:
@@ -149,6 +152,9 @@ def _junk_diagnostic(token: Token) -> Diagnostic:
 
 def _diagnostic(failure: _Failure, end_name: str) -> Diagnostic:
     token = failure.token
+    if failure.at is not None:
+        where, saw = failure.at
+        return Diagnostic("parse error", failure.message, where, saw=saw, saw_label=failure.label)
     if token is None:
         return Diagnostic("parse error", failure.message, None, saw=f"{end_name} EOF")
     if token.type == "JUNK" and token.junk is not None:

@@ -262,7 +262,7 @@ class Preprocessor:
             actuals = dict(zip(macro.params, args))
         body = []
         for t in macro.body:
-            if t.type == "AT_UNKNOWN" and t.value[1:] in actuals:
+            if t.type != "STRING_LITERAL" and t.value[:1] == "@" and t.value[1:] in actuals:
                 body.extend(actuals[t.value[1:]])
             else:
                 body.append(t)
