@@ -1,0 +1,389 @@
+"""Tapset functions end to end: scripts run through all five passes of pystap and
+print what the functions return, compared with the values stap documents.
+
+Each script covers one family and prints one line per check; the scripts run in
+parallel once per module, after the runtime library is built.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gzip
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+PYSTAP = [sys.executable, "-c", "import sys; sys.path.insert(0, %r); from engine.cli import entry; entry()" % str(REPO)]
+
+
+@dataclass
+class Script:
+    name: str
+    text: str
+    options: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _kernel_hz() -> int:
+    config = Path("/proc/config.gz")
+    if config.exists():
+        found = re.search(rb"^CONFIG_HZ=(\d+)$", gzip.decompress(config.read_bytes()), re.M)
+        if found:
+            return int(found.group(1))
+    return 250
+
+
+SCRIPTS = [
+    Script("strings", r"""
+probe begin {
+  println(substr("hello", 1, 3), "|", substr("hello", 3, 100), "|", substr("hello", 9, 1), "|")
+  println(strlen("hello"), " ", strlen(""), " ", stringat("A", 0), " ", isinstr("hello", "ell"), " ", isinstr("a", "b"))
+  println(strpos("hello", "lo"), " ", strpos("hello", "x"), " ", strpos("hello", ""))
+  println(str_replace("a-b-c", "-", "+"), " ", str_replace("aaa", "", "x"), " ", str_replace("abcabc", "bc", ""))
+  println(text_str("a\tb\n\001"), " ", text_strn("hello world", 8, 1), " ", text_strn("hello world", 4, 0))
+  println(string_quoted("q\"q\\"), " ", string_quoted(""))
+  println(strtol("0x1f", 16), " ", strtol("-12", 10), " ", strtol("777", 8), " ", strtol("z", 36), " ", strtol("12x", 0))
+  println(isdigit("7x"), " ", isdigit("x7"), " ", toupper("mixed Case 1"), " ", tolower("MIXED"))
+  println(tokenize("one two  three", " "), ",", tokenize("", " "), ",", tokenize(" "), ",", tokenize(" "), ".")
+  try { println(stringat("abc", 5)) } catch (msg) { println("caught: ", msg) }
+  exit()
+}
+"""),
+    Script("context", r"""
+probe begin {
+  println(pp(), " ", pn(), " [", ppfunc(), "] [", probefunc(), "] ", is_return(), " ", probe_type())
+  println(pid() == stp_pid(), " ", tid() == pid(), " ", execname() == pid2execname(pid()), " ", pexecname())
+  println(uid(), " ", euid(), " ", gid(), " ", egid(), " ", cpu() >= 0, " ", is_myproc(), " ", user_mode())
+  println(sid() > 0, " ", pgrp() > 0, " ", env_var("STAPUI_TAPSET_TEST"), "|", env_var("STAPUI_NOT_SET"), "|")
+  println(target(), " ", strlen(cmdline_str()) > 0, " ", cmdline_arg(0) == tokenize(cmdline_str(), " "))
+  println(cmdline_args(99, -1, ","), "|", cmdline_arg(99), "|")
+}
+probe timer.ms(5) {
+  println(pp(), " ", probe_type(), " ", pid() == stp_pid())
+  exit()
+}
+""", options=["-x", str(os.getpid())], env={"STAPUI_TAPSET_TEST": "from the environment"}),
+    Script("time", r"""
+probe begin {
+  println(ctime(0), "|", ctime(741476948), "|", ctime(-2147483648), "|", ctime(2147483647))
+  try { println(ctime(2147483648)) } catch (msg) { println("caught: ", msg) }
+  try { println(ctime(-2147483649)) } catch (msg) { println("caught: ", msg) }
+  println(tz_ctime(0), " ", tz_gmtoff(), " ", tz_name())
+  println(msecs_to_string(123456), " ", usecs_to_string(61000001), " ", nsecs_to_string(3600000000123))
+  println(HZ(), " ", jiffies() > 4294967296 - 300 * HZ(), " ", get_cycles() > 0)
+  s = gettimeofday_s(); ms = gettimeofday_ms(); us = gettimeofday_us(); ns = gettimeofday_ns()
+  println(ms / 1000 - s <= 1, " ", us / 1000 - ms <= 1, " ", ns / 1000 - us <= 1, " ", strlen(ctime()))
+  a = local_clock_ns(); b = ktime_get_ns(); c = cpu_clock_us(0)
+  println(b >= a, " ", c >= b / 1000, " ", local_clock_s() <= local_clock_ns() / 1000000000)
+  println(read_stopwatch_ns("w"), " ", read_stopwatch_us("w"))
+  start_stopwatch("w"); stop_stopwatch("w"); t = read_stopwatch_ns("w")
+  println(t >= 0, " ", read_stopwatch_ns("w") == t)
+  delete_stopwatch("w"); println(read_stopwatch_ns("w"))
+  printf("%d\n", gettimeofday_s())
+  exit()
+}
+""", env={"TZ": "EST5"}),
+    Script("conversions", r"""
+function guru_string:long () %{
+	static const char text[] = "guru string\tend";
+	STAP_RETURN((int64_t)(uintptr_t)text);
+%}
+function guru_ints:long () %{
+	static const unsigned char bytes[8] = { 0xfe, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x80 };
+	STAP_RETURN((int64_t)(uintptr_t)bytes);
+%}
+probe begin {
+  a = guru_string(); b = guru_ints()
+  println(user_string(a), "|", user_string_n(a, 4), "|", user_string_n(a, 0), "|", user_string_quoted(a))
+  println(user_string_n_quoted(a, 4), " ", user_string_n_quoted(a, 100, 10), " ", user_string_n_nofault(a, 2))
+  println(user_char(a), " ", user_uint8(b), " ", user_int8(b), " ", user_short(b), " ", user_ushort(b))
+  println(user_int(b), " ", user_uint32(b), " ", user_int32(b + 4), " ", user_long(b), " ", user_uint64(b))
+  println(user_long(0), " ", user_string(0, "alt"), " ", user_string_quoted(0), " [", user_string_nofault(0), "]")
+  try { println(user_long_error(0)) } catch (msg) { println("caught: ", msg) }
+  try { println(user_string(16)) } catch (msg) { println("caught: ", msg) }
+  println("[", user_string_warn(0), "] ", user_long_warn(0))
+  exit()
+}
+""", options=["-g"]),
+    Script("logging", r"""
+probe begin {
+  log("logged")
+  warn("careful")
+  try { error("boom") } catch (msg) { println("caught: ", msg) }
+  try { assert(1 == 2, "not equal") } catch (msg) { println("caught: ", msg) }
+  try { assert(0) } catch (msg) { println("caught: ", msg) }
+  assert(1, "never")
+  exit()
+  println("exit lets the handler finish")
+}
+probe end { println("end runs") }
+"""),
+    Script("abort", r"""
+function inner () { abort(); println("not after abort (function)") }
+probe begin {
+  println("before")
+  try { inner() } catch { println("not caught") }
+  println("not after abort (probe)")
+}
+probe end { println("end after abort") }
+"""),
+    Script("error", r"""
+probe begin { error("fatal " . sprint(42)) }
+probe end { println("end is skipped after an error") }
+probe error { println("error probe runs") }
+"""),
+    Script("errno", r"""
+probe begin {
+  println(errno_str(2), " ", errno_str(-13), " ", errno_str(11), " [", errno_str(3333), "] [", errno_str(0), "]")
+  println(return_str(1, -2), " ", return_str(2, 255), " ", return_str(3, 8), " ", return_str(1, 5), " ", return_str(1, -3333))
+  println(signal_str(9), " ", signal_str(29), " ", signal_str(35), " [", signal_str(65), "]")
+  exit()
+}
+"""),
+    Script("indent", r"""
+function __indent_timestamp:long () { t = 1000 + 7 * indent_calls; indent_calls = indent_calls + 1; return t }
+global indent_calls
+probe begin {
+  println("[", indent(1), "]")
+  println("[", indent(1), "]")
+  println("[", indent(-1), "]")
+  println("[", indent(-1), "]")
+  println(thread_indent(1) == sprintf("%6d %s(%d):", 0, execname(), tid()))
+  println(thread_indent(-1) == sprintf("%6d %s(%d):", 7, execname(), tid()))
+  println(indent_depth(1), indent_depth(1), indent_depth(-1), indent_depth(-1), indent_depth(0))
+  println(thread_indent_depth(1), thread_indent_depth(1), thread_indent_depth(-1), thread_indent_depth(-1))
+  exit()
+}
+"""),
+    Script("ansi", r"""
+probe begin {
+  ansi_clear_screen(); ansi_set_color(31); ansi_set_color(31, 42); ansi_set_color(31, 42, 1)
+  ansi_set_color2(32, 40); ansi_set_color3(32, 40, 0); ansi_reset_color(); ansi_new_line()
+  ansi_cursor_move(3, 7); ansi_cursor_hide(); ansi_cursor_save(); ansi_cursor_restore(); ansi_cursor_show()
+  exit()
+}
+"""),
+    Script("numbers", r"""
+function qs_time:long () { return clock }
+global clock
+probe begin {
+  println(bytes_to_string(1023), "|", bytes_to_string(2560), "|", bytes_to_string(41943040), "|",
+          bytes_to_string(5368709120), "|", bytes_to_string(1099511627776))
+  println(mem_page_size(), " ", pages_to_string(1), " ", proc_mem_size() > 0, " ", proc_mem_rss() > 0,
+          " ", proc_mem_txt(pid()) > 0, " ", proc_mem_size(999999999))
+  println(MAJOR(MKDEV(8, 1)), " ", MINOR(MKDEV(8, 1)), " ", MKDEV(8, 1), " ", usrdev2kerndev(2049))
+  println(htonl(1), " ", htons(1), " ", htonll(1), " ", ntohl(htonl(305419896)), " ", ntohs(4660))
+  println(randint(1), " ", randint(2) < 2)
+  try { println(randint(2097152)) } catch (msg) { println("caught: ", msg) }
+  clock = 1000; qsq_start("disk")
+  qs_wait("disk"); clock = 1100; qs_run("disk"); clock = 1300; qs_done("disk"); clock = 2000
+  qsq_print("disk")
+  id = speculation(); speculate(id, "kept "); speculate(id, "in order\n")
+  other = speculation(); speculate(other, "dropped\n")
+  discard(other); commit(id); commit(other)
+  println(id, " ", other)
+  exit()
+}
+"""),
+    Script("macros", r"""
+global stats, keyed
+probe begin {
+  @this1 = 5; @this2 = "two"
+  println(@this1 + 1, " ", @this2)
+  stats <<< 3; stats <<< 5
+  @prints(stats)
+  keyed["a"] <<< 1; keyed["b"] <<< 2; keyed["b"] <<< 4
+  @prints1(keyed)
+  @try_assign(x, 10 / 2, -1); println(x)
+  zero = 0
+  @try_assign(y, 10 / zero, -1); println(y)
+  exit()
+}
+"""),
+]
+
+
+def run(script: Script) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **script.env)
+    try:
+        return subprocess.run(
+            [*PYSTAP, *script.options, "-e", script.text],
+            capture_output=True, text=True, errors="replace", timeout=180, env=env, cwd=REPO,
+        )
+    except subprocess.TimeoutExpired as timeout:
+        return subprocess.CompletedProcess(timeout.cmd, -9, str(timeout.stdout or ""), "TIMEOUT")
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, subprocess.CompletedProcess]:
+    from engine.build.compiler import find_compiler
+    from engine.build.runtime_lib import runtime_library
+
+    runtime_library(find_compiler())  # build once before the parallel runs
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip((s.name for s in SCRIPTS), pool.map(run, SCRIPTS)))
+
+
+def lines(proc: subprocess.CompletedProcess) -> list[str]:
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_strings(results) -> None:
+    assert lines(results["strings"]) == [
+        "ell|lo||",
+        "5 0 65 1 0",
+        "3 -1 0",
+        "a+b+c aaa aa",
+        'a\\tb\\n\\001 "hel"... hell',
+        '"q\\"q\\\\" ""',
+        "31 -12 511 35 12",
+        "1 0 MIXED CASE 1 mixed",
+        "one,two,three,.",
+        "caught: Position out of bounds",
+    ]
+
+
+def test_context(results) -> None:
+    out = lines(results["context"])
+    ids = f"{os.getuid()} {os.geteuid()} {os.getgid()} {os.getegid()}"
+    assert out == [
+        "begin begin [] [] 0 begin_end",
+        "1 1 1 python3",
+        f"{ids} 1 1 0",
+        "1 1 from the environment||",
+        f"{os.getpid()} 1 1",
+        "||",
+        "timer.ms(5) hrtimer 1",
+    ]
+
+
+def test_time(results) -> None:
+    out = lines(results["time"])
+    assert out[:-1] == [
+        "Thu Jan  1 00:00:00 1970|Wed Jun 30 21:49:08 1993|Fri Dec 13 20:45:52 1901|Tue Jan 19 03:14:07 2038",
+        "caught: Time too far in the future to be converted",
+        "caught: Time too far in the past to be converted",
+        "Wed Dec 31 19:00:00 1969 EST 18000 EST",
+        "2m3.456s 1m1.000001s 60m0.000000123s",
+        f"{_kernel_hz()} 1 1",
+        "1 1 1 24",
+        "1 1 1",
+        "0 0",
+        "1 1",
+        "0",
+    ]
+    now = int(out[-1])
+    assert abs(now - int(__import__("time").time())) < 600
+
+
+def test_conversions_read_the_process_memory(results) -> None:
+    assert lines(results["conversions"]) == [
+        "guru string\tend|guru||" + '"guru string\\tend"',
+        '"guru" "guru "... gu',
+        "103 254 -2 -2 65534",
+        f"-2 4294967294 -2147483647 {0x80000001FFFFFFFE - (1 << 64)} {0x80000001FFFFFFFE - (1 << 64)}",
+        "0 alt 0x0 []",
+        "caught: read fault [man error::fault] at 0x0",
+        "caught: user string copy fault -14 at 0x10 [man error::fault]",
+        "[] 0",
+    ]
+    assert results["conversions"].stderr.splitlines() == [
+        "WARNING: user string copy fault -14 at 0x0 [man error::fault]",
+        "WARNING: user long copy fault 0x0 [man error::fault]",
+    ]
+
+
+def test_logging_and_exit(results) -> None:
+    proc = results["logging"]
+    assert lines(proc) == [
+        "logged",
+        "caught: boom",
+        "caught: not equal",
+        "caught: Assertion failed",
+        "exit lets the handler finish",
+        "end runs",
+    ]
+    assert proc.stderr == "WARNING: careful\n"
+
+
+def test_abort_leaves_the_handler_uncaught(results) -> None:
+    assert lines(results["abort"]) == ["before", "end after abort"]
+
+
+def test_error_reports_the_message_alone(results) -> None:
+    proc = results["error"]
+    assert proc.stdout == "error probe runs\n"
+    assert proc.stderr.splitlines()[0] == "ERROR: fatal 42"
+
+
+def test_errno_and_signal_names(results) -> None:
+    assert lines(results["errno"]) == [
+        "ENOENT EACCES EAGAIN [] []",
+        "-2 (ENOENT) 0xff 010 5 -3333",
+        "KILL IO/POLL RTMIN+3 []",
+    ]
+
+
+def test_indent(results) -> None:
+    assert lines(results["indent"]) == [
+        "[     0 :]",
+        "[     7 : ]",
+        "[    14 : ]",
+        "[    21 :]",
+        "1",
+        "1",
+        "01100",
+        "0110",
+    ]
+
+
+def test_ansi_escapes(results) -> None:
+    assert results["ansi"].stdout == (
+        "\033[1;1H\033[J" "\033[31m" "\033[42;31m" "\033[42;31;1m"
+        "\033[40;32m" "\033[40;32m" "\033[0;0m" "\n"
+        "\033[7;3H" "\033[>5I" "\033[s" "\033[u" "\033[>5h"
+    )
+
+
+def test_numbers_devices_random_queues_speculation(results) -> None:
+    assert lines(results["numbers"]) == [
+        " 1023|2.50K|40.0M|5.00G|1024G",
+        "4096 4.00K 1 1 1 0",
+        "8 1 8388609 8388609",
+        "16777216 256 72057594037927936 305419896 13330",
+        "0 1",
+        "caught: range too wide",
+        "disk: 1000.000 ops/s, 0.100 qlen, 300 await, 200 svctm, 10% wait, 20% util",
+        "kept in order",
+        "1 2",
+    ]
+
+
+def test_macros(results) -> None:
+    assert lines(results["macros"]) == [
+        "6 two",
+        "@count=2 @min=3 @max=5 @sum=8 @avg=4",
+        "[b] @count=2 @min=2 @max=4 @sum=6 @avg=3",
+        "[a] @count=1 @min=1 @max=1 @sum=1 @avg=1",
+        "5",
+        "-1",
+    ]
+
+
+def test_unsupported_functions_are_rejected_in_pass_2() -> None:
+    proc = run(Script("kernel", 'probe begin {\n  println(kernel_string(0))\n}\n', options=["-p2"]))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[:3] == [
+        "semantic error: function 'kernel_string' is not supported by this runtime: "
+        "kernel memory cannot be read from user space: identifier 'kernel_string' at <input>:2:11",
+        "        source:   println(kernel_string(0))",
+        "                          ^",
+    ]
