@@ -92,3 +92,12 @@ void stp_softerror(struct context *c, const char *fmt, ...)
 	va_end(ap);
 	c->last_error = c->error_buffer;
 }
+
+/* Kernel-side drops for one probe, reported at once as a LOST record. */
+void stp_count_lost(const struct stp_probe *p, uint64_t n)
+{
+	if (n == 0)
+		return;
+	stp_flush();
+	rec_lost(stp_relay, REC_LOST_KERNEL, (int32_t)(p - stp_script.probes), n, p->pp);
+}

@@ -118,7 +118,8 @@ static void string(struct sink *o, const char *s, int width, int precision, int 
 		emit_n(o, ' ', width - len);
 	for (int i = 0; i < len; i++)
 		emit(o, s[i]);
-	emit_n(o, ' ', width - len);
+	if (flags & F_LEFT)
+		emit_n(o, ' ', width - len);
 }
 
 static int binary_size(int n)

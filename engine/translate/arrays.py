@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.parse import ast
-from engine.translate.unit import TranslateError, near
+from engine.translate.unit import TranslateError, near, near_operator
 
 if TYPE_CHECKING:
     from engine.translate.expressions import ExprEmitter
@@ -68,7 +68,7 @@ def assign_element(em: "ExprEmitter", node: ast.AssignmentExpr) -> str:
     operand = em.frame.fresh("v")
     result = em.frame.fresh("v")
     prelude.append(f"int64_t {operand} = {value};")
-    combined = em.arith(node.op[:-1], f"stp_map_get_long({array}, {key_var})", operand, node)
+    combined = em.arith(node.op[:-1], f"stp_map_get_long({array}, {key_var})", operand, near_operator(node.op, node, node.value))
     prelude.append(f"int64_t {result} = {combined};")
     return em.block([*prelude, _store(em, target, array, key_var, result)], result)
 

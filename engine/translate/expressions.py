@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from engine.parse import ast
 from engine.translate.cstrings import c_literal, decode
-from engine.translate.unit import Frame, TranslateError, near
+from engine.translate.unit import Frame, TranslateError, near, near_operator
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
 _CHECKED = {"/": "stp_div", "%": "stp_mod"}
@@ -158,18 +158,19 @@ class ExprEmitter(ast.Visitor):
 
     def visit_BinaryExpr(self, node: ast.BinaryExpr) -> str:
         prelude, (left, right) = self.ordered([node.left, node.right])
-        return self.block(prelude, self.arith(node.op, left, right, node))
+        return self.block(prelude, self.arith(node.op, left, right, near_operator(node.op, node, node.right)))
 
-    def arith(self, op: str, left: str, right: str, node: ast.Node) -> str:
+    def arith(self, op: str, left: str, right: str, where: str) -> str:
+        """C for `left op right`; `where` locates a division error (a C literal)."""
         if op in _ARITH:
             return f"(({left}) {_ARITH[op]} ({right}))"
         if op in _SHIFTS:
             return f"{_SHIFTS[op]}({left}, {right})"
         if op in _CHECKED:
             result = self.frame.fresh("v")
-            check = self.fail_if_error(near(f"operator '{op}'", node))
+            check = self.fail_if_error(where)
             return f"({{ int64_t {result} = {_CHECKED[op]}(c, {left}, {right}); {check} {result}; }})"
-        raise TranslateError(f"unknown operator '{op}'", node)
+        raise TranslateError(f"unknown operator '{op}'")
 
     def visit_ComparisonExpr(self, node: ast.ComparisonExpr) -> str:
         prelude, (left, right) = self.ordered([node.left, node.right])
@@ -201,7 +202,7 @@ class ExprEmitter(ast.Visitor):
         value = self.visit(node.left)
         pattern = c_literal(decode(node.pattern.value))
         result = self.frame.fresh("v")
-        check = self.fail_if_error(near(f"operator '{node.op}'", node))
+        check = self.fail_if_error(near_operator(node.op, node, node.pattern))
         negate = "!" if node.op == "!~" else ""
         return f"({{ int64_t {result} = {negate}stp_regex_match(c, {value}, {pattern}); {check} {result}; }})"
 
@@ -225,7 +226,7 @@ class ExprEmitter(ast.Visitor):
         if node.op == "=":
             return f"({lvalue} = {self.visit(node.value)})"
         value = self.frame.fresh("v")
-        combined = self.arith(node.op[:-1], lvalue, value, node)
+        combined = self.arith(node.op[:-1], lvalue, value, near_operator(node.op, node, node.value))
         return f"({{ int64_t {value} = {self.visit(node.value)}; {lvalue} = {combined}; }})"
 
     def visit_CrementExpr(self, node: ast.CrementExpr) -> str:

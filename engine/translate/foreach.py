@@ -83,9 +83,10 @@ def emit_delete(st: "StmtEmitter", node: ast.DeleteStatement) -> None:
         st.emit(f"stp_map_clear({info.cname});")
         return
     value = em.visit(target)
-    if target.type is ast.Type.STATS:
+    kind = target.referent.type if isinstance(target, ast.Symbol) and target.referent is not None else target.type
+    if kind is ast.Type.STATS:
         st.emit(f"stp_stat_clear({value});")
-    elif target.type is ast.Type.STRING:
+    elif kind is ast.Type.STRING:
         st.emit(f"{value}[0] = '\\0';")
     else:
         st.emit(f"{value} = 0;")

@@ -14,7 +14,7 @@ from typing import Callable
 from engine.parse import ast
 from engine.translate.cstrings import c_literal
 from engine.translate.statements import StmtEmitter, count_statements
-from engine.translate.unit import Frame, Unit, identifier
+from engine.translate.unit import Frame, Unit, identifier, name_location
 
 
 def _param(decl: ast.VarDecl, prefix: str) -> str:
@@ -33,10 +33,13 @@ def prototype(unit: Unit, function: ast.FunctionDecl) -> str:
 
 
 def _entry_checks(function: ast.FunctionDecl) -> list[str]:
+    """stap's callee prologue: locate errors at the function, check MAXNESTING."""
     returned = "" if function.type is ast.Type.STRING else " 0"
     return [
+        f"  c->last_stmt = {c_literal(f'identifier {chr(39)}{function.name}{chr(39)} at {name_location(function)}')};",
         f'  if (c->nesting + 1 >= MAXNESTING) {{ c->last_error = "MAXNESTING exceeded"; return{returned}; }}',
         "  c->nesting++;",
+        "  c->next = 0;",
     ]
 
 
@@ -71,7 +74,8 @@ def emit_function(unit: Unit, function: ast.FunctionDecl) -> str:
             copies.append(f"  int64_t {name} = a_{identifier(param.name)};")
     lines = [prototype(unit, function), "{", *_result_decl(function), *_entry_checks(function), *copies]
     lines += ["  " + d for d in frame.declarations]
-    lines.append('  if (c->actionremaining < 0) { c->last_error = "MAXACTION exceeded"; goto out; }')
+    cost = count_statements(function.body)
+    lines.append(f'  if (c->actionremaining < {cost}) {{ c->last_error = "MAXACTION exceeded"; goto out; }}')
     lines += body.lines
     lines += _exit(function)
     lines.append("}")

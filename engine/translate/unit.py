@@ -42,6 +42,38 @@ def location(node: ast.Node | None) -> str:
     return str(span) if span is not None else "<unknown>"
 
 
+def name_location(function: ast.FunctionDecl) -> str:
+    """Where a function's name is written (stap locates function errors there)."""
+    span = function.span
+    if span is None:
+        return "<unknown>"
+    line = span.file.line(span.line)
+    col = span.col - 1
+    if line[col:].startswith("function"):
+        rest = line[col + len("function") :]
+        col += len("function") + len(rest) - len(rest.lstrip())
+    return f"{span.file.name}:{span.line}:{col + 1}"
+
+
+def operator_location(op: str, node: ast.Node, right: ast.Node | None) -> str:
+    """Where operator `op` of `node` is written: stap locates operator errors at the
+    operator token. Found by scanning back from the right operand (skipping blanks and
+    opening parentheses); the node's own location when that fails."""
+    span = right.span if right is not None else None
+    if span is not None:
+        line = span.file.line(span.line)
+        end = span.col - 1
+        while end > 0 and line[end - 1] in " \t(":
+            end -= 1
+        if line[:end].endswith(op):
+            return f"{span.file.name}:{span.line}:{end - len(op) + 1}"
+    return location(node)
+
+
+def near_operator(op: str, node: ast.Node, right: ast.Node | None) -> str:
+    return c_literal(f"operator '{op}' at {operator_location(op, node, right)}")
+
+
 def near(kind: str, node: ast.Node) -> str:
     """stap's `last_stmt` text: "operator '/' at FILE:LINE:COL" as a C literal."""
     return c_literal(f"{kind} at {location(node)}")
