@@ -44,7 +44,7 @@ SCRIPTS = [
     Script("strings", r"""
 probe begin {
   println(substr("hello", 1, 3), "|", substr("hello", 3, 100), "|", substr("hello", 9, 1), "|")
-  println(strlen("hello"), " ", strlen(""), " ", stringat("A", 0), " ", isinstr("hello", "ell"), " ", isinstr("a", "b"))
+  println(strlen("hello"), " ", strlen(""), " ", stringat("A", 0), " ", isinstr("hello", "ell"), " ", isinstr("a", "b"), " ", stringat("\351", 0))
   println(strpos("hello", "lo"), " ", strpos("hello", "x"), " ", strpos("hello", ""))
   println(str_replace("a-b-c", "-", "+"), " ", str_replace("aaa", "", "x"), " ", str_replace("abcabc", "bc", ""))
   println(text_str("a\tb\n\001"), " ", text_strn("hello world", 8, 1), " ", text_strn("hello world", 4, 0))
@@ -239,7 +239,7 @@ def lines(proc: subprocess.CompletedProcess) -> list[str]:
 def test_strings(results) -> None:
     assert lines(results["strings"]) == [
         "ell|lo||",
-        "5 0 65 1 0",
+        "5 0 65 1 0 -23",
         "3 -1 0",
         "a+b+c aaa aa",
         'a\\tb\\n\\001 "hel"... hell',
