@@ -14,8 +14,19 @@ from pathlib import Path
 
 
 def cache_root() -> Path:
+    """$XDG_CACHE_HOME/stapui/build, or a per-user temporary directory when the home
+    directory cannot be written (daemon accounts such as nobody)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stapui" / "build"
+    root = Path(base) / "stapui" / "build"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if os.access(root, os.W_OK):
+            return root
+    except OSError:
+        pass
+    fallback = Path(tempfile.gettempdir()) / f"stapui-{os.getuid()}" / "build"
+    fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return fallback
 
 
 def digest(*parts: str | bytes) -> str:
