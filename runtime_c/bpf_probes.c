@@ -34,8 +34,12 @@ static int keep_fd(int fd)
 	return fd;
 }
 
-static int map_fd_for(const char *name)
+/* The immediate a relocation names: a map's fd, or this process's pid (capture
+ * programs skip the runtime's own events, which its handlers would cause). */
+static int relocation_value(const char *name)
 {
+	if (strcmp(name, "runtime_pid") == 0)
+		return (int)getpid();
 	if (strcmp(name, "events") == 0)
 		return state.ring_fd;
 	if (strcmp(name, "lost") == 0)
@@ -44,7 +48,7 @@ static int map_fd_for(const char *name)
 	return -1;
 }
 
-/* A copy of the probe's program with map fds patched into its LD_IMM64 slots. */
+/* A copy of the probe's program with its relocations patched in. */
 static struct bpf_insn *relocate(const struct stp_bpf_probe *probe)
 {
 	struct bpf_insn *insns = malloc(probe->n_insns * sizeof(*insns));
@@ -56,13 +60,13 @@ static struct bpf_insn *relocate(const struct stp_bpf_probe *probe)
 	}
 	memcpy(insns, probe->insns, probe->n_insns * sizeof(*insns));
 	for (i = 0; i < probe->n_relocs; i++) {
-		int fd = map_fd_for(probe->relocs[i].map);
+		int value = relocation_value(probe->relocs[i].map);
 
-		if (fd < 0 || probe->relocs[i].insn >= probe->n_insns) {
+		if (value < 0 || probe->relocs[i].insn >= probe->n_insns) {
 			free(insns);
 			return NULL;
 		}
-		insns[probe->relocs[i].insn].imm = fd;
+		insns[probe->relocs[i].insn].imm = value;
 	}
 	return insns;
 }

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 #include "loop.h"
 #include "output.h"
@@ -52,6 +53,11 @@ int stp_target_start(void)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* As staprun: a simple command is split with wordexp and run directly, so
+		 * target() is its pid and no shell adds system calls; shell syntax runs under sh. */
+		wordexp_t words;
+		if (wordexp(command, &words, WRDE_NOCMD) == 0 && words.we_wordc > 0)
+			execvp(words.we_wordv[0], words.we_wordv);
 		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
 		fprintf(stderr, "ERROR: cannot run /bin/sh -c %s: %s\n", command, strerror(errno));
 		_exit(127);

@@ -108,6 +108,9 @@ def tracefs_dir() -> Path:
     for candidate in CANDIDATES:
         if (candidate / "events").is_dir():
             return candidate
+    for candidate in CANDIDATES:
+        if candidate.is_dir() and not os.access(candidate, os.R_OK | os.X_OK):
+            raise TracefsError(f"cannot read {candidate}: permission denied (kernel tracepoints need root)")
     if os.geteuid() != 0:
         raise TracefsError("tracefs is not mounted at /sys/kernel/tracing and mounting it needs root")
     raise TracefsError("tracefs is not mounted at /sys/kernel/tracing (mount -t tracefs nodev /sys/kernel/tracing)")

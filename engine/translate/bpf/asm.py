@@ -13,6 +13,9 @@ from engine.translate.bpf import isa
 from engine.translate.bpf.isa import Insn, Reg
 
 
+RUNTIME_PID = "runtime_pid"  # relocation: the immediate becomes the loading process's pid
+
+
 class AsmError(Exception):
     """A program that cannot be encoded (unknown label, offset out of range, bad size)."""
 
@@ -22,7 +25,7 @@ class Program:
     """Encoded instructions plus the slots that need a map fd patched into `imm`."""
 
     insns: list[Insn]
-    relocations: list[tuple[int, str]] = field(default_factory=list)  # (slot, map name)
+    relocations: list[tuple[int, str]] = field(default_factory=list)  # (slot, map name or RUNTIME_PID)
 
     def encode(self) -> bytes:
         return b"".join(insn.encode() for insn in self.insns)
@@ -118,6 +121,11 @@ class Assembler:
             self._slots.append(_PendingJump(cls | isa.JMP_OPS[op] | isa.SRC_X, reg, value, 0, label))
         else:
             self._slots.append(_PendingJump(cls | isa.JMP_OPS[op] | isa.SRC_K, reg, 0, _imm32(value), label))
+
+    def jump_if_runtime_pid(self, reg: Reg, label: str) -> None:
+        """if (reg == the runtime's pid) goto label; the loader patches the pid in."""
+        self._relocations.append((self._slot_count(), RUNTIME_PID))
+        self.jump_if("==", reg, 0, label, bits=32)
 
     def label(self, name: str) -> None:
         if name in self._labels:

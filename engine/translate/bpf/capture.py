@@ -3,7 +3,8 @@
 The program reserves one ring-buffer record of the plan's fixed size, fills the
 header from BPF helpers, copies each planned value, and submits. When the ring is
 full it counts the loss in the per-probe `lost` array instead. Registers: r6 holds
-the program context (the tracepoint record), r7 the reserved record.
+the program context (the tracepoint record), r7 the reserved record. The runtime's
+own pid is patched in at load time (relocation RUNTIME_PID).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def capture_program(plan: P.CapturePlan, probe_index: int) -> Program:
     """The straight-line BPF program that captures one record for probe `probe_index`."""
     a = Assembler()
     a.mov(R6, R1)
+    _skip_own_process(a)
     a.load_map(R1, "events")
     a.mov(R2, plan.record_size())
     a.mov(R3, 0)
@@ -44,6 +46,14 @@ def capture_program(plan: P.CapturePlan, probe_index: int) -> Program:
     a.mov(R0, 0)
     a.exit()
     return a.assemble()
+
+
+def _skip_own_process(a: Assembler) -> None:
+    """Ignore events of the runtime itself: its handlers make system calls (getpid,
+    writes to the channel), which would otherwise feed its own probes forever."""
+    a.call("get_current_pid_tgid")
+    a.alu(">>=", R0, 32)
+    a.jump_if_runtime_pid(R0, "out")
 
 
 def _header(a: Assembler, probe_index: int) -> None:
