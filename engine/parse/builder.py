@@ -154,6 +154,8 @@ class Builder(Transformer):
     def comp_piece(self, c):
         return c[0]
 
+    comp_first = comp_word = comp_piece
+
     def comp_arg(self, c):
         return c[0]
 

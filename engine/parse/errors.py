@@ -47,6 +47,8 @@ def unexpected_token_message(error: UnexpectedToken, token: Token | None) -> str
     expected = set(error.expected)
     if TOPLEVEL <= expected:
         return "expected 'probe', 'global', 'private', 'function', or '%{'"
+    if {"IDENT", "STAR", "LBRACE"} <= expected and "LPAR" not in expected:
+        return "expected identifier or '*' or '{'"
     wanted = expected - CONTINUATIONS
     if "NEXT" in wanted and "LBRACE" in wanted or STATEMENT_STARTS <= expected:
         return "expected statement"

@@ -46,10 +46,10 @@ class Printer(ast.Visitor):
 
     def visit_VarDecl(self, node: ast.VarDecl) -> str:
         text = node.name
-        if node.maxsize is not None:
-            text += f"[{node.maxsize}]"
         if node.wrap:
             text += "%"
+        if node.maxsize is not None:
+            text += f"[{node.maxsize}]"
         if node.init is not None:
             text += " = " + self.visit(node.init)
         return text
