@@ -4,7 +4,10 @@
  *   "procfs files in DIR".
  * .write: data written to the pipe becomes $value of the handler (per read() chunk, up
  * to maxsize). .read: when a reader opens the pipe the handler runs and $value is
- * written to it, then the pipe is closed (the reader sees end-of-file). */
+ * written to it, then the pipe is closed (the reader sees end-of-file).
+ * A pipe has one direction that the runtime cannot tell apart from its own end, so a
+ * NAME with both .read and .write probes is served as two pipes: NAME for reading
+ * and NAME.write for writing. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +33,20 @@ static int has_procfs_probes(void)
 	return 0;
 }
 
+static int has_reader_probe(const char *name)
+{
+	for (size_t i = 0; i < stp_script.nprobes; i++) {
+		const struct stp_probe *p = &stp_script.probes[i];
+		if (p->kind == STP_PROBE_PROCFS_READ && strcmp(p->procfs_name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void path_of(const struct stp_probe *p, char *out, size_t size)
 {
-	snprintf(out, size, "%s/%s", directory, p->procfs_name);
+	int split = p->kind == STP_PROBE_PROCFS_WRITE && has_reader_probe(p->procfs_name);
+	snprintf(out, size, "%s/%s%s", directory, p->procfs_name, split ? ".write" : "");
 }
 
 static void run_with_value(const struct stp_probe *p, const char *data, size_t n)
