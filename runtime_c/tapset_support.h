@@ -55,6 +55,9 @@ void tapset_signal_name(char *out, size_t size, int64_t sig);   /* 1 -> "HUP", "
 /* tapset_random.c: uniform in [0, n); -1 when n is above 2**20 or negative. */
 int64_t tapset_randint(int64_t n);
 
+/* tapset_tgid.c: the process id of thread `tid` (remembered; `tid` itself if gone). */
+int64_t tapset_tgid(int64_t tid);
+
 /* tapset_system.c: starts `sh -c command` in the background; 0 or -errno. */
 int tapset_system(const char *command);
 

@@ -22,6 +22,7 @@ DRIVER = r"""
 #define _GNU_SOURCE
 #include "tapset_support.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,19 @@ DRIVER = r"""
 #define SIZE 512  /* stap's default MAXSTRINGLEN */
 
 static int64_t num(const char *s) { return strtoll(s, NULL, 0); }
+
+static pthread_mutex_t thread_done = PTHREAD_MUTEX_INITIALIZER;
+static int64_t thread_tid;
+
+/* A second thread that reports its id and waits until main lets it go. */
+static void *report_tid(void *arg)
+{
+	(void)arg;
+	thread_tid = gettid();
+	pthread_mutex_lock(&thread_done);
+	pthread_mutex_unlock(&thread_done);
+	return NULL;
+}
 
 /* A string placed so that its last byte is the last byte of a mapped page,
  * followed by an unmapped page; `terminated` decides whether that byte is NUL. */
@@ -133,7 +147,19 @@ int main(int argc, char **argv)
 		snprintf(out, SIZE, "%d:%d", rc, value > 0);
 	} else if (!strcmp(cmd, "environ"))
 		printf("%d:", tapset_proc_environ(num(argv[2]), argv[3], out, SIZE));
-	else if (!strcmp(cmd, "system"))
+	else if (!strcmp(cmd, "tgid")) {
+		/* own pid, a second thread's tid, a thread id that does not exist */
+		pthread_t thread;
+		pthread_mutex_lock(&thread_done);
+		pthread_create(&thread, NULL, report_tid, NULL);
+		while (__atomic_load_n(&thread_tid, __ATOMIC_SEQ_CST) == 0)
+			usleep(1000);
+		snprintf(out, SIZE, "%d %d %d %lld", tapset_tgid(getpid()) == getpid(),
+			 thread_tid != getpid() && tapset_tgid(thread_tid) == getpid(),
+			 tapset_tgid(thread_tid) == getpid(), (long long)tapset_tgid(999999999));
+		pthread_mutex_unlock(&thread_done);
+		pthread_join(thread, NULL);
+	} else if (!strcmp(cmd, "system"))
 		snprintf(out, SIZE, "%d", tapset_system(argv[2]));
 	else {
 		fprintf(stderr, "unknown command %s\n", cmd);
@@ -154,7 +180,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     exe = build / "driver"
     subprocess.run(
         ["gcc", "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-I", str(RUNTIME_C),
-         "-o", str(exe), str(build / "driver.c"), *sources],
+         "-o", str(exe), str(build / "driver.c"), *sources, "-pthread"],
         check=True, capture_output=True, text=True,
     )
     return exe
@@ -445,6 +471,11 @@ def test_proc_environ(driver: Path, sleeper: subprocess.Popen) -> None:
     assert call(driver, "environ", sleeper.pid, "STAPUI_PROBE") == b"0:value=with=equals"
     assert call(driver, "environ", sleeper.pid, "STAPUI") == b"0:"
     assert call(driver, "environ", sleeper.pid, "MISSING") == b"0:"
+
+
+def test_tgid_of_threads(driver: Path) -> None:
+    """A thread maps to its process; an id with no thread maps to itself."""
+    assert call(driver, "tgid") == b"1 1 1 999999999"
 
 
 def test_system_runs_the_command(driver: Path, tmp_path: Path) -> None:

@@ -387,3 +387,24 @@ def test_unsupported_functions_are_rejected_in_pass_2() -> None:
         "        source:   println(kernel_string(0))",
         "                          ^",
     ]
+
+
+KERNEL_ALIASES = r"""
+global switched, forked, created, signalled, execd
+probe scheduler.ctxswitch { if (prev_pid == target() || next_pid == target()) switched = 1 }
+probe scheduler.process_fork { if (parent_pid == target() && child_pid != parent_pid) forked = 1 }
+probe kprocess.create { if (pid() == target() && new_pid == new_tid) created = 1 }
+probe signal.send { if (sig_pid == target() && sig == 10) signalled = sig_name . " " . pid_name }
+probe kprocess.exec_complete { if (pid() == target() && success) execd = sprintf("%s %d %s", name, errno, retstr) }
+probe end { printf("%d %d %d %s|%s\n", switched, forked, created, signalled, execd) }
+"""
+
+
+def test_scheduler_process_and_signal_aliases_over_tracepoints() -> None:
+    from tests.support import require_root, require_tracefs
+
+    require_root()
+    require_tracefs()
+    proc = run(Script("kernel_aliases", KERNEL_ALIASES, options=["-c", "/bin/true; kill -USR1 $$"]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1 1 1 SIGUSR1 sh|execve 0 0\n"
