@@ -7,6 +7,7 @@ import ctypes
 import os
 import struct
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,3 +119,18 @@ def _program_name(prog_id: int) -> str | None:
         return info.raw[64:80].split(b"\0")[0].decode()
     finally:
         os.close(fd)
+
+
+PYSTAP = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); from engine.cli import entry; entry()"]
+
+
+def pystap(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run pystap from this checkout; text output."""
+    return subprocess.run([*PYSTAP, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def build_workload(out_dir: Path) -> Path:
+    exe = out_dir / "workload"
+    source = Path(__file__).with_name("workload.c")
+    subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", str(source), "-o", str(exe)], check=True)
+    return exe
