@@ -63,7 +63,7 @@ def event_variables(fmt: tracefs.EventFormat) -> dict[str, TargetVar]:
     for f in fmt.own_fields():
         if f.is_integer or f.is_char_array or f.is_data_loc_string:
             kind = Type.STRING if (f.is_char_array or f.is_data_loc_string) else Type.LONG
-            variables["$" + f.name] = TargetVar("$" + f.name, f.c_type, kind)
+            variables["$" + f.name] = TargetVar("$" + f.name, f.c_type.replace(" *", "*"), kind)
     return variables
 
 
@@ -76,7 +76,7 @@ def resolve_field_target(fmt: tracefs.EventFormat, expr: Node, ctx: ResolveConte
     if expr.addressof:
         raise ResolutionError("cannot take the address of a tracepoint field", expr)
     if expr.components:
-        raise ResolutionError(f"tracepoint field {expr.name} is not a structure or array here", expr.components[0])
+        raise ResolutionError(f"tracepoint field {expr.name} is not a structure or array here", expr)
     maxlen = _maxstringlen(ctx)
     if expr.name in ("$$vars", "$$parms", "$$locals"):
         return _all_fields(fmt, maxlen, pretty=bool(expr.pretty))
@@ -85,7 +85,7 @@ def resolve_field_target(fmt: tracefs.EventFormat, expr: Node, ctx: ResolveConte
         return TargetValue(Type.STRING, P.TargetRead(P.CONST_READ, text=text), f"{expr.name}: {text!r}")
     field = fmt.field(_field_name(fmt, expr.name))
     if field is None or field.common:
-        names = ", ".join("$" + f.name for f in fmt.own_fields())
+        names = " ".join("$" + f.name for f in fmt.own_fields())
         raise ResolutionError(f"unable to find tracepoint variable '{expr.name}' (alternatives: {names})", expr)
     capture = field_capture(field, maxlen)
     if capture is None:

@@ -1,0 +1,138 @@
+"""kernel.trace("SYSTEM:EVENT") end to end through pystap: strings read at probe time,
+__data_loc and char[] fields, $$parms/$$name, -L listing, errors that say why, and
+nothing left attached when the runtime is killed."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.bpf_harness.util import PYSTAP, build_workload, loaded_program_names, pystap
+from tests.support import require, require_root, require_tracefs
+
+
+@pytest.fixture(scope="module")
+def workload(tmp_path_factory):
+    require_root()
+    require_tracefs()
+    require(os.path.exists("/sys/kernel/btf/vmlinux"), "a BPF-capable kernel")
+    return build_workload(tmp_path_factory.mktemp("workload"))
+
+
+def test_user_strings_are_read_at_probe_time(workload, tmp_path):
+    (tmp_path / "f1").touch()
+    script = 'probe kernel.trace("syscalls:sys_enter_openat") { if (pid() == target()) printf("%s\\n", user_string($filename)) }'
+    result = pystap("-e", script, "-c", f"{workload} paths {tmp_path} 3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{tmp_path}/f0\n{tmp_path}/f1\n{tmp_path}/f2\n"
+
+
+def test_fields_parms_and_names(workload, tmp_path):
+    script = (
+        'probe kernel.trace("syscalls:sys_enter_openat") { if (pid() == target()) '
+        'printf("%d %d %d|%s|%s|%s|%s\\n", $dfd, $flags, $mode, $dfd$, $$parms, $$name, $$system) }'
+    )
+    result = pystap("-e", script, "-c", f"{workload} paths {tmp_path} 1")
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        r"-100 0 0\|0xffffffffffffff9c\|__syscall_nr=0x101 dfd=0xffffffffffffff9c filename=0x[0-9a-f]+ "
+        r"flags=0x0 mode=0x0\|sys_enter_openat\|syscalls\n",
+        result.stdout,
+    ), result.stdout
+
+
+def test_data_loc_string_field(workload):
+    script = (
+        'probe kernel.trace("sched:sched_process_exec") { if (pid() == target()) '
+        'printf("%s %d %d %s\\n", $filename, $pid == pid(), $old_pid == pid(), execname()) }'
+    )
+    result = pystap("-e", script, "-c", f"{workload} counts 0 0 0 0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{workload} 1 1 workload\n"
+
+
+def test_char_array_fields_and_context(workload):
+    script = (
+        'probe kernel.trace("sched:sched_switch") { if ($prev_pid == target()) '
+        'printf("%s %s %d\\n", $prev_comm, execname(), tid() == $prev_pid) }'
+    )
+    result = pystap("-e", script, "-c", "/bin/sleep 0.1")
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.splitlines()) == {"sleep sleep 1"}
+
+
+def test_listing_shows_fields_with_types(workload):
+    result = pystap("-L", 'kernel.trace("syscalls:sys_enter_openat")')
+    assert result.stdout == (
+        'kernel.trace("syscalls:sys_enter_openat") $__syscall_nr:int $dfd:int $filename:const char* $flags:int $mode:umode_t\n'
+    )
+    listed = pystap("-l", 'kernel.trace("sched:sched_process_*")').stdout.splitlines()
+    assert 'kernel.trace("sched:sched_process_exec")' in listed
+    assert all(line.startswith('kernel.trace("sched:sched_process_') for line in listed)
+
+
+def test_unknown_field_names_the_alternatives(workload):
+    result = pystap("-p2", "-e", 'probe kernel.trace("syscalls:sys_enter_openat") { println($nosuch) }')
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "semantic error: unable to find tracepoint variable '$nosuch' (alternatives: $__syscall_nr $dfd $filename $flags $mode)"
+    )
+
+
+def test_missing_tracepoint_fails_in_pass_2(workload):
+    result = pystap("-p2", "-e", 'probe kernel.trace("syscalls:no_such_event") { println(1) }')
+    assert result.returncode == 1
+    assert "semantic error: no match" in result.stderr
+    assert result.stderr.rstrip().endswith("Pass 2: analysis failed.  [man error::pass2]")
+
+
+def test_attach_refused_without_privileges_says_why(workload, tmp_path):
+    built = pystap("-p4", "-e", 'probe kernel.trace("syscalls:sys_enter_getppid") { println(pid()) }')
+    assert built.returncode == 0, built.stderr
+    exe = tmp_path / "script"
+    exe.write_bytes(open(built.stdout.strip(), "rb").read())
+    exe.chmod(0o755)
+    tmp_path.chmod(0o755)
+    run = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(exe)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 1
+    assert run.stderr == "ERROR: cannot create BPF map 'stp_events': Operation not permitted\n"
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        text = open(f"/proc/{pid}/task/{task}/children").read()
+        children += [int(c) for c in text.split()]
+    return children
+
+
+def test_nothing_stays_attached_after_the_runtime_is_killed(workload):
+    script = 'probe kernel.trace("syscalls:sys_enter_getppid") { if (pid() == $1) println("attached") }'
+    driver = subprocess.Popen([*PYSTAP, "-e", script, str(os.getpid())], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        runtime = None
+        for _ in range(600):  # until the probe is attached (the build may take a few seconds)
+            os.getppid()
+            runtime = next(iter(_children(driver.pid)), None)
+            if runtime is not None and "stapui_capture" in loaded_program_names():
+                break
+            time.sleep(0.05)
+        assert runtime is not None and "stapui_capture" in loaded_program_names()
+        os.kill(runtime, signal.SIGKILL)
+        driver.wait(timeout=60)
+    finally:
+        driver.kill()
+        driver.wait()
+    assert driver.returncode != 0
+    for _ in range(100):  # programs are freed after an RCU grace period
+        if "stapui_capture" not in loaded_program_names():
+            break
+        time.sleep(0.05)
+    assert "stapui_capture" not in loaded_program_names()
