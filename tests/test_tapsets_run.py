@@ -408,3 +408,33 @@ def test_scheduler_process_and_signal_aliases_over_tracepoints() -> None:
     proc = run(Script("kernel_aliases", KERNEL_ALIASES, options=["-c", "/bin/true; kill -USR1 $$"]))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "1 1 1 SIGUSR1 sh|execve 0 0\n"
+
+
+MEMORY_NET_ALIASES = r"""
+global faults, writes, kmallocs, sent, received
+probe vm.pagefault { if (pid() == target()) { faults++; writes += write_access } }
+probe vm.kmalloc { if (bytes_alloc >= bytes_req && bytes_req > 0) kmallocs++ }
+probe netdev.transmit { if (pid() == target() && dev_name == "lo" && !sent) sent = length }
+probe netdev.receive { if (dev_name == "lo" && length == sent - 14) received = length }
+probe ioblock.request { if (size < 0 || rw > 1) println("impossible request ", devname) }
+probe end { printf("%d %d %d %d %d\n", faults > 0, writes > 0, kmallocs > 0, sent, received) }
+"""
+
+UDP_SEND = (
+    "import socket; "
+    "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes(100), ('127.0.0.1', 9))"
+)
+
+
+def test_memory_and_network_aliases_over_tracepoints(tmp_path: Path) -> None:
+    """A 100-byte UDP datagram on lo is 142 bytes with its Ethernet, IP and UDP
+    headers when sent, 128 once the Ethernet header is taken off on receipt."""
+    from tests.support import require_root, require_tracefs
+
+    require_root()
+    require_tracefs()
+    sender = tmp_path / "udp.py"
+    sender.write_text(UDP_SEND + "\n")
+    proc = run(Script("memory_net", MEMORY_NET_ALIASES, options=["-c", f"{sys.executable} {sender}"]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1 1 1 142 128\n"
