@@ -223,6 +223,10 @@ def run_session(session: Session) -> int:
     """Run passes up to -p, print the last artifact (for -p1..-p4) and diagnostics."""
     options = session.options
     last = options.last_pass
+    if last == 5 and not options.verbose and not options.keep_tmp:
+        cached = _run_cached_build(session)
+        if cached is not None:
+            return cached
     while session.next_pass <= last and not session.failed:
         number = session.next_pass
         result = session.step()
@@ -232,6 +236,8 @@ def run_session(session: Session) -> int:
             return 1
         if options.verbose:
             sys.stderr.write(_pass_line(session, number) + "\n")
+        if number == 4 and last == 5:
+            _remember_build(session)
     if last < 5:
         artifact = session.artifact(last)
         text = artifact.dump()
@@ -239,6 +245,19 @@ def run_session(session: Session) -> int:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
     return int(getattr(session.artifact(5), "exit_status", 0))
+
+
+def _run_cached_build(session: Session) -> int | None:
+    """Rerunning an unchanged script: skip passes 1-4 (engine/run/fastpath.py)."""
+    from engine.run import fastpath
+
+    return fastpath.run_if_cached(session)
+
+
+def _remember_build(session: Session) -> None:
+    from engine.run import fastpath
+
+    fastpath.remember(session)
 
 
 def _failed_word(number: int) -> str:

@@ -1,0 +1,120 @@
+"""The start-up fast path: rerunning an unchanged script skips passes 1-4.
+
+stap keeps built modules in a cache keyed by the script and its options; we go one
+step further and key the built executable by everything passes 1-4 read — the script
+(text or file contents, name, arguments), the options that change translation, the
+kernel, and a stamp (path, size, mtime) of the engine, tapset and runtime sources — so
+a hit needs no parsing at all. The diagnostics those passes printed are stored and
+printed again, so the output is the same as a full run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent.parent
+_SOURCE_DIRS = ("engine", "tapsets", "runtime_c")
+_SUFFIXES = (".py", ".stp", ".stpm", ".c", ".h", ".lark")
+
+
+@dataclass
+class CachedBuild:
+    """What pass 5 needs of a build (the same shape as BuildArtifact.path)."""
+
+    path: Path
+    diagnostics: str
+
+
+def _stamp(directories: list[Path]) -> list[str]:
+    entries = []
+    for directory in directories:
+        for base, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(_SUFFIXES):
+                    st = os.stat(os.path.join(base, name))
+                    entries.append(f"{base}/{name}:{st.st_size}:{st.st_mtime_ns}")
+    return entries
+
+
+def _script(options) -> str | None:
+    if options.script_text is not None:
+        return "e:" + options.script_text
+    if not options.script_file or options.script_file == "-":
+        return None
+    try:
+        return f"f:{os.path.abspath(options.script_file)}:" + Path(options.script_file).read_text(errors="surrogateescape")
+    except OSError:
+        return None
+
+
+def key(options) -> str | None:
+    """The cache key for `options`, or None when the script cannot be cached (stdin)."""
+    script = _script(options)
+    if script is None:
+        return None
+    translation = [
+        options.args, options.guru, options.include_dirs, sorted(options.defines.items()),
+        sorted(options.global_settings.items()), options.unoptimized, options.suppress_warnings,
+        options.module_name, os.uname().release, os.uname().version, os.geteuid() == 0,
+    ]
+    h = hashlib.sha256(script.encode("utf-8", "surrogateescape"))
+    h.update(json.dumps(translation, default=str).encode())
+    dirs = [_ROOT / d for d in _SOURCE_DIRS] + [Path(d) for d in options.include_dirs]
+    h.update("\n".join(_stamp(dirs)).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:32]
+
+
+def _record(options) -> Path | None:
+    from engine.build.cache import cache_root
+
+    k = key(options)
+    return cache_root() / "fast" / f"{k}.json" if k else None
+
+
+def lookup(options) -> CachedBuild | None:
+    record = _record(options)
+    if record is None or not record.exists():
+        return None
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    path = Path(data["path"])
+    return CachedBuild(path, data["diagnostics"]) if path.exists() else None
+
+
+def remember(session) -> None:
+    """After a successful pass 4: store the executable and the diagnostics printed."""
+    options = session.options
+    record = _record(options)
+    build = session.artifact(4)
+    if record is None or build is None:
+        return
+    shown = [d for r in session.results for d in r.diagnostics if d.is_error or not options.suppress_warnings]
+    record.parent.mkdir(parents=True, exist_ok=True)
+    temp = record.with_suffix(f".{os.getpid()}.tmp")
+    temp.write_text(json.dumps({"path": str(build.path), "diagnostics": "".join(d.format() for d in shown)}))
+    os.replace(temp, record)
+
+
+def run_if_cached(session) -> int | None:
+    """Run the cached executable for `session` (pystap's exit status), or None on a miss."""
+    cached = lookup(session.options)
+    if cached is None:
+        return None
+    from engine.run import run
+
+    sys.stderr.write(cached.diagnostics)
+    result = run(session, cached)
+    if not result.ok:
+        for diagnostic in result.diagnostics:
+            sys.stderr.write(diagnostic.format())
+        sys.stderr.write("Pass 5: run failed.  [man error::pass5]\n")
+        return 1
+    return int(result.artifact.exit_status)
