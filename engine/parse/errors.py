@@ -9,8 +9,6 @@ terminals that would merely continue the phrase already read (binary operators,
 
 from __future__ import annotations
 
-from lark.exceptions import UnexpectedToken
-
 from engine.parse.lexer import Token
 
 # Terminals that extend an expression already complete: stap's parser returns from
@@ -38,13 +36,12 @@ SPELLING = {
 }
 
 
-def unexpected_token_message(error: UnexpectedToken, token: Token | None) -> str:
+def unexpected_token_message(expected: set[str], token: Token | None) -> str:
     """The message stap prints for an unexpected `token` given the expected terminals."""
     if token is not None and token.type == "AT_UNKNOWN":
         return f"unknown operator {token.value}"
     if token is not None and token.type == "OP" and token.value == "@":
         return "unknown operator @"
-    expected = set(error.expected)
     if TOPLEVEL <= expected:
         return "expected 'probe', 'global', 'private', 'function', or '%{'"
     if {"IDENT", "STAR", "LBRACE"} <= expected and "LPAR" not in expected:

@@ -16,7 +16,6 @@ from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token as LarkToken
-from lark.exceptions import UnexpectedToken
 from lark.lexer import Lexer
 
 from engine.diagnostics import Diagnostic, Span
@@ -72,6 +71,11 @@ def parse_tokens(tokens: list[Token], end_name: str, privileged: bool) -> tuple[
                 return items, diagnostics
 
 
+class _Unexpected(Exception):
+    def __init__(self, expected: set[str]):
+        self.expected = expected
+
+
 class _Failure(Exception):
     def __init__(self, message: str, token: Token | None, index: int, label: str = "saw", resume: int | None = None):
         self.message = message
@@ -82,30 +86,86 @@ class _Failure(Exception):
         self.at = None  # (Span, description) when the error names a place rather than a token
 
 
+class _Tables:
+    """lark's LALR(1) tables, re-keyed for a tight driver loop.
+
+    lark's own `feed_token` hashes a grammar Rule object on every reduction; here
+    each reduce action is pre-resolved to (callback, length, goal), shifts to ints.
+    """
+
+    def __init__(self, lark: Lark):
+        parser = lark.parser.parser.parser
+        table = parser.parse_table
+        callbacks = parser.callbacks
+        self.start = table.start_states["start"]
+        self.end = table.end_states["start"]
+        self.actions: dict[int, dict[str, object]] = {}
+        for state, row in table.states.items():
+            compiled: dict[str, object] = {}
+            for symbol, (action, arg) in row.items():
+                if action.name == "Shift":
+                    compiled[symbol] = arg
+                else:
+                    compiled[symbol] = (callbacks[arg], len(arg.expansion), arg.origin.name)
+            self.actions[state] = compiled
+
+    def expected(self, state: int) -> set[str]:
+        return {symbol for symbol in self.actions[state] if symbol.isupper()}
+
+
+@functools.cache
+def _tables() -> _Tables:
+    return _Tables(_lark()[0])
+
+
 def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseContext) -> list:
-    state = lark.parse_interactive().parser_state
-    feed = state.feed_token
+    tables = _tables()
+    actions = tables.actions
+    states = [tables.start]
+    values: list = []
     depth = 0
     index = start
+    end = LarkToken("$END", "", 0, 0, 0)
+    count = len(tokens)
     try:
-        for index in range(start, len(tokens)):
-            token = tokens[index]
-            kind = token.type
-            if kind == "LBRACE" or kind == "LPAR" or kind == "LSQB":
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise _Failure("too many nested parentheses, brackets or braces", token, index)
-            elif kind == "RBRACE" or kind == "RPAR" or kind == "RSQB":
-                depth -= 1
-            elif kind in SYNC_TYPES and depth <= 0:
-                context.kind = kind.lower()
-            feed(token)
-        index = len(tokens)
-        end = LarkToken("$END", "", 0, 0, 0)
-        return feed(end, True) or []
-    except UnexpectedToken as error:
+        while True:
+            if index < count:
+                token = tokens[index]
+                kind = token.type
+                if kind == "LBRACE" or kind == "LPAR" or kind == "LSQB":
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        raise _Failure("too many nested parentheses, brackets or braces", token, index)
+                elif kind == "RBRACE" or kind == "RPAR" or kind == "RSQB":
+                    depth -= 1
+                elif kind in SYNC_TYPES and depth <= 0:
+                    context.kind = kind.lower()
+            else:
+                token, kind = end, "$END"
+            while True:
+                action = actions[states[-1]].get(kind)
+                if action is None:
+                    raise _Unexpected(tables.expected(states[-1]))
+                if action.__class__ is int:
+                    states.append(action)
+                    values.append(token)
+                    break
+                callback, size, goal = action
+                if size:
+                    arguments = values[-size:]
+                    del values[-size:]
+                    del states[-size:]
+                else:
+                    arguments = []
+                value = callback(arguments)
+                if kind == "$END" and goal == "start" and len(states) == 1:
+                    return value
+                states.append(actions[states[-1]][goal])
+                values.append(value)
+            index += 1
+    except _Unexpected as error:
         token = tokens[index] if index < len(tokens) else None
-        raise _Failure(unexpected_token_message(error, token), token, index) from None
+        raise _Failure(unexpected_token_message(error.expected, token), token, index) from None
     except ParseProblem as problem:
         resume = None
         if not problem.recover:
