@@ -107,6 +107,7 @@ class TargetValue:
     type: Type
     capture: Any = None  # provider-specific: what the kernel side must copy
     description: str = ""  # for explain(): "register rdi, 8 bytes, signed"
+    expr: Any = None  # the target expression this value is for (set by the elaborator)
 
 
 @dataclass
@@ -142,6 +143,8 @@ class DerivedProbe:
     data: dict[str, Any] = field(default_factory=dict)
     alias_chain: list[str] = field(default_factory=list)
     targets: list[TargetValue] = field(default_factory=list)  # resolved during type inference
+    condition: Any = None  # the `if (cond)` guard accumulated along the alias chain (an Expr)
+    origin: Any = None  # the user's (or tapset's) ast.Probe this was derived from
 
     def resolve_target(self, expr: Node, ctx: ResolveContext, *, write: bool = False) -> TargetValue:
         """Resolve `$var`-style `expr` (assigned to if `write`) for this probe."""

@@ -1,0 +1,134 @@
+"""Probe derivation: alias expansion, then resolution by the probe providers.
+
+Every probe point of a probe is expanded through matching aliases (user-defined or
+from the library, wildcards allowed), recursively, down to points a provider
+owns. Points reached through the same chain of aliases share one derived handler
+whose body is the aliases' prologues, the user's handler, then the epilogues.
+`?` drops a point that does not resolve, `!` stops at the first point that does,
+and `if (cond)` conditions accumulate along the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.elaborate.clone import clone
+from engine.elaborate.errors import semantic_error
+from engine.elaborate.library import AliasEntry
+from engine.elaborate.probes.base import (
+    DerivedProbe,
+    ResolutionError,
+    dispatch,
+    known_functors,
+    similar,
+)
+from engine.elaborate.program import Program
+from engine.parse import ast
+
+
+@dataclass
+class Leaf:
+    """One concrete derived probe and the aliases crossed to reach it (outermost first)."""
+
+    derived: DerivedProbe
+    chain: tuple[AliasEntry, ...]
+    condition: ast.Expr | None
+
+
+def derive_probe(program: Program, probe: ast.Probe, file: ast.StapFile) -> list[ast.Probe]:
+    """The handlers `probe` turns into: itself for direct points, one per alias chain."""
+    leaves: list[Leaf] = []
+    for point in probe.points:
+        found = _expand(program, point, (), point.condition)
+        leaves += found
+        if point.sufficient and found:
+            break
+    direct = [leaf for leaf in leaves if not leaf.chain]
+    outcome = []
+    if direct:
+        probe.derived = [_finish(leaf, probe) for leaf in direct]
+        program.file_of[id(probe)] = file
+        outcome.append(probe)
+    groups: dict[tuple[int, ...], list[Leaf]] = {}
+    for leaf in leaves:
+        if leaf.chain:
+            groups.setdefault(tuple(id(entry.alias) for entry in leaf.chain), []).append(leaf)
+    for group in groups.values():
+        outcome.append(_aliased_probe(program, probe, group, file))
+    return outcome
+
+
+def _finish(leaf: Leaf, probe: ast.Probe) -> DerivedProbe:
+    derived = leaf.derived
+    derived.alias_chain = [".".join(entry.names) for entry in leaf.chain]
+    derived.condition = leaf.condition
+    derived.origin = probe
+    return derived
+
+
+def _aliased_probe(program: Program, probe: ast.Probe, group: list[Leaf], file: ast.StapFile) -> ast.Probe:
+    chain = group[0].chain
+    body: ast.Stmt = clone(probe.body)
+    for entry in chain:
+        alias_body = clone(entry.alias.body)
+        parts = [body, alias_body] if entry.alias.epilogue else [alias_body, body]
+        body = ast.Block(parts, span=probe.body.span)
+    derived = ast.Probe([leaf.derived.location for leaf in group], body, privileged=probe.privileged, span=probe.span)
+    derived.derived = [_finish(leaf, probe) for leaf in group]
+    derived.alias_chain = [entry.alias for entry in chain]
+    program.file_of[id(derived)] = file
+    return derived
+
+
+def _expand(program: Program, point: ast.ProbePoint, chain: tuple[AliasEntry, ...], condition) -> list[Leaf]:
+    aliases = _aliases(program, point)
+    if aliases:
+        leaves = []
+        for entry in aliases:
+            program.link(entry.file)
+            for target in entry.alias.points:
+                found = _expand(program, target, chain + (entry,), _conjoin(condition, target.condition))
+                leaves += found
+                if target.sufficient and found:
+                    break
+        return leaves
+    try:
+        return [Leaf(d, chain, condition) for d in _resolve(program, point)]
+    except ResolutionError as error:
+        if not point.optional:
+            _report(program, point, error)
+        return []
+
+
+def _aliases(program: Program, point: ast.ProbePoint) -> list[AliasEntry]:
+    return program.user_aliases.matching_aliases(point) or program.library.matching_aliases(point)
+
+
+def _resolve(program: Program, point: ast.ProbePoint) -> list[DerivedProbe]:
+    provider = dispatch(point)
+    if provider is None:
+        names = known_functors() + program.library.alias_heads()
+        head = point.components[0]
+        raise ResolutionError(_mismatch(head.functor, names, "*" in head.functor), head)
+    derived = provider.resolve(point, program.ctx)
+    if not derived:
+        raise ResolutionError("no match")
+    return derived
+
+
+def _mismatch(word: str, names: list[str], wildcard: bool) -> str:
+    near = similar(word.replace("*", ""), names)
+    prefix = "probe point mismatch: didn't find any wildcard matches" if wildcard else "probe point mismatch"
+    return f"{prefix} (similar: {', '.join(near)})" if near else prefix
+
+
+def _report(program: Program, point: ast.ProbePoint, error: ResolutionError) -> None:
+    head = point.components[0]
+    program.diagnostics.append(semantic_error("while resolving probe point", head))
+    program.diagnostics.append(semantic_error(error.message, error.node, error.token, chained=True))
+
+
+def _conjoin(a: ast.Expr | None, b: ast.Expr | None) -> ast.Expr | None:
+    if a is None or b is None:
+        return a or b
+    return ast.LogicalExpr("&&", a, b, span=b.span)

@@ -1,0 +1,174 @@
+"""The optimiser: stap's elisions, with its warnings (for the user's own code only).
+
+1. Assignments to locals that are never read become their value
+   (`Eliding assignment to 'x'`).
+2. Expression statements without side effects disappear
+   (`Eliding side-effect-free expression : identifier 'x'`).
+3. Handlers left empty disappear (`Probe 'begin' has been elided`).
+4. Whatever is no longer referenced — functions, globals, locals — is dropped
+   silently, as stap drops unused tapset parts.
+`-u` keeps 1–3 from happening; `-w` (in the CLI) hides the warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from engine.elaborate.effects import Effects, is_global
+from engine.elaborate.errors import first_token, semantic_error, warning
+from engine.elaborate.program import Program
+from engine.parse import ast
+
+
+def optimize(program: Program, unoptimized: bool) -> None:
+    effects = Effects()
+    if not unoptimized:
+        for holder in _bodies(program):
+            _elide_assignments(program, holder)
+        for holder in _bodies(program):
+            _elide_statements(program, holder, effects)
+        _warn_empty_functions(program)
+        _elide_empty_probes(program)
+    _drop_unreferenced(program)
+    if not program.probes:
+        program.diagnostics.append(semantic_error("no probes found"))
+
+
+def _bodies(program: Program) -> list[ast.Probe | ast.FunctionDecl]:
+    functions = [f for f in program.functions if isinstance(f.body, ast.Block)]
+    return [*program.probes, *functions]
+
+
+def _warn(program: Program, message: str, node: ast.Node) -> None:
+    if node.span is not None and not node.span.file.is_tapset:
+        program.diagnostics.append(warning(message, node))
+
+
+# -- 1. assignments to unread locals -----------------------------------------------------
+
+
+def _elide_assignments(program: Program, holder) -> None:
+    read = _read_locals(holder.body)
+    replaced = program.elided_targets
+
+    def rewrite(node: ast.Node) -> ast.Node:
+        if (
+            isinstance(node, ast.AssignmentExpr)
+            and node.op == "="
+            and isinstance(node.target, ast.Symbol)
+            and node.target.referent is not None
+            and not is_global(node.target.referent)
+            and id(node.target.referent) not in read
+        ):
+            _warn(program, f"Eliding assignment to '{node.target.name}'", node)
+            replaced[id(node.value)] = node.target
+            return node.value
+        return node
+
+    holder.body = transform(holder.body, rewrite)
+
+
+def _read_locals(body: ast.Node) -> set[int]:
+    """ids of local declarations whose value is read somewhere in `body`."""
+    written: set[int] = set()
+    for node in ast.walk(body):
+        if isinstance(node, ast.AssignmentExpr) and node.op == "=":
+            written.add(id(node.target))
+        elif isinstance(node, ast.ForeachLoop):
+            written.update(id(s) for s in [*node.indexes, node.value] if s is not None)
+        elif isinstance(node, ast.TryBlock) and node.catch_var is not None:
+            written.add(id(node.catch_var))
+    return {
+        id(node.referent)
+        for node in ast.walk(body)
+        if isinstance(node, ast.Symbol) and node.referent is not None and id(node) not in written
+    }
+
+
+# -- 2. side-effect-free statements -------------------------------------------------------
+
+
+def _elide_statements(program: Program, holder, effects: Effects) -> None:
+    replaced = program.elided_targets
+
+    def rewrite(node: ast.Node) -> ast.Node:
+        if isinstance(node, ast.Block):
+            node.statements = [s for s in node.statements if not isinstance(s, ast.NullStatement)]
+        if isinstance(node, ast.ExprStatement) and not effects.expression(node.expr):
+            token = replaced.get(id(node.expr)) or first_token(node.expr)
+            _warn(program, "Eliding side-effect-free expression ", token)
+            return ast.NullStatement(span=node.span)
+        return node
+
+    holder.body = transform(holder.body, rewrite)
+    if isinstance(holder.body, ast.Block):
+        holder.body.statements = [s for s in holder.body.statements if not isinstance(s, ast.NullStatement)]
+
+
+def _warn_empty_functions(program: Program) -> None:
+    for function in program.functions:
+        body = function.body
+        if isinstance(body, ast.Block) and _is_empty(body):
+            _warn(program, f"side-effect-free function '{function.name}'", function)
+
+
+# -- 3. empty handlers -----------------------------------------------------------------------
+
+
+def _elide_empty_probes(program: Program) -> None:
+    kept = []
+    for probe in program.probes:
+        if _is_empty(probe.body):
+            for derived in probe.derived:
+                _warn(program, f"Probe '{_family_word(derived.point)}' has been elided", probe)
+        else:
+            kept.append(probe)
+    program.probes = kept
+
+
+def _is_empty(statement: ast.Stmt) -> bool:
+    if isinstance(statement, ast.Block):
+        return all(_is_empty(s) for s in statement.statements)
+    return isinstance(statement, ast.NullStatement)
+
+
+def _family_word(point: str) -> str:
+    return point.split(".")[0].split("(")[0]
+
+
+# -- 4. unreferenced functions, globals and locals --------------------------------------------
+
+
+def _drop_unreferenced(program: Program) -> None:
+    functions: dict[int, ast.FunctionDecl] = {}
+    variables: set[int] = set()
+    pending: list[ast.Node] = [p.body for p in program.probes]
+    pending += [d.condition for p in program.probes for d in p.derived if d.condition is not None]
+    while pending:
+        for node in ast.walk(pending.pop()):
+            if isinstance(node, ast.FunctionCall) and node.referent is not None:
+                if id(node.referent) not in functions:
+                    functions[id(node.referent)] = node.referent
+                    pending.append(node.referent.body)
+            elif isinstance(node, ast.Symbol) and node.referent is not None:
+                variables.add(id(node.referent))
+    program.functions = [f for f in program.functions if id(f) in functions]
+    program.globals = [g for g in program.globals if id(g) in variables]
+    for holder in [*program.probes, *program.functions]:
+        holder.locals = [v for v in holder.locals if id(v) in variables]
+
+
+# -- tree rewriting ------------------------------------------------------------------------------
+
+
+def transform(node: ast.Node, rewrite) -> ast.Node:
+    """Rebuild `node` bottom-up, replacing each node by `rewrite(node)`."""
+    for f in fields(node):
+        if f.name in ("span", "referent", "derived", "locals", "alias_chain"):
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, ast.Node):
+            setattr(node, f.name, transform(value, rewrite))
+        elif isinstance(value, list) and value and any(isinstance(v, ast.Node) for v in value):
+            setattr(node, f.name, [transform(v, rewrite) if isinstance(v, ast.Node) else v for v in value])
+    return rewrite(node)

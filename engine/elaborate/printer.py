@@ -1,0 +1,127 @@
+"""The -p2 printer: stap's elaborated-script listing.
+
+    # globals            name[%][maxsize]:type [index types]
+    # functions          name:type (param:type, ...), sorted, each with `  # locals`
+    # probes             point /* <- derivation */, each with `  # locals`
+    # global embedded code
+
+Bodies are printed only with -v, by the pass-1 printer subclassed so that globals
+and functions carry stap's mangled names (`__global_x`, `__global_f__overload_0`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.elaborate.effects import is_global
+from engine.elaborate.probes.base import point_text
+from engine.parse import ast
+from engine.parse.printer import Printer
+
+if TYPE_CHECKING:
+    from engine.elaborate import ElaborateArtifact
+
+
+def dump(artifact: "ElaborateArtifact", verbose: int) -> str:
+    out: list[str] = []
+    if artifact.globals:
+        out.append("# globals")
+        out += [_global(v) for v in artifact.globals]
+    if artifact.embeds:
+        out.append("# global embedded code")
+        out += [f"%{{{e.code}%}}" for e in artifact.embeds]
+    if artifact.functions:
+        out.append("# functions")
+        for function in sorted(artifact.functions, key=lambda f: f.name):
+            out.append(_signature(function))
+            out += _locals(function.locals)
+            if verbose and isinstance(function.body, ast.Block):
+                out.append(_body(function.body))
+    if artifact.probes:
+        out.append("# probes")
+        for probe in artifact.probes:
+            for derived in probe.derived:
+                out.append(f"{_point(derived)} /* <- {_derivation(probe, derived)} */")
+                out += _locals(probe.locals)
+                if verbose:
+                    out.append(_body(probe.body))
+    return "\n".join(out)
+
+
+def _type(t: ast.Type) -> str:
+    return t.value
+
+
+def _global(variable: ast.VarDecl) -> str:
+    name = variable.name + ("%" if variable.wrap else "")
+    if variable.maxsize is not None:
+        name += f"[{variable.maxsize}]"
+    text = f"{name}:{_type(variable.type)}"
+    if variable.arity:
+        text += " [" + ", ".join(_type(t) for t in variable.index_types) + "]"
+    return text
+
+
+def _signature(function: ast.FunctionDecl) -> str:
+    params = ", ".join(f"{p.name}:{_type(p.type)}" for p in function.params)
+    return f"{function.name}:{_type(function.type)} ({params})"
+
+
+def _locals(variables: list[ast.VarDecl]) -> list[str]:
+    if not variables:
+        return []
+    return ["  # locals"] + [f"  {v.name}:{_type(v.type)}" for v in variables]
+
+
+def _point(derived) -> str:
+    text = derived.point + (_decoration(derived.location) if derived.location is not None else "")
+    if derived.condition is not None:
+        text += f" if ({expression(derived.condition)})"
+    return text
+
+
+def _derivation(probe: ast.Probe, derived) -> str:
+    """`a.b = begin <- a.*?,timer.s(1)`: alias definitions innermost first, then the probe as written."""
+    origin = derived.origin or probe
+    parts = [_definition(alias) for alias in reversed(probe.alias_chain)]
+    parts.append(",".join(_written(p) for p in origin.points))
+    return " <- ".join(parts)
+
+
+def _definition(alias: ast.ProbeAlias) -> str:
+    operator = " += " if alias.epilogue else " = "
+    return ",".join(_written(p) for p in alias.alias_points) + operator + ",".join(_written(p) for p in alias.points)
+
+
+def _written(point: ast.ProbePoint) -> str:
+    text = point_text(point) + _decoration(point)
+    if point.condition is not None:
+        text += f" if ({expression(point.condition)})"
+    return text
+
+
+def _decoration(point: ast.ProbePoint) -> str:
+    """`!` (which implies `?`) or `?`."""
+    return "!" if point.sufficient else "?" if point.optional else ""
+
+
+def expression(node: ast.Node) -> str:
+    """An expression or statement printed the way stap's -p2 prints bodies."""
+    return Pass2Printer().visit(node)
+
+
+def _body(block: ast.Node) -> str:
+    return expression(block)
+
+
+class Pass2Printer(Printer):
+    """stap's -p2 spelling of names: `__global_x`, `__global_f__overload_0`."""
+
+    def visit_Symbol(self, node: ast.Symbol) -> str:
+        if node.referent is not None and is_global(node.referent):
+            return f"__global_{node.name}"
+        return node.name
+
+    def visit_FunctionCall(self, node: ast.FunctionCall) -> str:
+        args = ", ".join(self.visit(a) for a in node.args)
+        return f"__global_{node.name}__overload_0({args})"
