@@ -79,8 +79,8 @@ def _compiler_failure(stderr: str) -> list[Diagnostic]:
     """The compiler's own messages (they carry script locations via #line): a translator bug."""
     lines = [line for line in stderr.splitlines() if line.strip()]
     text = "\n".join(lines[:40])
-    return [Diagnostic("translator error", "the generated C failed to compile (a pystap bug); compiler output:",
-                       notes=[text])]
+    message = "the generated C failed to compile (a pystap bug, or an error in embedded C); compiler output:"
+    return [Diagnostic("translator error", message, notes=[text])]
 
 
 def run(session, translated) -> PassResult:

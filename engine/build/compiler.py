@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ class Compiler:
     identity: str  # `cc --version` first line, part of every cache key
 
     def run(self, args: list[str], cwd: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([self.path, *args], capture_output=True, text=True, errors="replace", cwd=cwd)
+        env = dict(os.environ, LC_ALL="C")  # plain quotes in messages
+        return subprocess.run([self.path, *args], capture_output=True, text=True, errors="replace", cwd=cwd, env=env)
 
 
 @functools.lru_cache(maxsize=1)

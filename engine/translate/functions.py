@@ -96,9 +96,10 @@ def _embedded_function(unit: Unit, function: ast.FunctionDecl) -> str:
     ]
     undefs = ["#undef return", "#undef STAP_PRINTF", "#undef STAP_ERROR", "#undef STAP_RETURN", "#undef STAP_RETVALUE", "#undef CONTEXT"]
     lines = [prototype(unit, function), "{", *_result_decl(function), *_entry_checks(function), *defines]
+    lines.append("  {")
     if function.body.span is not None:
         lines.append(f"#line {function.body.span.line} {c_literal(function.body.span.file.name)}")
-    lines += ["  {", function.body.code, "  }", *undefs, *_exit(function), "}"]
+    lines += [function.body.code, "  }", *undefs, *_exit(function), "}"]
     return "\n".join(lines) + "\n"
 
 
