@@ -1,4 +1,4 @@
-/* Attaching loaded programs through perf events: tracepoints and software events. */
+/* Attaching loaded programs through perf events: tracepoints and sampling events. */
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <string.h>
@@ -53,23 +53,23 @@ int stp_bpf_attach_tracepoint(int prog_fd, const char *system_event)
 	return set_program(fd, prog_fd, system_event);
 }
 
-/* A sampling software event on one CPU (pid -1) or for one process (cpu -1). */
-int stp_bpf_attach_software(int prog_fd, uint64_t config, uint64_t period, int pid, int cpu)
+/* A sampling perf event on one CPU (pid -1) or for one process (cpu -1). */
+int stp_bpf_attach_perf(int prog_fd, uint32_t type, uint64_t config, uint64_t period, int pid, int cpu)
 {
 	struct perf_event_attr attr;
 	int fd;
 
 	memset(&attr, 0, sizeof(attr));
-	attr.type = PERF_TYPE_SOFTWARE;
+	attr.type = type;
 	attr.size = sizeof(attr);
 	attr.config = config;
 	attr.sample_period = period;
 	attr.disabled = 1;
 	fd = perf_open(&attr, pid, cpu);
 	if (fd < 0) {
-		stp_bpf_fail("cannot open software perf event %llu on cpu %d: %s", (unsigned long long)config, cpu,
-			     strerror(errno));
+		stp_bpf_fail("cannot open perf event type %u config %llu on cpu %d: %s", type, (unsigned long long)config,
+			     cpu, strerror(errno));
 		return -1;
 	}
-	return set_program(fd, prog_fd, "a software perf event");
+	return set_program(fd, prog_fd, "a perf event");
 }

@@ -86,15 +86,15 @@ static int check_format(const struct stp_bpf_probe *probe)
 	return -1;
 }
 
-static int attach_software_everywhere(int prog_fd, const struct stp_bpf_probe *probe, int target_pid)
+static int attach_perf_everywhere(int prog_fd, const struct stp_bpf_probe *probe, int target_pid)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	long cpu;
 
 	if (target_pid > 0)
-		return keep_fd(stp_bpf_attach_software(prog_fd, probe->config, probe->period, target_pid, -1));
+		return keep_fd(stp_bpf_attach_perf(prog_fd, probe->perf_type, probe->config, probe->period, target_pid, -1));
 	for (cpu = 0; cpu < cpus; cpu++) {
-		int fd = stp_bpf_attach_software(prog_fd, probe->config, probe->period, -1, (int)cpu);
+		int fd = stp_bpf_attach_perf(prog_fd, probe->perf_type, probe->config, probe->period, -1, (int)cpu);
 
 		if (fd < 0 || keep_fd(fd) < 0)
 			return -1;
@@ -120,7 +120,7 @@ static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
 		return -1;
 	if (is_tracepoint)
 		return keep_fd(stp_bpf_attach_tracepoint(prog_fd, probe->target)) < 0 ? -1 : 0;
-	return attach_software_everywhere(prog_fd, probe, target_pid);
+	return attach_perf_everywhere(prog_fd, probe, target_pid);
 }
 
 int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid)

@@ -42,8 +42,8 @@ struct stp_bpf_string {
 };
 
 enum stp_bpf_attach {
-	STP_BPF_TRACEPOINT,   /* target = "system:event" */
-	STP_BPF_PERF_SOFTWARE /* config = PERF_COUNT_SW_*, sample_period = period */
+	STP_BPF_TRACEPOINT,  /* target = "system:event" */
+	STP_BPF_PERF_EVENT   /* perf_type/config, sampled every `period` counts on each CPU */
 };
 
 /* How a handler reads one target expression ($field, $$vars ...) from the record. */
@@ -81,8 +81,9 @@ struct stp_bpf_probe {
 	enum stp_bpf_attach attach;
 	const char *target;               /* tracepoint "system:event" */
 	const char *format_digest;        /* FNV-1a of the event's format file at translate time, or NULL */
-	uint64_t config;                  /* perf software event */
+	uint64_t config;                  /* perf event config */
 	uint64_t period;                  /* perf sample period */
+	uint32_t perf_type;               /* PERF_TYPE_SOFTWARE, PERF_TYPE_HARDWARE ... */
 	const struct bpf_insn *insns;
 	uint32_t n_insns;
 	const struct stp_bpf_reloc *relocs;
@@ -98,7 +99,7 @@ typedef void (*stp_bpf_record_fn)(const struct stp_bpf_record *record, uint32_t 
 
 /* Load and attach every probe; 0 on success, -1 with stp_bpf_error() set (and
  * everything already attached released).  probes[i] is the probe whose capture
- * program writes index i (NULL: no kernel side); target_pid > 0 restricts software
+ * program writes index i (NULL: no kernel side); target_pid > 0 restricts perf
  * events to one process; ring_bytes is the ring buffer size (a power of two pages). */
 int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid);
 int stp_bpf_poll_fd(void);
@@ -129,7 +130,7 @@ const char *stp_tracefs_dir(void);
 int stp_tracefs_event_id(const char *system_event);
 uint64_t stp_tracefs_format_digest(const char *system_event);
 int stp_bpf_attach_tracepoint(int prog_fd, const char *system_event);
-int stp_bpf_attach_software(int prog_fd, uint64_t config, uint64_t period, int pid, int cpu);
+int stp_bpf_attach_perf(int prog_fd, uint32_t type, uint64_t config, uint64_t period, int pid, int cpu);
 
 struct stp_bpf_ring;
 struct stp_bpf_ring *stp_bpf_ring_open(int map_fd, uint32_t bytes);

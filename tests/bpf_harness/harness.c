@@ -106,7 +106,8 @@ int main(int argc, char **argv)
 		probe.target = argv[3];
 		probe.format_digest = getenv("HARNESS_DIGEST");
 	} else {
-		probe.attach = STP_BPF_PERF_SOFTWARE;
+		probe.attach = STP_BPF_PERF_EVENT;
+		probe.perf_type = 1; /* PERF_TYPE_SOFTWARE */
 		sscanf(argv[3], "%lu:%lu", (unsigned long *)&probe.config, (unsigned long *)&probe.period);
 	}
 	if (stp_bpf_start(table, 1, (uint32_t)strtoul(argv[4], NULL, 0), 0) < 0) {

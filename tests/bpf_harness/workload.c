@@ -4,6 +4,7 @@
  *   workload argstr DIR        one call of each kind in the argstr table (see the test)
  *   workload counts W R P C    W writes, R reads, P getpids, C closes of a bad fd
  *   workload paths DIR N       openat DIR/f0 .. DIR/f<N-1>, closing those that open
+ *   workload spin MS           burn MS milliseconds of CPU, then print the CPU ns used
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -13,7 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -85,6 +88,23 @@ static void paths(const char *dir, int n)
 	}
 }
 
+static void spin(long ms)
+{
+	struct timespec now;
+	volatile unsigned long sink = 0;
+	struct rusage usage;
+	long long ns;
+
+	do {
+		for (int i = 0; i < 100000; i++)
+			sink += (unsigned long)i;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+		ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+	} while (ns < ms * 1000000LL);
+	getrusage(RUSAGE_SELF, &usage);
+	printf("cpu_ns %lld faults %ld\n", ns, usage.ru_minflt + usage.ru_majflt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "argstr") == 0)
@@ -93,8 +113,10 @@ int main(int argc, char **argv)
 		counts(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
 	else if (argc == 4 && strcmp(argv[1], "paths") == 0)
 		paths(argv[2], atoi(argv[3]));
+	else if (argc == 3 && strcmp(argv[1], "spin") == 0)
+		spin(atol(argv[2]));
 	else {
-		fprintf(stderr, "usage: workload argstr DIR | counts W R P C | paths DIR N\n");
+		fprintf(stderr, "usage: workload argstr DIR | counts W R P C | paths DIR N | spin MS\n");
 		return 2;
 	}
 	return 0;

@@ -176,9 +176,9 @@ def _spec(probe: KernelProbe) -> str:
     data = probe.derived.data
     name = probe.c_name
     if "tracepoint" in data:
-        attach = f'STP_BPF_TRACEPOINT, {_c_string(data["tracepoint"])}, {_c_string(data["format digest"])}, 0, 0'
+        attach = f'STP_BPF_TRACEPOINT, {_c_string(data["tracepoint"])}, {_c_string(data["format digest"])}, 0, 0, 0'
     else:
-        attach = f'STP_BPF_PERF_SOFTWARE, NULL, NULL, {data["perf_config"]}, {data["perf_period"]}'
+        attach = f'STP_BPF_PERF_EVENT, NULL, NULL, {data["perf_config"]}, {data["perf_period"]}, {data["perf_type"]}'
     counts = (
         f"{name}_insns, {len(probe.program.insns)}, {name}_relocs, {len(probe.program.relocations)}, "
         f"{name}_targets, {len(probe.reads)}, {name}_user_strings, {len(probe.user_strings)}"
