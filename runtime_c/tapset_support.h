@@ -58,6 +58,9 @@ int64_t tapset_randint(int64_t n);
 /* tapset_tgid.c: the process id of thread `tid` (remembered; `tid` itself if gone). */
 int64_t tapset_tgid(int64_t tid);
 
+/* tapset_loadavg.c: "0.15 0.22 0.30", the load averages as /proc/loadavg gives them. */
+int tapset_loadavg(char *out, size_t size);
+
 /* tapset_sysfs.c: "sda1" for block device major:minor ("" and -errno if none). */
 int tapset_block_devname(int64_t major, int64_t minor, char *out, size_t size);
 

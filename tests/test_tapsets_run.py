@@ -189,6 +189,10 @@ probe begin {
   other = speculation(); speculate(other, "dropped\n")
   discard(other); commit(id); commit(other)
   println(id, " ", other)
+  la = sprint_loadavg()
+  println(la =~ "^[0-9]+\\.[0-9][0-9] [0-9]+\\.[0-9][0-9] [0-9]+\\.[0-9][0-9]\n$", " ",
+          get_loadavg_index(1) == strtol(substr(la, strpos(la, " ") + 1, 10), 10))
+  try { println(get_loadavg_index(3)) } catch (msg) { println("caught: ", msg) }
   exit()
 }
 """),
@@ -364,6 +368,8 @@ def test_numbers_devices_random_queues_speculation(results) -> None:
         "disk: 1000.000 ops/s, 0.100 qlen, 300 await, 200 svctm, 10% wait, 20% util",
         "kept in order",
         "1 2",
+        "1 1",
+        "caught: Invalid loadavg index 3 specified.",
     ]
 
 
