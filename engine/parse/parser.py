@@ -105,12 +105,18 @@ class _Tables:
             for symbol, (action, arg) in row.items():
                 if action.name == "Shift":
                     compiled[symbol] = arg
+                elif _passes_child_through(arg):
+                    compiled[symbol] = arg.origin.name  # `?rule` with one child: no node
                 else:
                     compiled[symbol] = (callbacks[arg], len(arg.expansion), arg.origin.name)
             self.actions[state] = compiled
 
     def expected(self, state: int) -> set[str]:
         return {symbol for symbol in self.actions[state] if symbol.isupper()}
+
+
+def _passes_child_through(rule) -> bool:
+    return rule.options.expand1 and len(rule.expansion) == 1 and rule.alias is None
 
 
 @functools.cache
@@ -150,6 +156,9 @@ def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseConte
                     states.append(action)
                     values.append(token)
                     break
+                if action.__class__ is str:
+                    states[-1] = actions[states[-2]][action]
+                    continue
                 callback, size, goal = action
                 if size:
                     arguments = values[-size:]
