@@ -180,3 +180,20 @@ def test_verbose_pass_lines():
     passes = [line.split(":")[0] for line in proc.stderr.splitlines() if line.startswith("Pass ")]
     assert passes == ["Pass 1", "Pass 2", "Pass 3", "Pass 4", "Pass 5"]
     assert proc.stdout == "v\n"
+
+
+def test_rerun_skips_passes_one_to_four(tmp_path):
+    from engine.run import fastpath
+    from engine.session import Options
+
+    script = tmp_path / "rerun.stp"
+    script.write_text('probe begin { elided = 5; println("again"); exit() }\n')
+    first = pystap(str(script))
+    assert fastpath.lookup(Options(script_file=str(script))) is not None
+    second = pystap(str(script))
+    assert (second.stdout, second.stderr, second.returncode) == (first.stdout, first.stderr, first.returncode)
+    assert first.stdout == "again\n"
+    assert "WARNING: Eliding assignment to 'elided'" in second.stderr  # pass-2 warnings are replayed
+    script.write_text('probe begin { println("changed"); exit() }\n')
+    assert fastpath.lookup(Options(script_file=str(script))) is None
+    assert pystap(str(script)).stdout == "changed\n"

@@ -73,6 +73,8 @@ def _forward_signals(handle: RunHandle):
 
 def run(session, built) -> PassResult:
     options = session.options
+    if options.verbose:
+        sys.stderr.write("Pass 5: starting run.\n")
     out = open(options.output_file, "wb") if options.output_file else sys.stdout.buffer
     try:
         try:

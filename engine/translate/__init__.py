@@ -29,7 +29,9 @@ class TranslateArtifact:
         return self.c_source
 
     def verbose_summary(self) -> str:
-        return f"translated to C into \"{self.script_name}.c\" ({len(self.c_source.splitlines())} lines)"
+        from engine.parse import memory_usage
+
+        return f"translated to C into \"{self.script_name}.c\" using {memory_usage()},"
 
 
 def module_name(options) -> str:
