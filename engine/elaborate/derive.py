@@ -19,6 +19,7 @@ from engine.elaborate.probes.base import (
     DerivedProbe,
     ResolutionError,
     dispatch,
+    providers_for,
     known_functors,
     similar,
 )
@@ -81,23 +82,25 @@ def _aliased_probe(program: Program, probe: ast.Probe, group: list[Leaf], file: 
 
 
 def _expand(program: Program, point: ast.ProbePoint, chain: tuple[AliasEntry, ...], condition) -> list[Leaf]:
+    """Leaves reached from `point`: through matching aliases, else (or, for a wildcard
+    first component, also) through the providers."""
+    leaves = []
     aliases = _aliases(program, point)
-    if aliases:
-        leaves = []
-        for entry in aliases:
-            program.link(entry.file)
-            for target in entry.alias.points:
-                found = _expand(program, target, chain + (entry,), _conjoin(condition, target.condition))
-                leaves += found
-                if target.sufficient and found:
-                    break
+    for entry in aliases:
+        program.link(entry.file)
+        for target in entry.alias.points:
+            found = _expand(program, target, chain + (entry,), _conjoin(condition, target.condition))
+            leaves += found
+            if target.sufficient and found:
+                break
+    if aliases and "*" not in point.components[0].functor:
         return leaves
     try:
-        return [Leaf(d, chain, condition) for d in _resolve(program, point)]
+        return leaves + [Leaf(d, chain, condition) for d in _resolve(program, point)]
     except ResolutionError as error:
-        if not point.optional:
+        if not point.optional and not leaves:
             _report(program, point, error)
-        return []
+        return leaves
 
 
 def _aliases(program: Program, point: ast.ProbePoint) -> list[AliasEntry]:
@@ -105,6 +108,8 @@ def _aliases(program: Program, point: ast.ProbePoint) -> list[AliasEntry]:
 
 
 def _resolve(program: Program, point: ast.ProbePoint) -> list[DerivedProbe]:
+    if "*" in point.components[0].functor:
+        return _resolve_wildcard_head(program, point)
     provider = dispatch(point)
     if provider is None:
         names = known_functors() + program.library.alias_heads()
@@ -113,6 +118,20 @@ def _resolve(program: Program, point: ast.ProbePoint) -> list[DerivedProbe]:
     derived = provider.resolve(point, program.ctx)
     if not derived:
         raise ResolutionError("no match")
+    return derived
+
+
+def _resolve_wildcard_head(program: Program, point: ast.ProbePoint) -> list[DerivedProbe]:
+    """`*.foo`-style points: every family whose name matches contributes what it resolves."""
+    derived: list[DerivedProbe] = []
+    for provider in providers_for(point):
+        try:
+            derived += provider.resolve(point, program.ctx)
+        except ResolutionError:
+            continue
+    if not derived:
+        names = known_functors() + program.library.alias_heads()
+        raise ResolutionError(_mismatch(point.components[0].functor, names, True), point.components[0])
     return derived
 
 

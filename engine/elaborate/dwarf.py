@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 4  # bump when the pickled shape changes
+INDEX_FORMAT = 8  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -49,6 +48,7 @@ class DwarfType:
     members: list[tuple[str, int, int]] = field(default_factory=list)  # (name, byte offset, type offset)
     bounds: list[int | None] = field(default_factory=list)  # array dimensions (element counts)
     params: list[int | None] = field(default_factory=list)  # subroutine parameter types
+    prototyped: bool = False  # subroutine: `(void)` rather than `()` when it has no parameters
     declaration: bool = False  # incomplete struct
 
 
@@ -76,6 +76,7 @@ class DwarfVariable:
     type: int | None
     location: Location | None = None
     const_value: int | None = None
+    type_name: str = ""  # stap's spelling, kept so listings need no type table
 
     def available_at(self, pc: int) -> bool:
         if self.const_value is not None:
@@ -101,6 +102,7 @@ class DwarfFunction:
     return_type: int | None = None  # None for void
     has_dwarf: bool = True
     die: int = 0  # offset of the function's DIE (stap names it in errors)
+    return_type_name: str = ""
 
     @property
     def qualified(self) -> str:
@@ -120,15 +122,46 @@ class LineRow:
 
 @dataclass
 class DebugIndex:
-    """Everything -L, resolution and capture planning need from one binary."""
+    """Everything -L, resolution and capture planning need from one binary.
+
+    Two parts, cached apart: the functions (with their variables' type names) are
+    all a listing needs; the type table and line rows (`types`, `lines`, large for
+    a library like libc) are loaded from their own cache file on first use.
+    """
 
     path: str
     build_id: str | None
     has_dwarf: bool
     functions: list[DwarfFunction] = field(default_factory=list)
-    types: dict[int, DwarfType] = field(default_factory=dict)
-    lines: list[LineRow] = field(default_factory=list)
     debug_path: str | None = None  # where the DWARF came from (the binary or a .debug file)
+    _types: dict[int, DwarfType] | None = field(default_factory=dict, repr=False)
+    _lines: list[LineRow] | None = field(default_factory=list, repr=False)
+    _detail_file: Path | None = field(default=None, repr=False)
+
+    @property
+    def types(self) -> dict[int, DwarfType]:
+        if self._types is None:
+            self._load_detail()
+        return self._types
+
+    @property
+    def lines(self) -> list[LineRow]:
+        if self._lines is None:
+            self._load_detail()
+        return self._lines
+
+    def _load_detail(self) -> None:
+        detail = _read_cache(self._detail_file) if self._detail_file else None
+        if not isinstance(detail, tuple):
+            fresh = build_index(elfinfo.read_image(self.path))
+            detail = (fresh._types, fresh._lines)
+        self._types, self._lines = detail
+
+    def __getstate__(self) -> dict:
+        """Pickle only the light part; the detail is written to its own file."""
+        state = dict(self.__dict__)
+        state.update(_types=None, _lines=None, _detail_file=None)
+        return state
 
     def type_name(self, offset: int | None) -> str:
         return type_name(self.types, offset)
@@ -155,12 +188,21 @@ def type_name(types: dict[int, DwarfType], offset: int | None) -> str:
         return "void"
     if t.tag in ("base_type", "typedef", "unspecified_type") or t.tag in _NAMED_PREFIX:
         return _NAMED_PREFIX.get(t.tag, "") + (t.name or "{...}")
-    if t.tag == "pointer_type" and t.target is not None and types.get(t.target, DwarfType("")).tag == "subroutine_type":
+    target = types.get(t.target) if t.target is not None else None
+    if t.tag == "pointer_type" and target is not None and target.tag == "structure_type" and target.name == "__va_list_tag":
+        return "va_list"  # the builtin's DWARF spelling, named as stap names it
+    if t.tag == "pointer_type" and target is not None and target.tag == "subroutine_type":
         sub = types[t.target]
-        return f"{type_name(types, sub.target)} (*) ({', '.join(type_name(types, p) for p in sub.params)})"
+        return f"{type_name(types, sub.target)} (*) ({_param_list(types, sub)})"
     if t.tag == "subroutine_type":
-        return f"{type_name(types, t.target)} ({', '.join(type_name(types, p) for p in t.params)})"
+        return f"{type_name(types, t.target)} ({_param_list(types, t)})"
     return type_name(types, t.target) + _SUFFIX.get(t.tag, "")
+
+
+def _param_list(types: dict[int, DwarfType], sub: DwarfType) -> str:
+    if not sub.params:
+        return "void" if sub.prototyped else ""
+    return ", ".join(type_name(types, p) for p in sub.params)
 
 
 def strip_typedefs(types: dict[int, DwarfType], offset: int | None) -> DwarfType | None:
@@ -254,6 +296,7 @@ class _CuIndexer:
         self.optimized = producer_optimized(_text(self.top, "DW_AT_producer") or "")
         self.files = self._file_table()
         self.rows: list[LineRow] = self._line_rows()
+        self.inlines: list[DwarfFunction] = []  # listed after the unit's out-of-line functions, as stap does
 
     # -- files and lines ---------------------------------------------------------
 
@@ -269,8 +312,7 @@ class _CuIndexer:
         for entry in program["file_entry"]:
             directory = directories[entry.dir_index] if entry.dir_index < len(directories) else ""
             name = entry.name.decode("utf-8", "replace")
-            path = posixpath.join(self.comp_dir, directory, name)
-            files.append(posixpath.normpath(path))
+            files.append(name if name.startswith("/") or not directory else f"{directory}/{name}")
         return files if version >= 5 else [""] + files
 
     def _file(self, number: int | None) -> str | None:
@@ -296,6 +338,7 @@ class _CuIndexer:
         tag = die.tag[len("DW_TAG_"):]
         t = DwarfType(tag, _text(die, "DW_AT_name"), _attr(die, "DW_AT_byte_size"), target=_type_ref(die))
         t.declaration = bool(_attr(die, "DW_AT_declaration", False))
+        t.prototyped = bool(_attr(die, "DW_AT_prototyped", False))
         if tag == "base_type":
             t.signed = _attr(die, "DW_AT_encoding") in (0x5, 0x6, 0xD)  # signed, signed_char, signed_fixed
         elif tag == "enumeration_type":
@@ -338,7 +381,7 @@ class _CuIndexer:
             die=die.offset,
         )
         function.variables = [v for v in (self._variable(c) for c in die.iter_children()) if v is not None]
-        self.index.functions.append(function)
+        (self.inlines if inlined else self.index.functions).append(function)
 
     def _pc_range(self, die) -> tuple[int, int] | None:
         low = _attr(die, "DW_AT_low_pc")
@@ -429,6 +472,7 @@ class _CuIndexer:
                 self.add_type(child)
             if child.has_children and child.tag != "DW_TAG_enumeration_type":
                 stack.append(child.iter_children())
+        self.index.functions.extend(self.inlines)
         self.index.lines.extend(self.rows)
 
 
@@ -467,11 +511,14 @@ def producer_optimized(producer: str) -> bool:
 # Building from symbols only
 
 
-def _symbol_functions(image: elfinfo.ElfImage, known: set[str]) -> list[DwarfFunction]:
-    """Functions the symbol table has that DWARF does not describe (stap lists them too)."""
+def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction]) -> list[DwarfFunction]:
+    """Functions the symbol table has that DWARF does not describe (stap lists them too);
+    aliases of described functions (same address, another name) are left out, as stap does."""
+    known = {f.name for f in described}
+    covered = sorted((f.low_pc, f.high_pc) for f in described if not f.inlined)
     functions = []
     for symbol in image.function_symbols():
-        if symbol.name in known:
+        if symbol.name in known or _covered(covered, symbol.address):
             continue
         functions.append(
             DwarfFunction(
@@ -489,6 +536,13 @@ def _symbol_functions(image: elfinfo.ElfImage, known: set[str]) -> list[DwarfFun
     return functions
 
 
+def _covered(ranges: list[tuple[int, int]], address: int) -> bool:
+    import bisect
+
+    i = bisect.bisect_right(ranges, (address, float("inf"))) - 1
+    return i >= 0 and ranges[i][0] <= address < ranges[i][1]
+
+
 # ---------------------------------------------------------------------------
 # Entry points
 
@@ -504,8 +558,13 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
     if debug_path is not None:
         with open(debug_path, "rb") as stream:
             _index_dwarf(ELFFile(stream), index)
-    names = {f.name for f in index.functions}
-    index.functions.extend(_symbol_functions(image, names))
+        for function in index.functions:
+            function.return_type_name = type_name(index.types, function.return_type)
+            for variable in function.variables:
+                variable.type_name = type_name(index.types, variable.type)
+    if debug_path is not None and debug_path != image.path:
+        image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost
+    index.functions.extend(_symbol_functions(image, index.functions))
     return index
 
 
@@ -526,16 +585,20 @@ _MEMORY: dict[tuple[str, str | None], DebugIndex] = {}
 
 def load_index(path: str, *, use_cache: bool = True) -> DebugIndex:
     """The index of binary `path`: from memory, the on-disk cache (by build-id), or built now."""
-    image = elfinfo.read_image(path)
+    image = elfinfo.read_image(path, symbols=False)
     key = (os.path.realpath(path), image.build_id)
     if key in _MEMORY:
         return _MEMORY[key]
     cache_file = _cache_file(image) if image.build_id else None
+    detail_file = cache_file.with_suffix(".detail") if cache_file else None
     index = _read_cache(cache_file) if use_cache and cache_file else None
-    if index is None:
-        index = build_index(image)
+    if not isinstance(index, DebugIndex):
+        index = build_index(elfinfo.read_image(path))
         if cache_file is not None:
+            _write_cache(detail_file, (index._types, index._lines))
             _write_cache(cache_file, index)
+    else:
+        index._detail_file = detail_file
     index.path = path
     _MEMORY[key] = index
     return index
@@ -551,16 +614,15 @@ def _cache_file(image: elfinfo.ElfImage) -> Path:
     return cache_dir() / f"{image.build_id}-{digest}.v{INDEX_FORMAT}.pickle"
 
 
-def _read_cache(cache_file: Path) -> DebugIndex | None:
+def _read_cache(cache_file: Path):
     try:
         with open(cache_file, "rb") as stream:
-            index = pickle.load(stream)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            return pickle.load(stream)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
         return None
-    return index if isinstance(index, DebugIndex) else None
 
 
-def _write_cache(cache_file: Path, index: DebugIndex) -> None:
+def _write_cache(cache_file: Path, index) -> None:
     """Write atomically so parallel listings never read a half-written file."""
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,8 +222,10 @@ class ElfImage:
         return None
 
 
-def read_image(path: str) -> ElfImage:
-    """Read `path`; raise ElfProblem saying why it cannot be used (missing, not ELF ...)."""
+def read_image(path: str, *, symbols: bool = True) -> ElfImage:
+    """Read `path`; raise ElfProblem saying why it cannot be used (missing, not ELF ...).
+
+    `symbols=False` skips the symbol table (enough to identify a file by build-id)."""
     try:
         stream = open(path, "rb")
     except OSError as error:
@@ -230,19 +233,19 @@ def read_image(path: str) -> ElfImage:
     with stream:
         try:
             elf = ELFFile(stream)
-            return _image(path, elf)
+            return _image(path, elf, symbols)
         except ELFError as error:
             raise ElfProblem(f"{path} is not an ELF file ({error})") from None
 
 
-def _image(path: str, elf: ELFFile) -> ElfImage:
+def _image(path: str, elf: ELFFile, symbols: bool) -> ElfImage:
     image = ElfImage(
         path=path,
         build_id=_build_id(elf),
         debuglink=_debuglink(elf),
         is_pie=elf["e_type"] == "ET_DYN",
         has_dwarf=elf.get_section_by_name(".debug_info") is not None,
-        symbols=_symbols(elf),
+        symbols=_symbols(elf) if symbols else [],
         segments=_segments(elf),
         needed=_needed(elf),
     )
@@ -268,23 +271,27 @@ def _debuglink(elf: ELFFile) -> str | None:
     return data[: data.index(b"\0")].decode("utf-8", "replace")
 
 
+_STT_OBJECT, _STT_FUNC, _STT_GNU_IFUNC = 1, 2, 10
+_STB_LOCAL = 0
+
+
 def _symbols(elf: ELFFile) -> list[ElfSymbol]:
-    """Function and object symbols from .symtab, else .dynsym; one entry per (name, address)."""
+    """Function and object symbols from .symtab, else .dynsym; one entry per (name, address).
+
+    Decoded with struct over the raw table (Elf64_Sym), which is much faster than
+    pyelftools' per-symbol objects for libraries with thousands of symbols."""
     table = elf.get_section_by_name(".symtab") or elf.get_section_by_name(".dynsym")
-    if not isinstance(table, SymbolTableSection):
+    if not isinstance(table, SymbolTableSection) or not elf.elfclass == 64:
         return []
+    strings = elf.get_section(table["sh_link"]).data()
+    order = "<" if elf.little_endian else ">"
     seen: dict[tuple[str, int], ElfSymbol] = {}
-    for sym in table.iter_symbols():
-        kind = sym["st_info"]["type"]
-        if not sym.name or kind not in ("STT_FUNC", "STT_OBJECT", "STT_GNU_IFUNC"):
+    for name_off, info, _other, shndx, value, size in struct.iter_unpack(order + "IBBHQQ", table.data()):
+        kind = info & 0xF
+        if kind not in (_STT_FUNC, _STT_OBJECT, _STT_GNU_IFUNC) or shndx == 0 or not name_off:
             continue
-        if sym["st_shndx"] == "SHN_UNDEF":
-            continue
-        key = (sym.name, sym["st_value"])
-        seen.setdefault(
-            key,
-            ElfSymbol(sym.name, sym["st_value"], sym["st_size"], kind != "STT_OBJECT", sym["st_info"]["bind"] != "STB_LOCAL"),
-        )
+        name = strings[name_off : strings.index(b"\0", name_off)].decode("utf-8", "replace")
+        seen.setdefault((name, value), ElfSymbol(name, value, size, kind != _STT_OBJECT, (info >> 4) != _STB_LOCAL))
     return sorted(seen.values(), key=lambda s: (s.address, s.name))
 
 
@@ -368,7 +375,7 @@ def find_debug_file(image: ElfImage) -> str | None:
         if candidate == image.path or not os.path.isfile(candidate):
             continue
         try:
-            other = read_image(candidate)
+            other = read_image(candidate, symbols=False)
         except ElfProblem:
             continue
         if other.has_dwarf and (image.build_id is None or other.build_id == image.build_id):

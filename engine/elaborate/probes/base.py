@@ -173,7 +173,11 @@ class ProbeProvider:
     patterns: tuple[str, ...] = ()  # probe-point shapes, stap's --dump-probe-types style
 
     def handles(self, point: ProbePoint) -> bool:
-        return bool(point.components) and point.components[0].functor in self.first_functors()
+        """Whether the point's first component (which may hold `*` wildcards) is ours."""
+        if not point.components:
+            return False
+        head = point.components[0].functor
+        return any(fnmatch.fnmatchcase(functor, head) for functor in self.first_functors())
 
     def first_functors(self) -> tuple[str, ...]:
         return self.functors or tuple(dict.fromkeys(p.split(".")[0].split("(")[0] for p in self.patterns))
@@ -298,6 +302,19 @@ class Match:
 
     def has(self, functor: str) -> bool:
         return functor in self.args
+
+    def text(self) -> str:
+        """The matched point spelled with the pattern's names (wildcards resolved)."""
+        parts = []
+        for part in self.pattern.parts:
+            value = self.args.get(part.functor)
+            if isinstance(value, int):
+                parts.append(f"{part.functor}({value})")
+            elif isinstance(value, str):
+                parts.append(f'{part.functor}("{value}")')
+            else:
+                parts.append(part.functor)
+        return ".".join(parts)
 
 
 def match_patterns(point: ProbePoint, patterns: list[Pattern]) -> list[Match]:

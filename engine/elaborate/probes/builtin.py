@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.elaborate.probes.base import DerivedProbe, ProbeProvider, ResolveContext, register
+from engine.elaborate.probes.base import DerivedProbe, Match, ProbeProvider, ResolveContext, register
 from engine.parse.ast import ProbePoint
 
 
@@ -14,11 +14,12 @@ class BuiltinProvider(ProbeProvider):
     patterns = ("begin", "begin(number)", "end", "end(number)", "error", "error(number)")
 
     def resolve(self, point: ProbePoint, ctx: ResolveContext) -> list[DerivedProbe]:
-        match = self.match(point)[0]
-        kind = point.components[0].functor
-        sequence = match.args.get(kind) or 0
-        text = f"{kind}({sequence})" if point.components[0].arg is not None else kind
-        return [self.derive(point, text, f"run by the runtime at session {kind}", data={"kind": kind, "sequence": sequence})]
+        return [self._derive(point, match) for match in self.match(point)]
+
+    def _derive(self, point: ProbePoint, match: Match) -> DerivedProbe:
+        kind = match.pattern.parts[0].functor
+        data = {"kind": kind, "sequence": match.args.get(kind) or 0}
+        return self.derive(point, match.text(), f"run by the runtime at session {kind}", data=data)
 
 
 class NeverProvider(ProbeProvider):

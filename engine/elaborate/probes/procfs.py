@@ -13,8 +13,8 @@ from engine.elaborate.probes.base import (
     ResolutionError,
     ResolveContext,
     TargetValue,
+    Match,
     TargetVar,
-    point_text,
     register,
 )
 from engine.parse.ast import Node, ProbePoint, TargetSymbol, Type
@@ -36,15 +36,18 @@ class ProcfsProvider(ProbeProvider):
     patterns = _patterns()
 
     def resolve(self, point: ProbePoint, ctx: ResolveContext) -> list[DerivedProbe]:
-        args = self.match(point)[0].args
-        name = args["procfs"] or _DEFAULT_NAME
-        write = "write" in args
-        maxsize = args.get("maxsize")
+        return [self._derive(point, match) for match in self.match(point)]
+
+    def _derive(self, point: ProbePoint, match: Match) -> DerivedProbe:
+        args = match.args
+        data = {
+            "name": args["procfs"] or _DEFAULT_NAME,
+            "direction": "write" if "write" in args else "read",
+            "maxsize": args.get("maxsize"),
+            "umask": args.get("umask"),
+        }
         value = TargetVar("$value", "string", Type.STRING)
-        data = {"name": name, "direction": "write" if write else "read", "maxsize": maxsize, "umask": args.get("umask")}
-        return [
-            self.derive(point, point_text(point), "named pipe served by the runtime", target_vars={"$value": value}, data=data)
-        ]
+        return self.derive(point, match.text(), "named pipe served by the runtime", target_vars={"$value": value}, data=data)
 
     def resolve_target(self, probe: DerivedProbe, expr: Node, ctx: ResolveContext, *, write: bool = False) -> TargetValue:
         if not isinstance(expr, TargetSymbol) or expr.name != "$value" or expr.components or expr.pretty:

@@ -242,7 +242,7 @@ class _Target:
             near = similar(_function_part(pattern), names)
             hint = f" (similar functions: {', '.join(near)})" if near else ""
             raise ResolutionError(f"no match{hint}", _component(point, "function"))
-        return [self._function_probe(provider, point, index, f, suffix) for f in chosen]
+        return _listed_like_stap([self._function_probe(provider, point, index, f, suffix) for f in chosen])
 
     def _require_symbols(self, index: dwarfinfo.DebugIndex, point: ProbePoint) -> None:
         if index.has_dwarf or index.functions:
@@ -333,6 +333,15 @@ class _Target:
                            data=data, sdt=note, image=self.image)
 
 
+def _listed_like_stap(probes: list[UprobeProbe]) -> list[UprobeProbe]:
+    """Probes with the same text (inline copies, one static function per unit) show the
+    variables of the last one in -L, as stap's listing keeps the last it derived."""
+    last = {p.point: p.target_vars for p in probes}
+    for probe in probes:
+        probe.target_vars = last[probe.point]
+    return probes
+
+
 def _read(path: str, point: ProbePoint) -> elfinfo.ElfImage:
     try:
         return elfinfo.read_image(path)
@@ -350,7 +359,7 @@ def _find_program(name: str, point: ProbePoint) -> str:
     path = os.path.abspath(name)
     if not os.path.exists(path):
         raise ResolutionError(f"cannot probe {path}: No such file or directory", point.components[0])
-    return path
+    return os.path.realpath(path)  # stap names the file itself, not a symlink to it
 
 
 def _pc_comment(image: elfinfo.ElfImage, address: int) -> str:
@@ -420,14 +429,14 @@ def _variables_at(index: dwarfinfo.DebugIndex, function: dwarfinfo.DwarfFunction
     variables = {}
     for variable in function.variables:
         if variable.available_at(pc) and f"${variable.name}" not in variables:
-            variables[f"${variable.name}"] = TargetVar(f"${variable.name}", index.type_name(variable.type))
+            variables[f"${variable.name}"] = TargetVar(f"${variable.name}", variable.type_name)
     return variables
 
 
 def _function_variables(index, function: dwarfinfo.DwarfFunction, is_return: bool) -> dict[str, TargetVar]:
     variables = _variables_at(index, function, function.pc)
     if is_return and function.return_type is not None:
-        variables["$return"] = TargetVar("$return", index.type_name(function.return_type))
+        variables["$return"] = TargetVar("$return", function.return_type_name)
     return variables
 
 
