@@ -89,6 +89,10 @@ void tapset_escape(char *out, size_t size, const char *in, int64_t out_limit, in
 
 	if (avail > size - 1)
 		avail = size - 1;
+	if (quoted && size < 6) {  /* no room for the shortest quoted form, `"..."` */
+		out[0] = '\0';
+		return;
+	}
 	while (pos < avail) {
 		uint32_t cp;
 		int n = utf8_decode(s + pos, avail - pos, &cp);

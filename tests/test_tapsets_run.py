@@ -56,6 +56,14 @@ probe begin {
   exit()
 }
 """),
+    Script("limits", r"""
+probe begin {
+  println(string_quoted("hello world"))
+  println(substr("abcdefghijkl", 0, 100), " ", strlen(str_replace("aaaa", "a", "bb")))
+  println(text_str("\001\002\003"), " ", text_strn("abcdefghij", 0, 0))
+  exit()
+}
+""", options=["-DMAXSTRINGLEN=8"]),
     Script("context", r"""
 probe begin {
   println(pp(), " ", pn(), " [", ppfunc(), "] [", probefunc(), "] ", is_return(), " ", probe_type())
@@ -253,6 +261,11 @@ def test_strings(results) -> None:
         "one,two,three,.",
         "caught: Position out of bounds",
     ]
+
+
+def test_strings_respect_maxstringlen(results) -> None:
+    """With -DMAXSTRINGLEN=8 strings hold 7 bytes; escapes are never cut in half."""
+    assert lines(results["limits"]) == ['"he"...', "abcdefg 7", "\\001 abcdefg"]
 
 
 def test_context(results) -> None:
