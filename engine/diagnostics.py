@@ -44,6 +44,11 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file.name}:{self.line}:{self.col}"
 
+    def __reduce__(self):
+        # the dataclass default for frozen slots calls fields() per object: slow
+        # for the parse cache's hundreds of thousands of spans
+        return (Span, (self.file, self.line, self.col))
+
 
 class Severity(Enum):
     ERROR = "error"
