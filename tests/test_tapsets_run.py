@@ -457,3 +457,20 @@ def test_memory_and_network_aliases_over_tracepoints(tmp_path: Path) -> None:
     proc = run(Script("memory_net", MEMORY_NET_ALIASES, options=["-c", f"{sys.executable} {sender}"]))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "1 1 1 142 128\n"
+
+
+TARGET_SET = r"""
+global seen
+probe kernel.trace("sched:sched_process_exec") { if (target_set_pid(pid())) seen[execname()] = 1 }
+probe end { foreach (name+ in seen) println(name); println(target_set_pid(1)) }
+"""
+
+
+def test_target_set_follows_the_command_and_its_children() -> None:
+    from tests.support import require_root, require_tracefs
+
+    require_root()
+    require_tracefs()
+    proc = run(Script("target_set", TARGET_SET, options=["-c", "sh -c '/bin/true; /bin/echo hi >/dev/null; sleep 0.1'"]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["echo", "sh", "sleep", "true", "0"]
