@@ -41,7 +41,10 @@ def _nobody_python(workdir: Path) -> tuple[str, dict]:
     """An interpreter and environment with which uid 65534 can run pystap: ours if that
     user can import lark from it, else the system python3 with our pure-Python
     dependencies copied where it can read them."""
-    env = dict(os.environ, HOME="/nonexistent", PYTHONPATH=str(REPO))
+    home = workdir / "home"  # a real user's home, owned by that user
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    env = dict(os.environ, HOME=str(home), PYTHONPATH=str(REPO))
     env.pop("XDG_CACHE_HOME", None)
     probe = [*_as_nobody(), sys.executable, "-c", "import lark"]
     if subprocess.run(probe, capture_output=True, env=env).returncode == 0:
@@ -178,7 +181,8 @@ def test_p4_prints_the_cached_executable():
 def test_verbose_pass_lines():
     proc = pystap("-v", "-e", 'probe begin { println("v") exit() }')
     passes = [line.split(":")[0] for line in proc.stderr.splitlines() if line.startswith("Pass ")]
-    assert passes == ["Pass 1", "Pass 2", "Pass 3", "Pass 4", "Pass 5"]
+    assert passes == ["Pass 1", "Pass 2", "Pass 3", "Pass 4", "Pass 5", "Pass 5"]
+    assert "Pass 5: starting run.\n" in proc.stderr
     assert proc.stdout == "v\n"
 
 
