@@ -397,6 +397,17 @@ def test_macros(results) -> None:
     ]
 
 
+def run_kernel(name: str, text: str, command: str) -> str:
+    """Run a script over kernel events with `-c command`; its standard output."""
+    from tests.support import require_root, require_tracefs
+
+    require_root()
+    require_tracefs()
+    proc = run(Script(name, text, options=["-c", command]))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def test_unsupported_functions_are_rejected_in_pass_2() -> None:
     proc = run(Script("kernel", 'probe begin {\n  println(kernel_string(0))\n}\n', options=["-p2"]))
     assert proc.returncode == 1
@@ -420,13 +431,8 @@ probe end { printf("%d %d %d %s|%s\n", switched, forked, created, signalled, exe
 
 
 def test_scheduler_process_and_signal_aliases_over_tracepoints() -> None:
-    from tests.support import require_root, require_tracefs
-
-    require_root()
-    require_tracefs()
-    proc = run(Script("kernel_aliases", KERNEL_ALIASES, options=["-c", "/bin/true; kill -USR1 $$"]))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "1 1 1 SIGUSR1 sh|execve 0 0\n"
+    out = run_kernel("kernel_aliases", KERNEL_ALIASES, "/bin/true; kill -USR1 $$")
+    assert out == "1 1 1 SIGUSR1 sh|execve 0 0\n"
 
 
 MEMORY_NET_ALIASES = r"""
@@ -450,15 +456,9 @@ UDP_SEND = (
 def test_memory_and_network_aliases_over_tracepoints(tmp_path: Path) -> None:
     """A 100-byte UDP datagram on lo is 142 bytes with its Ethernet, IP and UDP
     headers when sent, 128 once the Ethernet header is taken off on receipt."""
-    from tests.support import require_root, require_tracefs
-
-    require_root()
-    require_tracefs()
     sender = tmp_path / "udp.py"
     sender.write_text(UDP_SEND + "\n")
-    proc = run(Script("memory_net", MEMORY_NET_ALIASES, options=["-c", f"{sys.executable} {sender}"]))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "1 1 1 142 128\n"
+    assert run_kernel("memory_net", MEMORY_NET_ALIASES, f"{sys.executable} {sender}") == "1 1 1 142 128\n"
 
 
 TARGET_SET = r"""
@@ -469,14 +469,8 @@ probe end { foreach (name+ in seen) println(name); println(target_set_pid(1)) }
 
 
 def test_target_set_follows_the_command_and_its_children() -> None:
-    from tests.support import require_root, require_tracefs
-
-    require_root()
-    require_tracefs()
     # The subshell counts a while before its exec, so the kernel's record of its
     # creation is surely handled first (records from different cpus may arrive
     # in either order).
     command = "sh -c '( i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec /bin/true ); exit 0'"
-    proc = run(Script("target_set", TARGET_SET, options=["-c", command]))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["sh", "true", "0"]
+    assert run_kernel("target_set", TARGET_SET, command).splitlines() == ["sh", "true", "0"]
