@@ -63,6 +63,8 @@ def _elide_assignments(program: Program, holder) -> None:
             _warn(program, f"Eliding assignment to '{node.target.name}'", node)
             replaced[id(node.value)] = node.target
             return node.value
+        if isinstance(node, ast.TryBlock) and node.catch_var is not None and id(node.catch_var.referent) not in read:
+            node.catch_var = None  # a catch variable nobody reads is not kept either
         return node
 
     holder.body = transform(holder.body, rewrite)
