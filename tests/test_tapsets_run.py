@@ -72,12 +72,14 @@ probe begin {
   println(sid() > 0, " ", pgrp() > 0, " ", env_var("STAPUI_TAPSET_TEST"), "|", env_var("STAPUI_NOT_SET"), "|")
   println(target(), " ", strlen(cmdline_str()) > 0, " ", cmdline_arg(0) == tokenize(cmdline_str(), " "))
   println(cmdline_args(99, -1, ","), "|", cmdline_arg(99), "|")
+  println(module_name(), " ", ns_pid() == pid(), ns_tid() == tid(), ns_ppid() == ppid(), ns_uid() == uid(),
+          " ", remote_id(), "[", remote_uri(), "]")
 }
 probe timer.ms(5) {
   println(pp(), " ", probe_type(), " ", pid() == stp_pid())
   exit()
 }
-""", options=["-x", str(os.getpid())], env={"STAPUI_TAPSET_TEST": "from the environment"}),
+""", options=["-x", str(os.getpid()), "-m", "tapset_ctx"], env={"STAPUI_TAPSET_TEST": "from the environment"}),
     Script("time", r"""
 probe begin {
   println(ctime(0), "|", ctime(741476948), "|", ctime(-2147483648), "|", ctime(2147483647))
@@ -278,6 +280,7 @@ def test_context(results) -> None:
         "1 1 from the environment||",
         f"{os.getpid()} 1 1",
         "||",
+        "tapset_ctx 1111 -1[]",
         "timer.ms(5) hrtimer 1",
     ]
 
