@@ -25,8 +25,11 @@ _PRAGMA_RE = re.compile(r"/\*\s*([A-Za-z][\w-]*)\s*\*/")
 class ParseProblem(Exception):
     """A parse error found while building: stap's message and the token it names."""
 
-    def __init__(self, message: str, token: Token | None, label: str = "saw", recover: bool = True, at=None):
+    def __init__(
+        self, message: str, token: Token | None, label: str = "saw", recover: bool = True, at=None, consumed=True
+    ):
         super().__init__(message)
+        self.consumed = consumed  # with recover=False: parsing resumes after the token, or at it
         self.message = message
         self.token = token
         self.label = label
@@ -226,7 +229,6 @@ class Builder(Transformer):
     def function_body(self, c):
         item = c[0]
         if isinstance(item, Token):
-            self.context.check_embedded(item, "embedded code in unprivileged script; need stap -g")
             return ast.EmbeddedCode(item.value, span=span(item))
         return item
 
@@ -243,7 +245,6 @@ class Builder(Transformer):
         return ast.Type.STRING if c[1] == "string" else ast.Type.LONG
 
     def top_embedded(self, c):
-        self.context.check_embedded(c[0], "embedded code in unprivileged script; need stap -g")
         return ast.EmbeddedCode(c[0].value, span=span(c[0]))
 
     # -- statements ------------------------------------------------------------------
@@ -444,17 +445,21 @@ class Builder(Transformer):
         name = c[0].value
         args = c[2] if len(c) == 4 else []
         if name in PRINT_FAMILY:
-            return self._print_format(c[0], args)
+            return self._print_format(c[0], args, c[-1])
         return ast.FunctionCall(name, args, span=span(c[0]))
 
-    def _print_format(self, token: Token, args: list):
+    def _print_format(self, token: Token, args: list, closing: Token):
         name = token.value
         node = ast.PrintFormat(name, span=span(token))
         if name.endswith("printf") or "printd" in name:
             if not args or not isinstance(args[0], ast.StringLiteral):
-                what = "format string" if name.endswith("printf") else "delimiter string"
-                raise ParseProblem(f"expected {what}", token)
+                first = args[0] if args else None
+                where = (first.span, _describe_node(first)) if first is not None else None
+                raise ParseProblem("expected literal string", token, at=where)
             node.format = args[0]
+            if name.endswith("printf") and not _valid_format(args[0].value):
+                after = getattr(args, "separators", [None])[0] or closing
+                raise ParseProblem("invalid or missing conversion specifier", after)
             args = args[1:]
         if len(args) == 1 and isinstance(args[0], ast.HistOp) and node.format is None:
             node.hist = args[0]
@@ -463,7 +468,9 @@ class Builder(Transformer):
         return node
 
     def args(self, c):
-        return c[::2]
+        args = _ArgList(c[::2])
+        args.separators = c[1::2]
+        return args
 
     def index_list(self, c):
         return c[::2]
@@ -560,7 +567,6 @@ class Builder(Transformer):
         return c[1]
 
     def embedded_expr(self, c):
-        self.context.check_embedded(c[0], "embedded expression code in unprivileged script; need stap -g")
         return ast.EmbeddedExpr(c[0].value, span=span(c[0]))
 
     def hist_linear(self, c):
@@ -572,6 +578,27 @@ class Builder(Transformer):
 
     def indexable(self, c):
         return c[0]
+
+
+class _ArgList(list):
+    """Call arguments, remembering the commas (stap blames one for a bad printf format)."""
+
+    separators: list
+
+
+_FORMAT_RE = re.compile(r"%(?:%|[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|j|z|t)?[diouxXscpbmM])")
+
+
+def _valid_format(text: str) -> bool:
+    return "%" not in _FORMAT_RE.sub("", text)
+
+
+def _describe_node(node) -> str:
+    if isinstance(node, (ast.Symbol, ast.FunctionCall, ast.PrintFormat)):
+        return f"identifier '{node.name}'"
+    if isinstance(node, ast.NumberLiteral):
+        return f"number '{node.text}'"
+    return "operator '('"
 
 
 def _joined(head: ast.ProbePoint, tail: ast.ProbePoint) -> ast.ProbePoint:
@@ -610,9 +637,14 @@ class ParseContext:
         self.privileged = privileged
         self.kind = "unknown"  # "probe", "function", "global", "embedded" (the current top-level item)
 
-    def check_embedded(self, token: Token, message: str) -> None:
-        if not (self.privileged or token.file.is_tapset):
-            raise ParseProblem(message, token, recover=False)
+    def check_embedded(self, token: Token, depth: int) -> None:
+        """Embedded C needs -g outside tapsets; checked as the parser reaches it, like stap."""
+        if self.privileged or token.file.is_tapset:
+            return
+        if depth > 0:
+            message = "embedded expression code in unprivileged script; need stap -g"
+            raise ParseProblem(message, token, recover=False, consumed=False)
+        raise ParseProblem("embedded code in unprivileged script; need stap -g", token, recover=False)
 
     def check_guru(self, token: Token, message: str) -> None:
         if not (self.privileged or token.file.is_tapset):

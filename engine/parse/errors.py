@@ -9,7 +9,9 @@ terminals that would merely continue the phrase already read (binary operators,
 
 from __future__ import annotations
 
-from engine.parse.lexer import Token
+from engine.parse.lexer import KEYWORDS, Token
+
+KEYWORD_TERMINALS = frozenset(k.upper() for k in KEYWORDS)
 
 # Terminals that extend an expression already complete: stap's parser returns from
 # the expression and complains about what the enclosing construct wanted instead.
@@ -36,30 +38,50 @@ SPELLING = {
 }
 
 
-def unexpected_token_message(expected: set[str], token: Token | None) -> str:
+def unexpected_token_message(expected: set[str], token: Token | None, previous: Token | None) -> str:
     """The message stap prints for an unexpected `token` given the expected terminals."""
     if token is not None and token.type == "AT_UNKNOWN":
         return f"unknown operator {token.value}"
     if token is not None and token.type == "OP" and token.value == "@":
         return "unknown operator @"
-    if TOPLEVEL <= expected:
-        return "expected 'probe', 'global', 'private', 'function', or '%{'"
     if {"IDENT", "STAR", "LBRACE"} <= expected and "LPAR" not in expected:
         return "expected identifier or '*' or '{'"
+    if {"QMARK", "BANG", "COMMA", "LBRACE"} <= expected and "SEMICOLON" not in expected:
+        return "expected one of ', { } = +='" if token is None else "expected probe point specifier"
+    if TOPLEVEL <= expected:
+        return "expected 'probe', 'global', 'private', 'function', or '%{'"
     wanted = expected - CONTINUATIONS
     if "NEXT" in wanted and "LBRACE" in wanted or STATEMENT_STARTS <= expected:
-        return "expected statement"
-    if wanted & EXPRESSION_STARTS:
-        if token is None:
-            return "expected value"
-        return "expected literal string or number"
-    if wanted == {"STRING_LITERAL"} or expected == {"STRING_LITERAL"}:
-        return "expected literal string"
+        return _statement_message(token)
+    if token is None and not wanted & (EXPRESSION_STARTS - {"IDENT", "LPAR"}):
+        return "unexpected end-of-file"
+    if "IN" in expected and not expected & {"EQEQ", "LT", "ANDAND"}:
+        return "expected 'in'"
+    if expected == {"STRING_LITERAL"}:
+        regex = previous is not None and previous.type in ("MATCH", "NOMATCH")
+        return "expected literal string" if regex else "expected string"
+    if expected == {"NUMBER"}:
+        return "expected number"
     if {"STRING", "LONG"} <= wanted:
         return "expected 'string' or 'long'"
     if "IDENT" in wanted and len(wanted) <= 2:
         return "expected identifier"
-    names = sorted(SPELLING.get(name, name.lower()) for name in wanted)
-    if len(names) == 1:
-        return f"expected '{names[0]}'"
+    if len(wanted) == 1:
+        return f"expected '{_spelling(next(iter(wanted)))}'"
+    if wanted & EXPRESSION_STARTS:
+        return "expected value" if token is None else "expected literal string or number"
+    if token is None:
+        return "unexpected end-of-file"
+    names = sorted(_spelling(name) for name in wanted)
     return "expected one of '" + " ".join(names) + "'"
+
+
+def _statement_message(token: Token | None) -> str:
+    """stap parses anything that is not a keyword as an expression statement."""
+    if token is None or token.type in KEYWORD_TERMINALS or token.type == "JUNK":
+        return "expected statement"
+    return "expected literal string or number"
+
+
+def _spelling(name: str) -> str:
+    return SPELLING.get(name, name.lower())

@@ -106,7 +106,7 @@ def describe(token: Token | None) -> str:
     if token is None:
         return "end of input"
     kind = token.type
-    if token.value in KEYWORDS and kind != "STRING":
+    if token.value in KEYWORDS and kind != "STRING_LITERAL":
         return "keyword"
     if kind == "EMBEDDED":
         return "embedded-code"

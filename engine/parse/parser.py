@@ -146,6 +146,8 @@ def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseConte
                     depth -= 1
                 elif kind in SYNC_TYPES and depth <= 0:
                     context.kind = kind.lower()
+                if kind == "EMBEDDED":
+                    context.check_embedded(token, depth)
             else:
                 token, kind = end, "$END"
             while True:
@@ -174,19 +176,16 @@ def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseConte
             index += 1
     except _Unexpected as error:
         token = tokens[index] if index < len(tokens) else None
-        raise _Failure(unexpected_token_message(error.expected, token), token, index) from None
+        previous = tokens[index - 1] if index > start else None
+        raise _Failure(unexpected_token_message(error.expected, token, previous), token, index) from None
     except ParseProblem as problem:
         resume = None
         if not problem.recover:
             at = _index_of(tokens, problem.token, start)
-            resume = at + 1 if problem.token.type != "EMBEDDED" or _embedded_consumed(problem) else at
+            resume = at + 1 if problem.consumed else at
         failure = _Failure(problem.message, problem.token, index, problem.label, resume)
         failure.at = problem.at
         raise failure from None
-
-
-def _embedded_consumed(problem: ParseProblem) -> bool:
-    return "expression" not in problem.message
 
 
 def _index_of(tokens: list[Token], token: Token, start: int) -> int:

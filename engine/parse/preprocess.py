@@ -18,6 +18,9 @@ from engine.parse.conditions import Conditions, compare, compare_versions, match
 from engine.parse.lexer import Token, describe, junk_token, retoken, tokenize
 
 MAX_EXPANSION_DEPTH = 200
+KNOWN_CONDITIONS = frozenset(
+    {"kernel_v", "kernel_vr", "systemtap_v", "arch", "runtime", "systemtap_privilege", "guru_mode"}
+)
 _SPECIAL = frozenset({"AT_UNKNOWN", "TARGET", "ARGC"})  # may be @define, a macro, $N, @N, $#, @#
 _BRACKETS = frozenset({"LPAR", "LSQB", "LBRACE", "RPAR", "RSQB", "RBRACE"})
 _ARG_RE = re.compile(r"[$@]([0-9]+)")
@@ -191,6 +194,8 @@ class Preprocessor:
             return junk_token(left or start, CONDITION_ERROR, saw=describe(left))
         if left.type == "JUNK":
             return left
+        if left.type == "IDENT" and left.value not in KNOWN_CONDITIONS and not left.value.startswith("CONFIG_"):
+            return junk_token(left, CONDITION_ERROR, saw=describe(left))
         if op.value not in ("==", "!=", "<", "<=", ">", ">=") or op.type == "STRING_LITERAL":
             return junk_token(op, "expected comparison operator", saw=describe(op))
         value = evaluate(self.conditions, left, op.value, right)
