@@ -87,6 +87,9 @@ probe begin {
   try { println(ctime(-2147483649)) } catch (msg) { println("caught: ", msg) }
   println(tz_ctime(0), " ", tz_gmtoff(), " ", tz_name())
   println(msecs_to_string(123456), " ", usecs_to_string(61000001), " ", nsecs_to_string(3600000000123))
+  println(cputime_to_string(61500000000), " ", cputime_to_msecs(2000000), " ", cputime_to_usecs(2000000), " ",
+          task_time_string_tid(999999999), " ", task_start_time(999999999), " ", task_start_time(pid()) > 0,
+          " ", task_utime() >= 0, " ", task_stime(tid()) >= 0, " ", strlen(task_time_string()) > 0)
   println(HZ(), " ", jiffies() > 4294967296 - 300 * HZ(), " ", get_cycles() > 0)
   s = gettimeofday_s(); ms = gettimeofday_ms(); us = gettimeofday_us(); ns = gettimeofday_ns()
   println(ms / 1000 - s <= 1, " ", us / 1000 - ms <= 1, " ", ns / 1000 - us <= 1, " ", strlen(ctime()))
@@ -190,6 +193,7 @@ probe begin {
           " ", proc_mem_txt(pid()) > 0, " ", proc_mem_size(999999999))
   println(MAJOR(MKDEV(8, 1)), " ", MINOR(MKDEV(8, 1)), " ", MKDEV(8, 1), " ", usrdev2kerndev(2049))
   println(htonl(1), " ", htons(1), " ", htonll(1), " ", ntohl(htonl(305419896)), " ", ntohs(4660))
+  println(ip_ntop(0x0100007f), " ", ip_ntop(htonl(0xc0a80001)))
   println(randint(1), " ", randint(2) < 2)
   try { println(randint(2097152)) } catch (msg) { println("caught: ", msg) }
   clock = 1000; qsq_start("disk")
@@ -293,6 +297,7 @@ def test_time(results) -> None:
         "caught: Time too far in the past to be converted",
         "Wed Dec 31 19:00:00 1969 EST 18000 EST",
         "2m3.456s 1m1.000001s 60m0.000000123s",
+        "1m1.500s 2 2000 usr: 0m0.000s, sys: 0m0.000s 0 1 1 1 1",
         f"{_kernel_hz()} 1 1",
         "1 1 1 24",
         "1 1 1",
@@ -379,6 +384,7 @@ def test_numbers_devices_random_queues_speculation(results) -> None:
         "4096 4.00K 1 1 1 0",
         "8 1 8388609 8388609",
         "16777216 256 72057594037927936 305419896 13330",
+        "127.0.0.1 192.168.0.1",
         "0 1",
         "caught: range too wide",
         "disk: 1000.000 ops/s, 0.100 qlen, 300 await, 200 svctm, 10% wait, 20% util",
