@@ -11,6 +11,7 @@ from __future__ import annotations
 from engine.elaborate.lint import write_targets
 from engine.elaborate.probes.base import dispatch
 from engine.elaborate.program import Program
+from engine.elaborate.walk import walk
 from engine.parse import ast
 from engine.parse.ast import Type
 
@@ -38,19 +39,19 @@ def _uses(program: Program) -> tuple[set[int], set[int]]:
     read: set[int] = set()
     for holder in [*program.probes, *program.functions]:
         targets = set()
-        for node in ast.walk(holder.body):
+        for node in walk(holder.body):
             for target in write_targets(node):
                 base = target.base if isinstance(target, ast.ArrayIndex) else target
                 if isinstance(base, ast.Symbol) and base.referent is not None:
                     written.add(id(base.referent))
                     targets.add(id(base))
-        for node in ast.walk(holder.body):
+        for node in walk(holder.body):
             if isinstance(node, ast.Symbol) and node.referent is not None and id(node) not in targets:
                 read.add(id(node.referent))
     for probe in program.probes:
         for derived in probe.derived:
             if derived.condition is not None:
-                read.update(id(n.referent) for n in ast.walk(derived.condition) if isinstance(n, ast.Symbol))
+                read.update(id(n.referent) for n in walk(derived.condition) if isinstance(n, ast.Symbol))
     return written, read
 
 

@@ -9,6 +9,7 @@ an effect beyond its own locals; embedded-C functions are impure unless marked
 
 from __future__ import annotations
 
+from engine.elaborate.walk import walk
 from engine.parse import ast
 
 _PRINTS = frozenset({"print", "println", "printf", "printd", "printdln"})
@@ -20,7 +21,7 @@ class Effects:
 
     def expression(self, expr: ast.Node, locals_are_private: bool = False) -> bool:
         """True if evaluating `expr` changes anything observable."""
-        for node in ast.walk(expr):
+        for node in walk(expr):
             if isinstance(node, (ast.AssignmentExpr, ast.CrementExpr)):
                 target = node.target if isinstance(node, ast.AssignmentExpr) else node.operand
                 if not (locals_are_private and _is_local(target)):

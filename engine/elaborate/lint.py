@@ -6,6 +6,7 @@ from engine.elaborate.effects import is_global
 from engine.elaborate.errors import warning
 from engine.elaborate.probes.base import similar
 from engine.elaborate.program import Program
+from engine.elaborate.walk import walk
 from engine.parse import ast
 
 
@@ -16,7 +17,7 @@ def never_assigned(program: Program, preset: set[str]) -> None:
         if holder.span is None or holder.span.file.is_tapset:
             continue
         reported: set[int] = set()
-        for node in ast.walk(holder.body):
+        for node in walk(holder.body):
             decl = node.referent if isinstance(node, ast.Symbol) else None
             if decl is None or is_global(decl) or id(decl) in written or id(decl) in reported:
                 continue
@@ -42,7 +43,7 @@ def _similar(name: str, names: list[str]) -> str:
 def _written(program: Program) -> set[int]:
     written: set[int] = set()
     for holder in [*program.probes, *program.functions]:
-        for node in ast.walk(holder.body):
+        for node in walk(holder.body):
             for target in write_targets(node):
                 base = target.base if isinstance(target, ast.ArrayIndex) else target
                 if isinstance(base, ast.Symbol) and base.referent is not None:
@@ -69,5 +70,5 @@ def _is_read(program: Program, variable: ast.VarDecl) -> bool:
     return any(
         isinstance(n, ast.Symbol) and n.referent is variable
         for holder in [*program.probes, *program.functions]
-        for n in ast.walk(holder.body)
+        for n in walk(holder.body)
     )

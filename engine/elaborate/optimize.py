@@ -12,11 +12,10 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from engine.elaborate.effects import Effects, is_global
 from engine.elaborate.errors import first_token, semantic_error, warning
 from engine.elaborate.program import Program
+from engine.elaborate.walk import transform, walk
 from engine.parse import ast
 
 
@@ -73,7 +72,7 @@ def _elide_assignments(program: Program, holder) -> None:
 def _read_locals(body: ast.Node) -> set[int]:
     """ids of local declarations whose value is read somewhere in `body`."""
     written: set[int] = set()
-    for node in ast.walk(body):
+    for node in walk(body):
         if isinstance(node, ast.AssignmentExpr) and node.op == "=":
             written.add(id(node.target))
         elif isinstance(node, ast.ForeachLoop):
@@ -82,7 +81,7 @@ def _read_locals(body: ast.Node) -> set[int]:
             written.add(id(node.catch_var))
     return {
         id(node.referent)
-        for node in ast.walk(body)
+        for node in walk(body)
         if isinstance(node, ast.Symbol) and node.referent is not None and id(node) not in written
     }
 
@@ -147,7 +146,7 @@ def _drop_unreferenced(program: Program) -> None:
     pending: list[ast.Node] = [p.body for p in program.probes]
     pending += [d.condition for p in program.probes for d in p.derived if d.condition is not None]
     while pending:
-        for node in ast.walk(pending.pop()):
+        for node in walk(pending.pop()):
             if isinstance(node, ast.FunctionCall) and node.referent is not None:
                 if id(node.referent) not in functions:
                     functions[id(node.referent)] = node.referent
@@ -158,19 +157,3 @@ def _drop_unreferenced(program: Program) -> None:
     program.globals = [g for g in program.globals if id(g) in variables]
     for holder in [*program.probes, *program.functions]:
         holder.locals = [v for v in holder.locals if id(v) in variables]
-
-
-# -- tree rewriting ------------------------------------------------------------------------------
-
-
-def transform(node: ast.Node, rewrite) -> ast.Node:
-    """Rebuild `node` bottom-up, replacing each node by `rewrite(node)`."""
-    for f in fields(node):
-        if f.name in ("span", "referent", "derived", "locals", "alias_chain"):
-            continue
-        value = getattr(node, f.name)
-        if isinstance(value, ast.Node):
-            setattr(node, f.name, transform(value, rewrite))
-        elif isinstance(value, list) and value and any(isinstance(v, ast.Node) for v in value):
-            setattr(node, f.name, [transform(v, rewrite) if isinstance(v, ast.Node) else v for v in value])
-    return rewrite(node)

@@ -15,6 +15,7 @@ from engine.diagnostics import DiagnosticError
 from engine.elaborate.errors import SemanticError
 from engine.elaborate.probes.base import ResolutionError, TargetValue
 from engine.elaborate.program import Program
+from engine.elaborate.walk import walk
 from engine.parse import ast
 
 _UNSUPPORTED = re.compile(r"/\*\s*unsupported:\s*(.*?)\s*\*/", re.S)
@@ -224,6 +225,6 @@ def check_embedded(program: Program, guru: bool) -> None:
     user = program.user
     if guru or user.is_tapset or user.privileged:
         return
-    for node in ast.walk(user):
+    for node in walk(user):
         if isinstance(node, (ast.EmbeddedCode, ast.EmbeddedExpr)):
             program.error("embedded code in unprivileged script; need stap -g", node)

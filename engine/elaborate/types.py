@@ -12,6 +12,7 @@ from __future__ import annotations
 from engine.elaborate.errors import semantic_error
 from engine.elaborate.formats import argument_types
 from engine.elaborate.program import Program
+from engine.elaborate.walk import walk
 from engine.parse import ast
 from engine.parse.ast import Type
 
@@ -62,7 +63,7 @@ class TypeInference(ast.Visitor):
                 param.type = param.declared_type
                 self.param_index[id(param)] = i
         for body in [p.body for p in self.program.probes] + [f.body for f in self.program.functions]:
-            for node in ast.walk(body):
+            for node in walk(body):
                 if isinstance(node, ast.NumberLiteral):
                     node.type = LONG
                 elif isinstance(node, ast.StringLiteral):
