@@ -157,6 +157,11 @@ probe begin {
   println(errno_str(2), " ", errno_str(-13), " ", errno_str(11), " [", errno_str(3333), "] [", errno_str(0), "]")
   println(return_str(1, -2), " ", return_str(2, 255), " ", return_str(3, 8), " ", return_str(1, 5), " ", return_str(1, -3333))
   println(signal_str(9), " ", signal_str(29), " ", signal_str(35), " [", signal_str(65), "]")
+  println(sigset_mask_str(0x4002), " [", sigset_mask_str(0), "] ", sigset_mask_str(1 << 63))
+  println(sa_flags_str(0x14000004), " [", sa_flags_str(0), "] ", sa_flags_str(0x80000001))
+  println(sa_handler_str(0), " ", sa_handler_str(1), " ", sa_handler_str(-1), " ", sa_handler_str(4096))
+  println(rlimit_from_str("RLIMIT_CPU"), " ", rlimit_from_str("RLIMIT_NOFILE"), " ", rlimit_from_str("RLIMIT_RTTIME"),
+          " ", rlimit_from_str("LIMIT_CPU"), " ", rlimit_from_str("RLIMIT"), " ", rlimit_from_str(""))
   exit()
 }
 """),
@@ -354,6 +359,10 @@ def test_errno_and_signal_names(results) -> None:
         "ENOENT EACCES EAGAIN [] []",
         "-2 (ENOENT) 0xff 010 5 -3333",
         "KILL IO/POLL RTMIN+3 []",
+        "2,15 [] 64",
+        "SIGINFO|RESTART|RESTORER [] NOCLDSTOP|RESETHAND",
+        "default ignored error 0x1000",
+        "0 7 15 -1 -1 -1",
     ]
 
 
