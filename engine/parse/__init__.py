@@ -125,6 +125,10 @@ def parse_with_macros(
         raise DiagnosticError(diagnostics + [_count_line(count)])
     stapfile = _assemble(items, name, is_tapset or guru)
     stapfile.is_tapset = is_tapset
+    too_deep = _too_deep(stapfile)
+    if too_deep is not None:
+        message = f"statements or expressions nested more than {MAX_DEPTH} deep"
+        raise DiagnosticError([Diagnostic("parse error", message, too_deep, blank_line=True), _count_line(1)])
     return stapfile, preprocessor.macros
 
 
@@ -154,6 +158,20 @@ def parse_file(
     return parse_text(
         text, str(path), is_tapset=is_tapset, args=args, conditions=session_conditions, macros=macros, guru=guru
     )
+
+
+MAX_DEPTH = 200  # the deepest tapset file is 28; every later pass walks the tree recursively
+
+
+def _too_deep(root: ast.Node):
+    """The span of a node nested deeper than MAX_DEPTH, found without recursing."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node.span
+        stack.extend((child, depth + 1) for child in node.children())
+    return None
 
 
 def _assemble(items: list, name: str, privileged: bool) -> ast.StapFile:

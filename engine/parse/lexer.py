@@ -61,13 +61,13 @@ _TOKEN_RE = re.compile(
   | (?P<op>"""
     + "|".join(re.escape(op) for op in OPERATORS)
     + r""")
-  | (?P<other>.)
+  | (?P<other>[^\x00-\x7f]+|.)
     """,
     re.VERBOSE | re.DOTALL,
 )
 
 # Inside a string: runs of plain characters, escapes, and the end.
-_STRING_RE = re.compile(r'((?:[^"\\\n]|\\[^\n])*)("|\n|\\?\Z)')
+_STRING_RE = re.compile(r'((?:[^"\\\n]|\\[^\n])*)("|\\?\n|\\?\Z)')
 _KEEP_BACKSLASH = frozenset("abtnvfr01234567\\x")
 
 
