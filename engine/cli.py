@@ -269,7 +269,7 @@ def _pass_line(session: Session, number: int) -> str:
     timing = session.timings[number - 1]
     summary = getattr(artifact, "verbose_summary", None)
     text = summary() if callable(summary) else PASS_NAMES[number - 1]
-    return f"Pass {number}: {text} in {timing}"
+    return f"Pass {number}: {text} in {timing}."
 
 
 def _print_diagnostics(session: Session, diagnostics: list) -> None:
