@@ -21,6 +21,8 @@ from engine.parse import ast
 
 def optimize(program: Program, unoptimized: bool) -> None:
     effects = Effects()
+    for holder in _bodies(program):
+        holder.body = transform(holder.body, _fold)
     if not unoptimized:
         for holder in _bodies(program):
             _elide_assignments(program, holder)
@@ -41,6 +43,33 @@ def _bodies(program: Program) -> list[ast.Probe | ast.FunctionDecl]:
 def _warn(program: Program, message: str, node: ast.Node) -> None:
     if node.span is not None and not node.span.file.is_tapset:
         program.diagnostics.append(warning(message, node))
+
+
+# -- 0. constants: @defined and the branches it decides (done even with -u, as stap does) ------
+
+
+def _fold(node: ast.Node) -> ast.Node:
+    """Replace @defined by its literal and keep only the branch it selects."""
+    if isinstance(node, ast.DefinedOp):
+        return _decided(node.value, node)
+    if isinstance(node, ast.UnaryExpr) and node.op == "!" and _is_decided(node.operand):
+        return _decided(int(not node.operand.value), node)
+    if isinstance(node, ast.TernaryExpr) and _is_decided(node.cond):
+        return node.true_value if node.cond.value else node.false_value
+    if isinstance(node, ast.IfStatement) and _is_decided(node.cond):
+        kept = node.then if node.cond.value else node.else_
+        return kept if kept is not None else ast.NullStatement(span=node.span)
+    return node
+
+
+def _decided(value: int, node: ast.Node) -> ast.NumberLiteral:
+    literal = ast.NumberLiteral(value, str(value), type=ast.Type.LONG, span=node.span)
+    literal.decided = True  # came from @defined: the branch it guards was never resolved
+    return literal
+
+
+def _is_decided(node: ast.Node) -> bool:
+    return getattr(node, "decided", False)
 
 
 # -- 1. assignments to unread locals -----------------------------------------------------

@@ -180,13 +180,31 @@ class SymbolResolver(ast.Visitor):
             ) from None
 
     def visit_DefinedOp(self, node: ast.DefinedOp) -> None:
-        """`@defined(expr)` is decided here; the result is recorded on the node as `value`."""
+        """`@defined(expr)` is decided here; the result is recorded on the node as `value`
+        (the optimiser then folds it into a literal)."""
         try:
             self.visit(node.operand)
             node.value = 1
         except DiagnosticError:
             node.value = 0
         node.type = ast.Type.LONG
+
+    def visit_IfStatement(self, node: ast.IfStatement) -> None:
+        self._guarded(node.cond, node.then, node.else_)
+
+    def visit_TernaryExpr(self, node: ast.TernaryExpr) -> None:
+        self._guarded(node.cond, node.true_value, node.false_value)
+
+    def _guarded(self, cond: ast.Expr, live: ast.Node, dead: ast.Node | None) -> None:
+        """Under `@defined(...)` (or its negation) only the branch that will be kept is
+        resolved, so `@defined($x) ? $x : 0` works where `$x` does not exist."""
+        self.visit(cond)
+        value = _defined_value(cond)
+        if value is not None and not value:
+            live, dead = dead, live
+        for branch in (live, dead) if value is None else (live,):
+            if branch is not None:
+                self.visit(branch)
 
     def _target(self, node: ast.Expr, write: bool) -> None:
         derived = self.owner.derived if isinstance(self.owner, ast.Probe) else []
@@ -201,6 +219,14 @@ class SymbolResolver(ast.Visitor):
             value = value if value.expr is not None else TargetValue(value.type, value.capture, value.description, node)
             probe.targets.append(value)
             node.type = value.type
+
+
+def _defined_value(cond: ast.Expr) -> int | None:
+    """The truth of `@defined(x)` / `!@defined(x)` once decided, else None."""
+    if isinstance(cond, ast.UnaryExpr) and cond.op == "!":
+        inner = _defined_value(cond.operand)
+        return None if inner is None else 1 - inner
+    return getattr(cond, "value", None) if isinstance(cond, ast.DefinedOp) else None
 
 
 def _arity_error(decl: ast.VarDecl, node: ast.Node, arity: int, first: ast.Node) -> SemanticError:
