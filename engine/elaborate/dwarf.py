@@ -29,7 +29,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 8  # bump when the pickled shape changes
+INDEX_FORMAT = 12  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class DwarfFunction:
     @property
     def qualified(self) -> str:
         """`name@file:line` as stap prints the resolved function, or just `name` without DWARF."""
-        if not self.has_dwarf or self.decl_file is None:
+        if self.decl_file is None:
             return self.name
         return f"{self.name}@{self.decl_file}:{self.decl_line}"
 
@@ -284,7 +284,7 @@ def _type_ref(die) -> int | None:
 class _CuIndexer:
     """Indexes one compilation unit: its types, functions (and inlined instances), lines."""
 
-    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser):
+    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser, extra_ranges: list):
         self.dwarf = dwarf
         self.cu = cu
         self.index = index
@@ -297,6 +297,7 @@ class _CuIndexer:
         self.files = self._file_table()
         self.rows: list[LineRow] = self._line_rows()
         self.inlines: list[DwarfFunction] = []  # listed after the unit's out-of-line functions, as stap does
+        self.extra_ranges = extra_ranges  # code of functions outside their first range
 
     # -- files and lines ---------------------------------------------------------
 
@@ -394,21 +395,23 @@ class _CuIndexer:
         return None
 
     def _ranges_span(self, die) -> tuple[int, int] | None:
-        """The first range of a function split by the compiler (e.g. main and main.cold)."""
+        """The first range of a function split by the compiler (e.g. main and main.cold);
+        the others (the cold parts) are remembered so their symbols are not listed apart."""
         ranges = self.dwarf.range_lists()
         if ranges is None:
             return None
         entries = ranges.get_range_list_at_offset(die.attributes["DW_AT_ranges"].value, cu=self.cu)
         base = self.base
+        spans = []
         for entry in entries:
             if hasattr(entry, "base_address"):
                 base = entry.base_address
                 continue
             absolute = getattr(entry, "is_absolute", False)
             start = entry.begin_offset if absolute else base + entry.begin_offset
-            end = entry.end_offset if absolute else base + entry.end_offset
-            return start, end
-        return None
+            spans.append((start, entry.end_offset if absolute else base + entry.end_offset))
+        self.extra_ranges.extend(spans[1:])
+        return spans[0] if spans else None
 
     def _after_prologue(self, entry: int, high: int) -> int:
         """stap's prologue search: the first line row after the entry row that moves on."""
@@ -511,11 +514,11 @@ def producer_optimized(producer: str) -> bool:
 # Building from symbols only
 
 
-def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction]) -> list[DwarfFunction]:
+def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], extra: list) -> list[DwarfFunction]:
     """Functions the symbol table has that DWARF does not describe (stap lists them too);
     aliases of described functions (same address, another name) are left out, as stap does."""
     known = {f.name for f in described}
-    covered = sorted((f.low_pc, f.high_pc) for f in described if not f.inlined)
+    covered = sorted([(f.low_pc, f.high_pc) for f in described if not f.inlined] + extra)
     functions = []
     for symbol in image.function_symbols():
         if symbol.name in known or _covered(covered, symbol.address):
@@ -555,24 +558,25 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
     """Index `image` (its own DWARF, or the separate debug file found for it)."""
     debug_path = elfinfo.find_debug_file(image)
     index = DebugIndex(image.path, image.build_id, debug_path is not None, debug_path=debug_path)
+    extra_ranges: list[tuple[int, int]] = []
     if debug_path is not None:
         with open(debug_path, "rb") as stream:
-            _index_dwarf(ELFFile(stream), index)
+            _index_dwarf(ELFFile(stream), index, extra_ranges)
         for function in index.functions:
             function.return_type_name = type_name(index.types, function.return_type)
             for variable in function.variables:
                 variable.type_name = type_name(index.types, variable.type)
     if debug_path is not None and debug_path != image.path:
         image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost
-    index.functions.extend(_symbol_functions(image, index.functions))
+    index.functions.extend(_symbol_functions(image, index.functions, extra_ranges))
     return index
 
 
-def _index_dwarf(elf: ELFFile, index: DebugIndex) -> None:
+def _index_dwarf(elf: ELFFile, index: DebugIndex, extra_ranges: list) -> None:
     dwarf = elf.get_dwarf_info()
     parser = LocationParser(dwarf.location_lists())
     for cu in dwarf.iter_CUs():
-        _CuIndexer(dwarf, cu, index, parser).run()
+        _CuIndexer(dwarf, cu, index, parser, extra_ranges).run()
 
 
 def cache_dir() -> Path:
