@@ -5,6 +5,7 @@
  * with short names become two-character escapes; other bytes become three
  * octal digits; well-formed multi-byte UTF-8 becomes \uXXXX or \UXXXXXXXX.
  * A result that must be shortened never ends inside an escape sequence.
+ * Buffers (tapset_escape_n) may hold NUL bytes, which become \000.
  */
 #include "tapset_support.h"
 
@@ -77,8 +78,13 @@ static int escape_char(uint32_t cp, int multibyte, char esc[12])
 
 void tapset_escape(char *out, size_t size, const char *in, int64_t out_limit, int quoted)
 {
+	tapset_escape_n(out, size, in, strlen(in), out_limit, quoted);
+}
+
+void tapset_escape_n(char *out, size_t size, const char *in, size_t len, int64_t out_limit, int quoted)
+{
 	const unsigned char *s = (const unsigned char *)in;
-	size_t avail = strlen(in);
+	size_t avail = len;
 	int64_t limit = (out_limit <= 0 || out_limit > (int64_t)size - 1) ? (int64_t)size - 1 : out_limit;
 	int64_t budget = quoted ? (limit < 5 ? 5 : limit) - 2 : limit;
 	int64_t cut = budget - 3;  /* where a truncated quoted body ends */

@@ -20,6 +20,8 @@
  * with `quoted` the result is wrapped in double quotes and a truncated input
  * ends in `"...`. */
 void tapset_escape(char *out, size_t size, const char *in, int64_t out_limit, int quoted);
+/* The same for a buffer of `len` bytes (at most size-1 are used), NULs included. */
+void tapset_escape_n(char *out, size_t size, const char *in, size_t len, int64_t out_limit, int quoted);
 
 /* tapset_string.c: the string tapset's non-trivial functions. */
 void tapset_substr(char *out, size_t size, const char *s, int64_t start, int64_t length);
@@ -74,6 +76,11 @@ int tapset_read_user_int(int64_t pid, uint64_t addr, int size, int is_signed, in
 /* Reads a NUL-terminated string of at most `maxlen` bytes and at most size-2
  * (stap's user_string_n limits); a longer string is truncated. */
 int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen);
+
+/* user_buffer_quoted: `inlen` bytes (<= 0 or too many: size-1) escaped and
+ * quoted into at most `outlen` characters; on a fault, the address in hex
+ * (cut to outlen-1 characters) and the read's -errno. */
+int tapset_user_buffer_quoted(int64_t pid, uint64_t addr, int64_t inlen, int64_t outlen, char *out, size_t size);
 
 /* tapset_proc.c: facts about a process from /proc. */
 int tapset_proc_comm(int64_t pid, char *out, size_t size);

@@ -9,6 +9,8 @@
 #include "tapset_support.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -111,4 +113,25 @@ int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, 
 	}
 	out[used] = '\0';
 	return 0;
+}
+
+int tapset_user_buffer_quoted(int64_t pid, uint64_t addr, int64_t inlen, int64_t outlen, char *out, size_t size)
+{
+	size_t len = (inlen <= 0 || (uint64_t)inlen > size - 1) ? size - 1 : (size_t)inlen;
+	char *buf;
+	int rc;
+
+	out[0] = '\0';
+	if (outlen <= 0)
+		return 0;
+	buf = malloc(len);
+	if (buf == NULL)
+		return -ENOMEM;
+	rc = tapset_read_user(pid, addr, buf, len);
+	if (rc == 0)
+		tapset_escape_n(out, size, buf, len, outlen, 1);
+	else
+		snprintf(out, (size_t)outlen < size ? (size_t)outlen : size, "0x%llx", (unsigned long long)addr);
+	free(buf);
+	return rc;
 }

@@ -108,6 +108,10 @@ function guru_string:long () %{
 	static const char text[] = "guru string\tend";
 	STAP_RETURN((int64_t)(uintptr_t)text);
 %}
+function guru_buffer:long () %{
+	static const char bytes[6] = { 'a', 0, 'b', '\n', (char)0xff, 'z' };
+	STAP_RETURN((int64_t)(uintptr_t)bytes);
+%}
 function guru_ints:long () %{
 	static const unsigned char bytes[8] = { 0xfe, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x80 };
 	STAP_RETURN((int64_t)(uintptr_t)bytes);
@@ -122,6 +126,10 @@ probe begin {
   try { println(user_long_error(0)) } catch (msg) { println("caught: ", msg) }
   try { println(user_string(16)) } catch (msg) { println("caught: ", msg) }
   println("[", user_string_warn(0), "] ", user_long_warn(0))
+  c = guru_buffer()
+  println(user_buffer_quoted(c, 6, 100), " ", user_buffer_quoted(c, 6, 8), " ", user_buffer_quoted(0, 4, 100), " [",
+          user_buffer_quoted(c, 6, 0), "] ", user_buffer_quoted(c, 3, 100))
+  try { println(user_buffer_quoted_error(16, 4, 100)) } catch (msg) { println("caught: ", msg) }
   exit()
 }
 """, options=["-g"]),
@@ -324,6 +332,8 @@ def test_conversions_read_the_process_memory(results) -> None:
         "caught: read fault [man error::fault] at 0x0",
         "caught: user string copy fault -14 at 0x10 [man error::fault]",
         "[] 0",
+        '"a\\000b\\n\\377z" "a"... 0x0 [] "a\\000b"',
+        "caught: Unable to access user space data at 0x10",
     ]
     assert results["conversions"].stderr.splitlines() == [
         "WARNING: user string copy fault -14 at 0x0 [man error::fault]",
