@@ -50,8 +50,8 @@ def _expr(text: str) -> TargetSymbol:
 class Probe:
     """One derived probe and the values its handler would read: (expr, string?)."""
 
-    def __init__(self, binary: str, parts: tuple, reads: list[tuple[str, bool]]):
-        self.derived = PROVIDER.resolve(point(("process", binary), *parts), CTX)[0]
+    def __init__(self, binary: str, parts: tuple, reads: list[tuple[str, bool]], derived=None):
+        self.derived = derived or PROVIDER.resolve(point(("process", binary), *parts), CTX)[0]
         self.layout = RecordLayout()
         self.slots = []
         for text, is_string in reads:
@@ -84,11 +84,14 @@ def _spec_line(path: Path, program, data: dict, retprobe: int, semaphore: int) -
     return f"{path} {data['path']} {data['offset']} {retprobe} {semaphore} {relocs}"
 
 
-def fire(harness: Path, tmp_path: Path, binary: str, probes: list[Probe]) -> list[list[tuple]]:
-    """Attach every probe to one run of `binary ROUNDS`; the decoded values per probe."""
+def fire(harness: Path, tmp_path: Path, binary: str, probes: list, *, child_only: bool = False) -> list[list[tuple]]:
+    """Attach every probe to one run of `binary ROUNDS`; the decoded values per probe
+    (only the child's records when `child_only`: system-wide probes see every process)."""
     spec = []
     for index, probe in enumerate(probes):
         data = probe.derived.data
+        if "raw_tracepoint" in data:  # kernel.tracepoint: attached by name, system-wide
+            data = {"path": f"rawtp:{data['raw_tracepoint']}", "offset": 0}
         semaphore = data.get("semaphore_offset", 0)
         program = capture_program(probe.layout, index)
         spec.append(_spec_line(tmp_path / f"probe{index}.bin", program, data, int(probe.derived.is_return), semaphore))
@@ -101,13 +104,16 @@ def fire(harness: Path, tmp_path: Path, binary: str, probes: list[Probe]) -> lis
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[-1] == "exit 0" and lines[0] == "258"  # the program's own checksum
+    assert lines[1].startswith("child ")
     assert set(l for l in lines if l.startswith("lost")) == {"lost 0"}
+    child = int(lines[1].split()[1])
     results: list[list[tuple]] = [[] for _ in probes]
     for line in lines:
         if line.startswith("record "):
             raw = bytes.fromhex(line.split()[1])
-            index = struct.unpack_from("<I", raw)[0]
-            results[index].append(probes[index].decode(raw))
+            index, _cpu, pid_tgid = struct.unpack_from("<IIQ", raw)
+            if not child_only or pid_tgid >> 32 == child:
+                results[index].append(probes[index].decode(raw))
     return results
 
 

@@ -5,6 +5,8 @@
  *
  * Each SPECFILE line describes one probe:
  *   PROGRAM.bin PATH OFFSET RETPROBE REF_CTR_OFFSET [SLOT=MAP ...]
+ * or, for a BTF raw tracepoint (system-wide; the caller filters by pid):
+ *   PROGRAM.bin rawtp:NAME 0 0 0 [SLOT=MAP ...]
  * (MAP is "events", "lost", or "entry": the stash of entry values by pid_tgid). The child is forked first and held on a pipe while
  * the probes are attached with its pid, so per-process filtering is the kernel's
  * and nothing fires before every probe is in place. Output: "child PID", one
@@ -138,11 +140,30 @@ static void patch_maps(struct probe_spec *spec)
 	}
 }
 
+static void attach_raw_tracepoint(struct probe_spec *spec)
+{
+	union bpf_attr attr;
+	int prog_fd;
+
+	prog_fd = stp_bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, spec->insns, spec->n_insns, spec->path);
+	if (prog_fd < 0)
+		die(stp_bpf_error());
+	memset(&attr, 0, sizeof(attr));
+	attr.raw_tracepoint.name = (uint64_t)(uintptr_t)(spec->path + strlen("rawtp:"));
+	attr.raw_tracepoint.prog_fd = (uint32_t)prog_fd;
+	if (syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr)) < 0)
+		die_errno("BPF_RAW_TRACEPOINT_OPEN");
+}
+
 static void attach(struct probe_spec *spec, int pmu, pid_t child)
 {
 	struct perf_event_attr attr;
 	int prog_fd, event_fd;
 
+	if (strncmp(spec->path, "rawtp:", strlen("rawtp:")) == 0) {
+		attach_raw_tracepoint(spec);
+		return;
+	}
 	prog_fd = stp_bpf_prog_load(BPF_PROG_TYPE_KPROBE, spec->insns, spec->n_insns, spec->path);
 	if (prog_fd < 0)
 		die(stp_bpf_error());

@@ -84,7 +84,7 @@ class KernelTracepointProvider(ProbeProvider):
             self,
             location=point,
             target_vars=variables,
-            data={"tracepoint": name, "arguments": len(args)},
+            data={"raw_tracepoint": name, "arguments": len(args)},
             args=args,
         )
 
