@@ -103,7 +103,8 @@ void stp_stat_init(struct stp_stat *st, const struct stp_stat_spec *spec);
 void stp_stat_free(struct stp_stat *st);
 void stp_stat_clear(struct stp_stat *st);
 void stp_stat_add(struct stp_stat *st, int64_t value);
-/* Extractors: set c->last_error "empty aggregate" when count is 0 (as stap). */
+/* Extractors: @min/@max/@avg/@variance set c->last_error "empty aggregate" when count
+ * is 0; @count and @sum give 0 (as stap). */
 int64_t stp_stat_count(struct context *c, const struct stp_stat *st);
 int64_t stp_stat_sum(struct context *c, const struct stp_stat *st);
 int64_t stp_stat_min(struct context *c, const struct stp_stat *st);

@@ -251,8 +251,8 @@ class ExprEmitter(ast.Visitor):
 
     def visit_StatOp(self, node: ast.StatOp) -> str:
         stat = self.visit(node.operand)
-        if node.op == "count":
-            return f"stp_stat_count(c, {stat})"
+        if node.op in ("count", "sum"):  # never "empty aggregate"
+            return f"stp_stat_{node.op}(c, {stat})"
         result = self.frame.fresh("v")
         check = self.fail_if_error(near(f"operator '@{node.op}'", node))
         return f"({{ int64_t {result} = stp_stat_{node.op}(c, {stat}); {check} {result}; }})"
