@@ -97,3 +97,23 @@ def test_broken_embedded_c_reports_the_compiler_message():
     [diagnostic] = session.results[-1].diagnostics
     assert diagnostic.kind == "translator error"
     assert re.search(r"<input>:1:\d+: error: unknown type name 'this'", diagnostic.notes[0])
+
+
+def test_missing_compiler_says_what_to_install():
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    entry = "import sys; sys.path.insert(0, %r); from engine.cli import entry; entry()" % str(REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", entry, "-p4", "-e", 'probe begin { println("x") exit() }'],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": "/nonexistent"},
+        cwd=REPO,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.endswith(
+        "error: no C compiler found (gcc or cc): install a C compiler and the C library headers, "
+        "e.g. `apt-get install gcc libc6-dev`\nPass 4: compilation failed.  [man error::pass4]\n"
+    )
