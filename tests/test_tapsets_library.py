@@ -17,7 +17,8 @@ from tests.support import REPO, STAP_TAPSET_DIR, stap_oracle
 
 TAPSETS = REPO / "tapsets"
 RUNTIME_C = REPO / "runtime_c"
-OWN_FILES = sorted(p for p in TAPSETS.glob("*.stp*"))
+# The syscall tapsets (syscalls*.stp) are maintained and tested with the syscall probes.
+OWN_FILES = sorted(p for p in TAPSETS.glob("*.stp*") if not p.name.startswith("syscalls"))
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +214,7 @@ def test_signatures_match_systemtap() -> None:
         [*STAP_TAPSET_DIR.glob("*.stp"), *STAP_TAPSET_DIR.glob("linux/*.stp"),
          *STAP_TAPSET_DIR.glob("linux/x86_64/*.stp"), *STAP_TAPSET_DIR.glob("x86_64/*.stp")]
     )
-    ours = _signatures(p for p in OWN_FILES if p.name != "syscalls.stp")
+    ours = _signatures(OWN_FILES)
     extensions = {("toupper", 1), ("tolower", 1)}
     mismatched, unknown = [], []
     for key, sigs in sorted(ours.items()):
