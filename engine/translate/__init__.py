@@ -26,7 +26,11 @@ class TranslateArtifact:
     kernel_disassembly: str = ""
 
     def dump(self) -> str:
-        return self.c_source
+        """The C, then each kernel capture program's disassembly as line comments."""
+        if not self.kernel_disassembly:
+            return self.c_source
+        listing = "".join(f"// {line}\n" for line in self.kernel_disassembly.splitlines())
+        return self.c_source + "\n// ---- kernel capture programs ----\n" + listing
 
     def verbose_summary(self) -> str:
         from engine.parse import memory_usage
