@@ -6,6 +6,7 @@ binutils (readelf, nm), an independent reader of the same files.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -140,3 +141,30 @@ def test_library_resolution_through_dt_needed(probed0):
     image = elf.read_image(str(probed0))
     assert elf.resolve_library(image, "libc.so.6") == ["/usr/lib/x86_64-linux-gnu/libc.so.6"]
     assert elf.resolve_library(image, "libnothing") == []
+
+
+def test_changed_binary_is_detected_by_build_id(probed0, tmp_path):
+    import shutil
+
+    copy = tmp_path / "prog"
+    shutil.copy(probed0, copy)
+    resolved = elf.read_image(str(copy)).build_id
+    assert elf.changed_since(str(copy), resolved) is None
+    shutil.copy(build("probed", "-O2"), copy)  # rebuilt in place: same path, other code
+    current = elf.read_image(str(copy)).build_id
+    assert elf.changed_since(str(copy), resolved) == (
+        f"{copy} has changed since the script was translated (build-id {current}, expected {resolved}); "
+        "translate the script again"
+    )
+    copy.unlink()
+    assert elf.changed_since(str(copy), resolved) == f"cannot open {copy}: No such file or directory"
+
+
+def test_separate_debug_information_found_by_build_id():
+    """libc6-dbg installs libc's DWARF under /usr/lib/debug/.build-id/xx/yyyy.debug."""
+    from tests.support import require
+
+    libc = elf.read_image("/lib/x86_64-linux-gnu/libc.so.6", symbols=False)
+    expected = f"/usr/lib/debug/.build-id/{libc.build_id[:2]}/{libc.build_id[2:]}.debug"
+    require(os.path.exists(expected), "libc debug information (apt-get install libc6-dbg)")
+    assert not libc.has_dwarf and elf.find_debug_file(libc) == expected

@@ -186,3 +186,17 @@ def test_cast_of_a_target_pointer_and_of_an_sdt_argument(harness, tmp_path, bina
     norms, loops = fire(harness, tmp_path, binary, [norm, loop])
     assert norms == [(-40,)] * ROUNDS
     assert loops == [(ord("h"),)] * ROUNDS  # the first char of "head"
+
+
+def test_shared_library_function_fires_in_the_library(harness, tmp_path):
+    """process(...).library("libc.so.6").function("atoi"): a uprobe at atoi's offset in libc.
+
+    At -O0 main calls libc's atoi once, with the first argument "3" (a string behind %rdi)."""
+    binary = str(build("probed", "-O0"))
+    probe = Probe(binary, (("library", "libc.so.6"), ("function", "atoi")), [])
+    assert probe.derived.data["path"] == "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    from engine.elaborate.dwarf_capture import Capture
+
+    probe.slots.append(probe.layout.add(Slot(Capture("rdi"), string=True, buffer=16)))
+    (calls,) = fire(harness, tmp_path, binary, [probe])
+    assert calls == [("3",)]

@@ -599,6 +599,7 @@ def load_index(path: str, *, use_cache: bool = True) -> DebugIndex:
     if not isinstance(index, DebugIndex):
         index = build_index(elfinfo.read_image(path))
         if cache_file is not None:
+            _drop_old_formats(cache_file)
             _write_cache(detail_file, (index._types, index._lines))
             _write_cache(cache_file, index)
     else:
@@ -616,6 +617,17 @@ def _cache_file(image: elfinfo.ElfImage) -> Path:
     source = elfinfo.find_debug_file(image) or "symbols:" + os.path.realpath(image.path)
     digest = hashlib.sha1(source.encode()).hexdigest()[:8]
     return cache_dir() / f"{image.build_id}-{digest}.v{INDEX_FORMAT}.pickle"
+
+
+def _drop_old_formats(cache_file: Path) -> None:
+    """Remove this binary's index files of earlier INDEX_FORMATs (they are never read again)."""
+    stem = cache_file.name.split(".v")[0]
+    for old in cache_file.parent.glob(f"{stem}.v*"):
+        if not old.name.startswith(f"{stem}.v{INDEX_FORMAT}."):
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
 
 def _read_cache(cache_file: Path):

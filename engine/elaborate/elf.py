@@ -383,6 +383,21 @@ def find_debug_file(image: ElfImage) -> str | None:
     return None
 
 
+def changed_since(path: str, build_id: str | None) -> str | None:
+    """Why `path` is no longer the file a probe was resolved against (None if it still is).
+
+    Probe addresses and capture plans are only valid for the exact build they came
+    from; this is stap's build-id check, done before attaching."""
+    try:
+        current = read_image(path, symbols=False).build_id
+    except ElfProblem as problem:
+        return str(problem)
+    if build_id is not None and current != build_id:
+        return (f"{path} has changed since the script was translated (build-id {current or 'none'}, "
+                f"expected {build_id}); translate the script again")
+    return None
+
+
 def resolve_library(image: ElfImage, pattern: str) -> list[str]:
     """Paths of the shared libraries `image` needs whose name matches `pattern` (stap's .library)."""
     import fnmatch
