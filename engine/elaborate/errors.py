@@ -118,20 +118,13 @@ def token_span(node: ast.Node | None) -> Span | None:
         return None
     if isinstance(node, ast.FunctionDecl):
         return _find(node.span, re.compile(r"\b" + re.escape(node.name) + r"\b")) or node.span
-    op = _INFIX.get(type(node).__name__)
-    if op is not None:
-        return _operator_after(node.span, op(node)) or node.span
+    kind = type(node).__name__
+    if kind in _INFIX:  # the parser locates infix nodes at their left operand
+        return _operator_after(node.span, _OPERATOR_NODES[kind](node)) or node.span
     return node.span
 
 
-_INFIX = {  # node kinds the parser locates at their left operand
-    "AssignmentExpr": lambda n: n.op,
-    "BinaryExpr": lambda n: n.op,
-    "ComparisonExpr": lambda n: n.op,
-    "LogicalExpr": lambda n: n.op,
-    "ConcatExpr": lambda n: ".",
-    "RegexExpr": lambda n: n.op,
-}
+_INFIX = frozenset({"AssignmentExpr", "BinaryExpr", "ComparisonExpr", "LogicalExpr", "ConcatExpr", "RegexExpr"})
 
 
 def _offset(span: Span) -> int:

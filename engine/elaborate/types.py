@@ -224,13 +224,11 @@ class TypeInference(ast.Visitor):
 
     # -- operators ------------------------------------------------------------------------------
 
-    def visit_BinaryExpr(self, node: ast.BinaryExpr) -> None:
+    def _arithmetic(self, node: ast.BinaryExpr | ast.LogicalExpr) -> None:
         self._operands(LONG, node.left, node.right)
         self.settle(node, LONG)
 
-    def visit_LogicalExpr(self, node: ast.LogicalExpr) -> None:
-        self._operands(LONG, node.left, node.right)
-        self.settle(node, LONG)
+    visit_BinaryExpr = visit_LogicalExpr = _arithmetic
 
     def visit_ConcatExpr(self, node: ast.ConcatExpr) -> None:
         self._operands(STRING, node.left, node.right)
@@ -240,13 +238,11 @@ class TypeInference(ast.Visitor):
         self._operands(STRING, node.left, node.pattern)
         self.settle(node, LONG)
 
-    def visit_UnaryExpr(self, node: ast.UnaryExpr) -> None:
+    def _operand_long(self, node: ast.UnaryExpr | ast.CrementExpr) -> None:
         self.expect(node.operand, LONG)
         self.settle(node, LONG)
 
-    def visit_CrementExpr(self, node: ast.CrementExpr) -> None:
-        self.expect(node.operand, LONG)
-        self.settle(node, LONG)
+    visit_UnaryExpr = visit_CrementExpr = _operand_long
 
     def _operands(self, t: Type, *operands: ast.Expr) -> None:
         for operand in operands:

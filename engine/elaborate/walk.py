@@ -35,11 +35,14 @@ def children(node: Node) -> Iterator[Node]:
 
 def walk(node: Node) -> Iterator[Node]:
     """`node` and all its descendants, depth first in source order."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    pending = [iter((node,))]
+    while pending:
+        current = next(pending[-1], None)
+        if current is None:
+            pending.pop()
+            continue
         yield current
-        stack.extend(reversed(list(children(current))))
+        pending.append(children(current))
 
 
 def transform(node: Node, rewrite: Callable[[Node], Node]) -> Node:
