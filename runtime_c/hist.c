@@ -169,3 +169,17 @@ void stp_stat_print_hist(struct context *c, const struct stp_stat *st)
 	stp_output(text, strlen(text));
 	free(text);
 }
+
+void stp_stat_sprint_hist(struct context *c, char *dst, const struct stp_stat *st)
+{
+	dst[0] = '\0';
+	if (st == NULL || st->count == 0) {
+		c->last_error = "empty aggregate";
+		return;
+	}
+	char *text = stp_stat_format_hist(st);
+	if (text == NULL)
+		return;
+	stp_strset(dst, text);
+	free(text);
+}

@@ -115,6 +115,8 @@ int64_t stp_stat_variance(struct context *c, const struct stp_stat *st);
 int64_t stp_stat_bucket(struct context *c, const struct stp_stat *st, int64_t index);
 /* print(@hist_log(x)): stap's text rendering into the script output */
 void stp_stat_print_hist(struct context *c, const struct stp_stat *st);
+/* sprint(@hist_log(x)): the same text into a MAXSTRINGLEN buffer */
+void stp_stat_sprint_hist(struct context *c, char *dst, const struct stp_stat *st);
 /* The rendering itself, into a malloc'd string (also used for snapshots and tests). */
 char *stp_stat_format_hist(const struct stp_stat *st);
 /* Value of the lower bound of histogram bucket i (log or linear). */

@@ -54,9 +54,14 @@ def emit_print(em: "ExprEmitter", node: ast.PrintFormat) -> str:
 def _print_hist(em: "ExprEmitter", node: ast.PrintFormat) -> str:
     stat = em.visit(node.hist.operand)
     check = em.fail_if_error(near(f"identifier '{node.name}'", node))
+    newline = node.name.endswith("ln")
+    if node.name.startswith("s"):  # sprint: the text, cut at MAXSTRINGLEN like any string
+        temp = em.frame.string_temp()
+        parts = [f"stp_stat_sprint_hist(c, {temp}, {stat});", check]
+        if newline:
+            parts.append(f'stp_concat({temp}, {temp}, "\\n");')
+        return "({ " + " ".join(parts) + f" (const char *){temp}; }})"
     parts = [f"stp_stat_print_hist(c, {stat});", check]
-    if node.name.endswith("ln"):
+    if newline:
         parts.append('stp_output("\\n", 1);')
-    if node.name.startswith("s"):
-        raise TranslateError(f"{node.name} of a histogram is not supported", node)
     return "({ " + " ".join(parts) + " (int64_t)0; })"
