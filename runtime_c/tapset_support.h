@@ -82,6 +82,12 @@ int tapset_read_user_string(int64_t pid, uint64_t addr, char *out, size_t size, 
  * (cut to outlen-1 characters) and the read's -errno. */
 int tapset_user_buffer_quoted(int64_t pid, uint64_t addr, int64_t inlen, int64_t outlen, char *out, size_t size);
 
+/* tapset_utf.c: a NUL-terminated string of `unit`-byte (2: UTF-16, 4: UTF-32)
+ * characters as UTF-8, truncated at size-1 bytes.  -EFAULT if the memory at
+ * *where cannot be read; -EILSEQ if *bad (at *where) is not a character. */
+int tapset_read_user_utf(int64_t pid, uint64_t addr, int unit, char *out, size_t size, uint64_t *where,
+			 uint32_t *bad);
+
 /* tapset_proc.c: facts about a process from /proc. */
 int tapset_proc_comm(int64_t pid, char *out, size_t size);
 /* Arguments n..m (m < n: all from n) of the command line, joined by `delim`. */

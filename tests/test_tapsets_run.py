@@ -112,6 +112,16 @@ function guru_buffer:long () %{
 	static const char bytes[6] = { 'a', 0, 'b', '\n', (char)0xff, 'z' };
 	STAP_RETURN((int64_t)(uintptr_t)bytes);
 %}
+function guru_utf16:long (broken:long) %{
+	static const uint16_t text[] = { 'h', 0xE9, 0xD83D, 0xDE00, '!', 0 };
+	static const uint16_t bad[] = { 'a', 0xDC00, 0 };
+	STAP_RETURN((int64_t)(uintptr_t)(STAP_ARG_broken ? bad : text));
+%}
+function guru_utf32:long (broken:long) %{
+	static const uint32_t text[] = { 'h', 0xE9, 0x1F600, '!', 0 };
+	static const uint32_t bad[] = { 'a', 0x110000, 0 };
+	STAP_RETURN((int64_t)(uintptr_t)(STAP_ARG_broken ? bad : text));
+%}
 function guru_ints:long () %{
 	static const unsigned char bytes[8] = { 0xfe, 0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x80 };
 	STAP_RETURN((int64_t)(uintptr_t)bytes);
@@ -130,6 +140,12 @@ probe begin {
   println(user_buffer_quoted(c, 6, 100), " ", user_buffer_quoted(c, 6, 8), " ", user_buffer_quoted(0, 4, 100), " [",
           user_buffer_quoted(c, 6, 0), "] ", user_buffer_quoted(c, 3, 100))
   try { println(user_buffer_quoted_error(16, 4, 100)) } catch (msg) { println("caught: ", msg) }
+  println(user_string_utf16(guru_utf16(0)), " ", user_string_utf32(guru_utf32(0)), " ",
+          user_string_quoted_utf16(guru_utf16(0)), " ", user_string_quoted_utf32(16), " ",
+          user_string_utf16(guru_utf16(1), "bad"), " ", user_string2_utf32(guru_utf32(1), "bad32"))
+  try { println(user_string_utf16(guru_utf16(1))) } catch (msg) { println("caught: ", substr(msg, 0, strpos(msg, " at "))) }
+  try { println(user_string_utf32(guru_utf32(1))) } catch (msg) { println("caught: ", substr(msg, 0, strpos(msg, " at "))) }
+  try { println(user_string_utf32(16)) } catch (msg) { println("caught: ", msg) }
   exit()
 }
 """, options=["-g"]),
@@ -334,6 +350,10 @@ def test_conversions_read_the_process_memory(results) -> None:
         "[] 0",
         '"a\\000b\\n\\377z" "a"... 0x0 [] "a\\000b"',
         "caught: Unable to access user space data at 0x10",
+        "h\u00e9\U0001f600! h\u00e9\U0001f600! \"h\\u00E9\\U0001F600!\" 0x10 bad bad32",
+        "caught: invalid UTF-16 character U+DC00",
+        "caught: invalid UTF-32 character U+110000",
+        "caught: user string copy fault at 0x10 [man error::fault]",
     ]
     assert results["conversions"].stderr.splitlines() == [
         "WARNING: user string copy fault -14 at 0x0 [man error::fault]",
