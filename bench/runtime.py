@@ -99,7 +99,7 @@ def main() -> None:
     cold, cached = start_times()
     print(f"start to first line: cold {cold * 1000:.0f} ms (goal < 1000), cached {cached * 1000:.0f} ms (goal < 150)")
     rate, mbps, lines = channel_throughput(1_000_000)
-    print(f"channel end to end: {lines} lines, {rate / 1e6:.2f} M records/s, {mbps:.1f} MB/s (goal >= 1 M records/s)")
+    print(f"channel end to end: {lines} printf lines, {rate / 1e6:.2f} M lines/s, {mbps:.1f} MB/s (goal >= 1 M records/s)")
     for name, ns in per_call_costs().items():
         print(f"per call in a compiled handler: {name}: {ns:.1f} ns")
     print(f"(machine: {os.cpu_count()} CPUs; the C writer alone: python3 bench/channel.py)")
