@@ -157,13 +157,19 @@ char *stp_stat_format_hist(const struct stp_stat *st)
 	return t.buf ? t.buf : calloc(1, 1);
 }
 
-void stp_stat_print_hist(struct context *c, const struct stp_stat *st)
+/* The text of a non-empty histogram (malloc'd), or NULL with "empty aggregate" set. */
+static char *hist_text(struct context *c, const struct stp_stat *st)
 {
 	if (st == NULL || st->count == 0) {
 		c->last_error = "empty aggregate";
-		return;
+		return NULL;
 	}
-	char *text = stp_stat_format_hist(st);
+	return stp_stat_format_hist(st);
+}
+
+void stp_stat_print_hist(struct context *c, const struct stp_stat *st)
+{
+	char *text = hist_text(c, st);
 	if (text == NULL)
 		return;
 	stp_output(text, strlen(text));
@@ -172,12 +178,8 @@ void stp_stat_print_hist(struct context *c, const struct stp_stat *st)
 
 void stp_stat_sprint_hist(struct context *c, char *dst, const struct stp_stat *st)
 {
+	char *text = hist_text(c, st);
 	dst[0] = '\0';
-	if (st == NULL || st->count == 0) {
-		c->last_error = "empty aggregate";
-		return;
-	}
-	char *text = stp_stat_format_hist(st);
 	if (text == NULL)
 		return;
 	stp_strset(dst, text);

@@ -124,18 +124,11 @@ def test_killed_runtime_never_hangs_pystap():
     assert "ERROR: the runtime was killed by signal 9 (SIGKILL)" in err
 
 
-def test_sigint_runs_end_probes():
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_runs_end_probes(signum):
     proc = start_pystap("-e", 'probe begin { println("ready") } probe end { println("bye") }')
     assert _first_line(proc) == "ready\n"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert (out, err, proc.returncode) == ("bye\n", "", 0)
-
-
-def test_sigterm_runs_end_probes():
-    proc = start_pystap("-e", 'probe begin { println("ready") } probe end { println("bye") }')
-    assert _first_line(proc) == "ready\n"
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert (out, err, proc.returncode) == ("bye\n", "", 0)
 
