@@ -93,11 +93,13 @@ def fire(harness: Path, tmp_path: Path, binary: str, probes: list, *, child_only
         if "raw_tracepoint" in data:  # kernel.tracepoint: attached by name, system-wide
             data = {"path": f"rawtp:{data['raw_tracepoint']}", "offset": 0}
         semaphore = data.get("semaphore_offset", 0)
-        program = capture_program(probe.layout, index)
+        address = int(data["address"], 16) if "address" in data and not probe.derived.is_return else None
+        program = capture_program(probe.layout, index, address)
         spec.append(_spec_line(tmp_path / f"probe{index}.bin", program, data, int(probe.derived.is_return), semaphore))
         if probe.layout.entry_slots():  # the companion entry probe stashing @entry values
             entry = probe.derived.data["entry_offset"]
-            spec.append(_spec_line(tmp_path / f"entry{index}.bin", entry_program(probe.layout), dict(data, offset=entry), 0, 0))
+            program = entry_program(probe.layout, int(data["entry_address"], 16))
+            spec.append(_spec_line(tmp_path / f"entry{index}.bin", program, dict(data, offset=entry), 0, 0))
     (tmp_path / "spec").write_text("\n".join(spec) + "\n")
     proc = subprocess.run([str(harness), str(tmp_path / "spec"), "262144", "--", binary, str(ROUNDS)],
                           capture_output=True, text=True, timeout=60)
@@ -200,3 +202,9 @@ def test_shared_library_function_fires_in_the_library(harness, tmp_path):
     probe.slots.append(probe.layout.add(Slot(Capture("rdi"), string=True, buffer=16)))
     (calls,) = fire(harness, tmp_path, binary, [probe])
     assert calls == [("3",)]
+
+
+def test_global_variable_of_the_functions_unit(harness, tmp_path, binary):
+    """`$counter` is a global of probed.c: found in the unit's scope, read relative to the load address."""
+    (adds,) = fire(harness, tmp_path, binary, [Probe(binary, (("function", "add"),), [("$counter", False), ("$a", False)])])
+    assert adds == [(0, 0), (100, 1), (202, 2)]

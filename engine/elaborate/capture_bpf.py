@@ -76,8 +76,12 @@ class CaptureError(Exception):
     """A recipe this program generator cannot emit (the message says which part)."""
 
 
-def capture_program(layout: RecordLayout, probe_index: int) -> Program:
-    """Reserve a record, fill the header, run each slot's recipe, submit (or count a loss)."""
+def capture_program(layout: RecordLayout, probe_index: int, probe_address: int | None = None) -> Program:
+    """Reserve a record, fill the header, run each slot's recipe, submit (or count a loss).
+
+    `probe_address` is the probe's link-time address, for recipes relative to the load
+    address (globals of position-independent files): at an entry uprobe the interrupted
+    %rip is the probe's address in the process, so load base = rip - probe_address."""
     a = Assembler()
     a.mov(R6, R1)  # the context: struct pt_regs * or the raw tracepoint's u64 args
     a.load_map(R1, "events")
@@ -90,7 +94,7 @@ def capture_program(layout: RecordLayout, probe_index: int) -> Program:
     entry = layout.entry_slots()
     for index, slot in enumerate(layout.slots):
         if index not in entry:
-            _slot(a, slot, R7, layout.offset(index))
+            _slot(a, slot, R7, layout.offset(index), probe_address)
     if entry:
         _unstash(a, [layout.offset(i) for i in entry])
     a.mov(R1, R7)
@@ -105,7 +109,7 @@ def capture_program(layout: RecordLayout, probe_index: int) -> Program:
     return a.assemble()
 
 
-def entry_program(layout: RecordLayout) -> Program:
+def entry_program(layout: RecordLayout, probe_address: int | None = None) -> Program:
     """At the function's entry: compute the return probe's entry values, stash them by thread."""
     entry = layout.entry_slots()
     if len(entry) > MAX_ENTRY_VALUES or any(layout.slots[i].string for i in entry):
@@ -113,7 +117,7 @@ def entry_program(layout: RecordLayout) -> Program:
     a = Assembler()
     a.mov(R6, R1)
     for position, index in enumerate(entry):
-        _slot(a, layout.slots[index], FP, _ENTRY_VALUES + 8 * position)
+        _slot(a, layout.slots[index], FP, _ENTRY_VALUES + 8 * position, probe_address)
     _key(a)
     a.load_map(R1, "entry")
     a.mov(R2, FP)
@@ -155,11 +159,11 @@ def _unstash(a: Assembler, offsets: list[int]) -> None:
     a.label("entry_done")
 
 
-def _slot(a: Assembler, slot: Slot, base: Reg, offset: int) -> None:
+def _slot(a: Assembler, slot: Slot, base: Reg, offset: int, probe_address: int | None) -> None:
     """Run the slot's recipe, leaving its value at base+offset (the record, or the stack)."""
     capture = slot.capture
     a.store(base, offset, 0, 8)
-    _start(a, capture)
+    _start(a, capture, probe_address)
     for step in capture.steps:
         if step.kind == "add":
             if step.amount:
@@ -172,10 +176,15 @@ def _slot(a: Assembler, slot: Slot, base: Reg, offset: int) -> None:
         a.store(base, offset, R1, 8)
 
 
-def _start(a: Assembler, capture: Capture) -> None:
+def _start(a: Assembler, capture: Capture, probe_address: int | None) -> None:
     """R1 = the recipe's starting value (register or raw-tracepoint argument) + offset."""
     if capture.load_base:
-        raise CaptureError("globals of position-independent files need the load address (not supported yet)")
+        if probe_address is None or capture.source != "pt_regs":
+            raise CaptureError("a global of a position-independent file needs the probe's address "
+                               "to find the load address (not available in return probes)")
+        a.load(R1, R6, REGISTERS["rip"].pt_regs, 8)
+        a.alu("+=", R1, capture.offset - probe_address)
+        return
     if capture.register is None:
         a.mov(R1, 0)
     elif capture.source == "raw_tracepoint":

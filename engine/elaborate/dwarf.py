@@ -29,7 +29,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 12  # bump when the pickled shape changes
+INDEX_FORMAT = 13  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -103,6 +103,7 @@ class DwarfFunction:
     has_dwarf: bool = True
     die: int = 0  # offset of the function's DIE (stap names it in errors)
     return_type_name: str = ""
+    unit: int = 0  # offset of its compilation unit (whose globals `$name` may also name)
 
     @property
     def qualified(self) -> str:
@@ -134,6 +135,7 @@ class DebugIndex:
     has_dwarf: bool
     functions: list[DwarfFunction] = field(default_factory=list)
     debug_path: str | None = None  # where the DWARF came from (the binary or a .debug file)
+    unit_variables: dict[int, list[DwarfVariable]] = field(default_factory=dict)  # file-scope variables by unit
     _types: dict[int, DwarfType] | None = field(default_factory=dict, repr=False)
     _lines: list[LineRow] | None = field(default_factory=list, repr=False)
     _detail_file: Path | None = field(default=None, repr=False)
@@ -375,6 +377,7 @@ class _CuIndexer:
             high_pc=high,
             pc=entry if (inlined or self.optimized) else self._after_prologue(entry, high),
             cu=self.cu_name,
+            unit=self.cu.cu_offset,
             inlined=inlined,
             external=bool(_attr(origin, "DW_AT_external", False)),
             frame_base=self._location(die, "DW_AT_frame_base"),
@@ -459,6 +462,12 @@ class _CuIndexer:
                 ranges.append((low, high, bytes(entry.loc_expr)))
         return Location(ranges=ranges)
 
+    def add_unit_variable(self, die) -> None:
+        """A global or file-static variable with a location (DW_OP_addr)."""
+        variable = self._variable(die)
+        if variable is not None and variable.location is not None:
+            self.index.unit_variables.setdefault(self.cu.cu_offset, []).append(variable)
+
     # -- walking ----------------------------------------------------------------------
 
     def run(self) -> None:
@@ -471,6 +480,8 @@ class _CuIndexer:
                 continue
             if child.tag in ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine"):
                 self.add_function(child)
+            elif child.tag == "DW_TAG_variable" and len(stack) == 1:
+                self.add_unit_variable(child)
             elif child.tag in _TYPE_TAGS:
                 self.add_type(child)
             if child.has_children and child.tag != "DW_TAG_enumeration_type":
@@ -565,6 +576,9 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
         for function in index.functions:
             function.return_type_name = type_name(index.types, function.return_type)
             for variable in function.variables:
+                variable.type_name = type_name(index.types, variable.type)
+        for variables in index.unit_variables.values():
+            for variable in variables:
                 variable.type_name = type_name(index.types, variable.type)
     if debug_path is not None and debug_path != image.path:
         image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost

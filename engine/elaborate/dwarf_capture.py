@@ -288,8 +288,12 @@ class Planner:
         return self.index.types
 
     def variable(self, name: str) -> DwarfVariable:
+        """A local or parameter live at the probe, else a global of the function's unit (as stap)."""
         for variable in self.function.variables:
             if variable.name == name and variable.available_at(self.pc):
+                return variable
+        for variable in self.index.unit_variables.get(self.function.unit, []):
+            if variable.name == name:
                 return variable
         raise CaptureProblem(self.missing_local(name))
 

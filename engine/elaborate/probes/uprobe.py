@@ -262,6 +262,7 @@ class _Target:
         data["function"] = function.qualified
         if is_return:  # where the companion probe captures the entry values ($var, @entry)
             data["entry_offset"] = self.image.file_offset(function.pc)
+            data["entry_address"] = f"0x{function.pc:x}"
         planner = Planner(index, function, function.pc, self.image.is_pie)
         variables = _function_variables(index, function, is_return)
         mechanism = "uretprobe (uprobe PMU, retprobe bit)" if is_return else "uprobe (uprobe PMU)"
