@@ -49,14 +49,7 @@ def stap_library():
 
 
 def _parse_stap_tapsets(conditions):
-    import engine.parse.library as library_module
-
-    original = library_module.tapset_roots
-    library_module.tapset_roots = lambda include_dirs: [STAP_TAPSET_DIR]
-    try:
-        return parse_library([], conditions, ParseCache(None))
-    finally:
-        library_module.tapset_roots = original
+    return parse_library([], conditions, ParseCache(None), roots=[STAP_TAPSET_DIR])
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +88,7 @@ def test_library_search_order_matches_stap(stap_dump):
 
 
 def _stap_order(roots):
-    import engine.parse.library as library_module
-
-    original = library_module.tapset_roots
-    library_module.tapset_roots = lambda include_dirs: list(roots)
-    try:
-        macros, scripts = library_files([], machine_conditions())
-    finally:
-        library_module.tapset_roots = original
+    macros, scripts = library_files([], machine_conditions(), roots)
     return [str(p) for p in macros + scripts]
 
 

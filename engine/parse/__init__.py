@@ -12,6 +12,8 @@ links only what the script uses. Library parses are cached by content hash (see
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import resource
 import sys
@@ -191,16 +193,40 @@ def _assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
 
 
 def parse_library(
-    include_dirs: list[str], conditions: Conditions, cache: "ParseCache | None" = None
+    include_dirs: list[str], conditions: Conditions, cache: "ParseCache | None" = None, roots: list[Path] | None = None
 ) -> tuple[list[ast.StapFile], dict[str, Macro], list[Diagnostic]]:
-    """Parse the tapset search path: .stpm macro files first, then every .stp."""
-    macro_files, script_files = library_files(include_dirs, conditions)
+    """Parse the tapset search path (or `roots`): .stpm macro files first, then every .stp."""
+    with _bulk_allocation():
+        return _parse_library(include_dirs, conditions, cache, roots)
+
+
+@contextlib.contextmanager
+def _bulk_allocation():
+    """Pause the cyclic garbage collector while the library's ASTs are built or unpickled.
+
+    The collector's full passes walk every live object; building a few hundred
+    thousand nodes that all stay alive would trigger dozens of them for nothing.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_library(include_dirs, conditions, cache, roots):
+    macro_files, script_files = library_files(include_dirs, conditions, roots)
     macros: dict[str, Macro] = {}
     diagnostics: list[Diagnostic] = []
     for path in macro_files:
         try:
-            text = Path(path).read_bytes().decode("utf-8", "surrogateescape")
-            macros.update(parse_with_macros(text, str(path), is_tapset=True, conditions=conditions)[1])
+            if cache is not None:
+                macros.update(cache.macros(path, conditions))
+            else:
+                text = Path(path).read_bytes().decode("utf-8", "surrogateescape")
+                macros.update(parse_with_macros(text, str(path), is_tapset=True, conditions=conditions)[1])
         except DiagnosticError as error:
             diagnostics.extend(_as_warnings(error))
         except OSError:

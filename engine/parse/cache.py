@@ -30,7 +30,7 @@ class ParseCache:
 
     def __init__(self, directory: Path | None):
         self.directory = directory
-        self.memory: dict[str, ast.StapFile] = {}
+        self.memory: dict[str, object] = {}
         self.hits = 0
         self.misses = 0
 
@@ -64,10 +64,26 @@ class ParseCache:
         self._store(key, stapfile)
         return stapfile
 
+    def macros(self, path: Path, conditions: Conditions) -> dict:
+        """The macros a .stpm file defines, from the cache when its content is known."""
+        from engine.parse import parse_with_macros
+
+        data = Path(path).read_bytes()
+        key = self.key(data, conditions, "macros")
+        hit = self.memory.get(key) or self._load(key)
+        if hit is not None:
+            self.memory[key] = hit
+            return hit
+        text = data.decode("utf-8", "surrogateescape")
+        macros = parse_with_macros(text, str(path), is_tapset=True, conditions=conditions)[1]
+        self.memory[key] = macros
+        self._store(key, macros)
+        return macros
+
     def _path(self, key: str) -> Path | None:
         return self.directory / key[:2] / (key + ".pickle") if self.directory else None
 
-    def _load(self, key: str) -> ast.StapFile | None:
+    def _load(self, key: str):
         path = self._path(key)
         if path is None:
             return None
@@ -77,7 +93,7 @@ class ParseCache:
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
             return None
 
-    def _store(self, key: str, stapfile: ast.StapFile) -> None:
+    def _store(self, key: str, stapfile) -> None:
         path = self._path(key)
         if path is None:
             return

@@ -81,6 +81,17 @@ class Token(LarkToken):
     junk: "Junk | None"  # for JUNK tokens: the error to report when the parser reaches it
 
 
+    def __reduce__(self):
+        # lark's Token pickles only its own fields; keep ours (the macro cache stores tokens)
+        return (_rebuild, (self.type, self.value, self.file, self.line, self.column, self.start_pos, self.spaced, self.junk))
+
+
+def _rebuild(kind, value, file, line, col, pos, spaced, junk) -> Token:
+    token = make_token(kind, value, file, line, col, pos, spaced)
+    token.junk = junk
+    return token
+
+
 def make_token(kind: str, value: str, file: SourceFile, line: int, col: int, pos: int = 0, spaced: bool = True) -> Token:
     token = Token(kind, value, pos, line, col)
     token.file = file

@@ -19,13 +19,15 @@ def tapset_roots(include_dirs: list[str]) -> list[Path]:
     return [bundled] + [Path(d) for d in include_dirs]
 
 
-def library_files(include_dirs: list[str], conditions: Conditions) -> tuple[list[Path], list[Path]]:
-    """(macro files, script files) of the search path, in stap's order."""
+def library_files(
+    include_dirs: list[str], conditions: Conditions, roots: list[Path] | None = None
+) -> tuple[list[Path], list[Path]]:
+    """(macro files, script files) of the search path (or of `roots`), in stap's order."""
     subdirs = [f"{conditions.runtime_dir}/{conditions.arch}", conditions.runtime_dir, conditions.arch, ""]
     macros: list[Path] = []
     scripts: list[Path] = []
     for suffix, found in ((".stpm", macros), (".stp", scripts)):
-        for root in tapset_roots(include_dirs):
+        for root in roots if roots is not None else tapset_roots(include_dirs):
             for sub in subdirs:
                 directory = root / sub if sub else root
                 found.extend(sorted(directory.glob("*" + suffix)) if directory.is_dir() else [])
