@@ -219,3 +219,19 @@ def test_machine_conditions_read_this_kernel():
     conditions = machine_conditions()
     assert conditions.kernel_v == conditions.kernel_vr.split("-")[0]
     assert conditions.runtime == "kernel"
+
+
+def test_pystap_missing_script_file():
+    code, out, err = run_pystap("-p1", "/nonexistent/script.stp")
+    assert (code, out) == (1, "")
+    assert err == "Input file '/nonexistent/script.stp' is missing.\nPass 1: parse failed.  [man error::pass1]\n"
+
+
+def test_verbose_dump_lists_library_files_like_stap(tmp_path):
+    (tmp_path / "extra.stp").write_text("function extra() { return 1 }\n")
+    (tmp_path / "extra.stpm").write_text("@define EXTRA %( 42 %)\n")
+    code, out, err = run_pystap("-v", "-p1", "-I", str(tmp_path), "-e", "probe begin { x = @EXTRA + extra() }")
+    assert code == 0
+    assert "(x) = ((42) + (extra()));" in out
+    assert f"# file {tmp_path}/extra.stpm\n\n" in out
+    assert f"# file {tmp_path}/extra.stp\nfunction extra ()\n{{\nreturn 1;\n}}\n\n" in out

@@ -39,14 +39,19 @@ class ParseArtifact:
     user_file: ast.StapFile
     library: list[ast.StapFile] = field(default_factory=list)
     verbose_dump: bool = False  # stap -v -p1 also prints the library files
+    macro_files: list[str] = field(default_factory=list)  # the .stpm files read (they define no AST)
 
     def dump(self) -> str:
-        files = [self.user_file] + (self.library if self.verbose_dump else [])
         printer = Printer()
-        return "# parse tree dump\n" + "".join(printer.print_file(f) for f in files)
+        text = "# parse tree dump\n" + printer.print_file(self.user_file)
+        if self.verbose_dump:
+            text += "".join(f"# file {name}\n\n" for name in self.macro_files)
+            text += "".join(printer.print_file(f) for f in self.library)
+        return text
 
     def verbose_summary(self) -> str:
-        return f"parsed user script and {len(self.library)} library scripts using {memory_usage()},"
+        count = len(self.library) + len(self.macro_files)
+        return f"parsed user script and {count} library scripts using {memory_usage()},"
 
 
 def memory_usage() -> str:
@@ -66,16 +71,16 @@ def run(session, previous=None) -> PassResult:
     conditions = machine_conditions(guru=options.guru)
     cache = ParseCache.default()
     library, macros, diagnostics = parse_library(options.include_dirs, conditions, cache)
+    macro_files = [str(p) for p in library_files(options.include_dirs, conditions)[0]]
     try:
         text, name = _user_source(options)
-    except OSError as error:
-        message = f"couldn't open script file '{options.script_file}': {error.strerror}"
-        return PassResult(None, [Diagnostic("ERROR", message)])
+    except OSError:
+        return PassResult(None, [_Plain("ERROR", f"Input file '{options.script_file}' is missing.")])
     try:
         user = parse_text(text, name, args=options.args, conditions=conditions, macros=macros, guru=options.guru)
     except DiagnosticError as error:
         return PassResult(None, diagnostics + error.diagnostics)
-    artifact = ParseArtifact(user, library, verbose_dump=options.verbose > 0)
+    artifact = ParseArtifact(user, library, verbose_dump=options.verbose > 0, macro_files=macro_files)
     return PassResult(artifact, diagnostics)
 
 
@@ -134,11 +139,15 @@ def parse_with_macros(
     return stapfile, preprocessor.macros
 
 
-class _CountLine(Diagnostic):
-    """The `N parse errors.` line stap prints after the errors."""
+class _Plain(Diagnostic):
+    """A line stap prints as is: `N parse errors.`, `Input file 'x' is missing.`"""
 
     def format(self) -> str:
         return self.message + "\n"
+
+
+class _CountLine(_Plain):
+    """The `N parse errors.` line stap prints after the errors."""
 
 
 def _count_line(count: int) -> Diagnostic:
