@@ -35,13 +35,10 @@ void stp_output(const char *s, size_t n)
 	used += n;
 }
 
-void stp_printf(const char *fmt, ...)
+void stp_output_formatted(int (*format)(char *buf, size_t size, void *arg), void *arg)
 {
 	char small[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
+	int n = format(small, sizeof small, arg);
 	if (n < 0)
 		return;
 	if ((size_t)n < sizeof small) {
@@ -51,11 +48,32 @@ void stp_printf(const char *fmt, ...)
 	char *big = malloc((size_t)n + 1);
 	if (big == NULL)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	format(big, (size_t)n + 1, arg);
 	stp_output(big, (size_t)n);
 	free(big);
+}
+
+struct c_format {
+	const char *fmt;
+	va_list ap;
+};
+
+static int c_format(char *buf, size_t size, void *arg)
+{
+	struct c_format *f = arg;
+	va_list ap;
+	va_copy(ap, f->ap);
+	int n = vsnprintf(buf, size, f->fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void stp_printf(const char *fmt, ...)
+{
+	struct c_format f = {.fmt = fmt};
+	va_start(f.ap, fmt);
+	stp_output_formatted(c_format, &f);
+	va_end(f.ap);
 }
 
 /* Messages keep their order relative to output: pending output goes first. */

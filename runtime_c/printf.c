@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "output.h"
 #include "runtime.h"
 
 enum { F_LEFT = 1, F_PLUS = 2, F_SPACE = 4, F_SPECIAL = 8, F_ZERO = 16, F_SIGN = 32, F_LARGE = 64 };
@@ -267,21 +268,23 @@ int stp_format(char *out, size_t size, const char *fmt, const union stp_value *a
 	return (int)o.len;
 }
 
+struct value_format {
+	const char *fmt;
+	const union stp_value *args;
+	int nargs;
+};
+
+static int value_format(char *buf, size_t size, void *arg)
+{
+	const struct value_format *f = arg;
+	return stp_format(buf, size, f->fmt, f->args, f->nargs);
+}
+
 void stp_printf_values(struct context *c, const char *fmt, const union stp_value *args, int nargs)
 {
-	char small[1024];
+	struct value_format f = {fmt, args, nargs};
 	(void)c;
-	int n = stp_format(small, sizeof small, fmt, args, nargs);
-	if ((size_t)n < sizeof small) {
-		stp_output(small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (big == NULL)
-		return;
-	stp_format(big, (size_t)n + 1, fmt, args, nargs);
-	stp_output(big, (size_t)n);
-	free(big);
+	stp_output_formatted(value_format, &f);
 }
 
 char *stp_sprintf_values(char *dst, const char *fmt, const union stp_value *args, int nargs)
