@@ -1,0 +1,102 @@
+"""Syscall tracepoint cost and throughput (issue 8). Run: python3 bench/syscall.py [--seconds S]
+
+A loop of getpid or of reads of /dev/zero runs on every core for S seconds, bare, under
+`perf stat` counting the same tracepoints (the floor), under bpftrace and under pystap.
+Scripts: count by execname; histogram of read sizes; per-tid read latency (return minus
+entry). Reported per script: CPU-ns each event adds to the loop, events/s, events lost
+(the workload's own call count minus what the script counted), and the tracer's own CPU
+seconds per million events (its processes' user+system time from /proc during the loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.workloads import build  # noqa: E402
+from bench.workloads.report import (Row, cpu_per_million, events_per_s, failures, overhead_ns,  # noqa: E402
+                                    render)
+from bench.workloads.tracers import Run, figures, lost_warnings, run_ways  # noqa: E402
+
+COMM = "bench_sys"
+
+
+@dataclass
+class Script:
+    """One measured script: the same question asked of bpftrace and pystap."""
+
+    name: str
+    call: str  # getpid | read
+    events: list[str]  # the tracepoints it fires on (perf stat counts them)
+    counted: str  # the figure in the output that counts the calls seen
+    bpftrace: str
+    pystap: str
+
+
+SCRIPTS = [
+    Script("count by execname", "getpid", ["syscalls:sys_enter_getpid"], f"c[{COMM}]",
+           "tracepoint:syscalls:sys_enter_getpid { @c[comm] = count(); }",
+           'global c probe syscall.getpid { c[execname()]++ }'
+           f' probe end {{ printf("c[{COMM}] %d\\n", c["{COMM}"]) }}'),
+    Script("histogram of read sizes", "read", ["syscalls:sys_enter_read"], "n",
+           f'tracepoint:syscalls:sys_enter_read /comm == "{COMM}"/ {{ @h = hist(args->count); @n = count(); }}',
+           f'global h probe syscall.read {{ if (execname() == "{COMM}") h <<< count }}'
+           ' probe end { printf("n %d\\n", @count(h)) print(@hist_log(h)) }'),
+    Script("per-tid read latency", "read", ["syscalls:sys_enter_read", "syscalls:sys_exit_read"], "n",
+           f'tracepoint:syscalls:sys_enter_read /comm == "{COMM}"/ {{ @s[tid] = nsecs; }}'
+           " tracepoint:syscalls:sys_exit_read /@s[tid]/ { @lat = hist(nsecs - @s[tid]); @n = count();"
+           " delete(@s[tid]); }",
+           f'global start, lat probe syscall.read {{ if (execname() == "{COMM}") start[tid()] = gettimeofday_ns() }}'
+           " probe syscall.read.return { if (tid() in start) {"
+           " lat <<< gettimeofday_ns() - start[tid()]; delete start[tid()] } }"
+           ' probe end { printf("n %d\\n", @count(lat)) print(@hist_log(lat)) }'),
+]
+
+
+def measure(script: Script, limit: str, workers: int) -> dict[str, Run]:
+    command = [str(build(COMM)), script.call, limit, str(workers)]
+    return run_ways(command, {"bpftrace": script.bpftrace, "pystap": script.pystap}, script.events)
+
+
+def lost(run: Run, script: Script) -> int | None:
+    """Calls the tracer did not count (the workload's count is the truth; other processes'
+    calls may add a few, so never below zero)."""
+    if not run.events:
+        return None
+    key = script.events[0] if run.way == "perf" else script.counted
+    seen = figures(run.output).get(key)
+    return None if seen is None else max(0, run.events - seen)
+
+
+def rows(script: Script, runs: dict[str, Run]) -> list[Row]:
+    bare = runs["bare"]
+    tracers = {w: r for w, r in runs.items() if w != "bare"}
+    notes = failures(runs) + [f"{w}: {m}" for w, r in tracers.items() for m in lost_warnings(r)]
+    return [
+        Row("syscall", script.name, "ns/event over bare", {w: overhead_ns(r, bare) for w, r in tracers.items()},
+            notes=notes),
+        Row("syscall", script.name, "events/s", {w: events_per_s(r) for w, r in runs.items()}),
+        Row("syscall", script.name, "events lost", {w: lost(r, script) for w, r in tracers.items()}, ratios=False),
+        Row("syscall", script.name, "tracer CPU s/M events",
+            {w: cpu_per_million(r) for w, r in tracers.items()}),
+    ]
+
+
+def table(seconds: float) -> list[Row]:
+    workers = os.cpu_count() or 1
+    return [row for s in SCRIPTS for row in rows(s, measure(s, f"{seconds}s", workers))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="loop duration per run (default 5)")
+    print(render(table(parser.parse_args().seconds)))
+
+
+if __name__ == "__main__":
+    main()

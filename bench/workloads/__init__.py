@@ -1,0 +1,26 @@
+"""The benchmarks' C workloads, built with gcc on first use (cached by source hash)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCES = Path(__file__).resolve().parent
+BUILD_DIR = Path(tempfile.gettempdir()) / f"stapui-bench-{os.getuid()}"
+
+
+def build(name: str) -> Path:
+    """Compile bench/workloads/NAME.c with sync.c (-O2 -g: uprobes need the symbol)."""
+    sources = [SOURCES / f"{name}.c", SOURCES / "sync.c"]
+    digest = hashlib.sha256(b"".join(s.read_bytes() for s in [*sources, SOURCES / "sync.h"])).hexdigest()[:12]
+    exe = BUILD_DIR / digest / name  # the file name is the process's execname()
+    if not exe.exists():
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        partial = exe.with_suffix(f".{os.getpid()}")
+        subprocess.run(["gcc", "-O2", "-g", "-Wall", "-Wextra", "-Werror", *map(str, sources), "-o", str(partial)],
+                       check=True)
+        partial.rename(exe)
+    return exe
