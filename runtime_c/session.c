@@ -18,7 +18,8 @@ static int64_t error_count, skipped_count;
 static int exit_requested;
 static struct stp_probe_stats *stats;
 static char comm[16];
-static int64_t own_ppid, own_uid, own_gid, own_euid, own_egid;
+static char *error_buffer, *procfs_value; /* MAXSTRINGLEN each; one handler runs at a time */
+static int64_t own_pid, own_tid, own_ppid, own_uid, own_gid, own_euid, own_egid; /* one thread: fixed */
 
 uint64_t stp_now_ns(void)
 {
@@ -40,11 +41,15 @@ static void read_comm(void)
 int stp_session_init(void)
 {
 	stats = calloc(stp_script.nprobes ? stp_script.nprobes : 1, sizeof *stats);
-	if (stats == NULL) {
+	error_buffer = calloc(1, stp_strmax());
+	procfs_value = calloc(1, stp_strmax());
+	if (stats == NULL || error_buffer == NULL || procfs_value == NULL) {
 		stp_report_error("cannot allocate probe statistics: out of memory");
 		return -1;
 	}
 	read_comm();
+	own_pid = getpid();
+	own_tid = gettid();
 	own_ppid = getppid();
 	own_uid = getuid();
 	own_gid = getgid();
@@ -92,13 +97,12 @@ const struct stp_probe_stats *stp_probe_stats(size_t index)
 
 void stp_context_init(struct context *c, const struct stp_probe *p)
 {
-	static char error_buffer[65536], procfs_value[65536];
 	memset(c, 0, sizeof *c);
 	c->probe = p;
 	c->probe_point = p->pp;
 	c->probe_name = p->name;
-	c->pid = getpid();
-	c->tid = gettid();
+	c->pid = own_pid;
+	c->tid = own_tid;
 	c->ppid = own_ppid;
 	c->uid = own_uid;
 	c->gid = own_gid;
