@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 def emit_foreach(st: "StmtEmitter", node: ast.ForeachLoop) -> None:
     if isinstance(node.base, ast.HistOp):
-        raise TranslateError("foreach over a histogram is not supported by this translator", node)
+        _foreach_bucket(st, node)
+        return
     em = st.expr
     array = em.global_array(node.base)
     value_type = node.base.referent.type
@@ -53,6 +54,26 @@ def emit_foreach(st: "StmtEmitter", node: ast.ForeachLoop) -> None:
     st.emit("}")
     st.emit(f"{brk}:")
     st.emit(f"stp_map_iter_end(&{it});")
+    st.emit("}")
+
+
+def _foreach_bucket(st: "StmtEmitter", node: ast.ForeachLoop) -> None:
+    """`foreach (i in @hist_log(x))`: every bucket index, as stap iterates them."""
+    if len(node.indexes) != 1 or node.value is not None:
+        raise TranslateError("foreach over a histogram takes one index variable", node)
+    stat, index = st.frame.fresh("h"), st.expr.visit(node.indexes[0])
+    cont, brk = st.frame.fresh("continue_"), st.frame.fresh("break_")
+    st.line_directive(node)
+    st.emit("{")
+    st.emit(f"const struct stp_stat *{stat} = {st.expr.visit(node.base.operand)};")
+    st.emit(f"for ({index} = 0; {index} < ({stat} ? {stat}->buckets : 0); {index}++) {{")
+    st.depth += 1
+    st.charge(_cost(node), node)
+    st.depth -= 1
+    st.loop_body(node.body, cont, brk)
+    st.emit(f"  {cont}: ;")
+    st.emit("}")
+    st.emit(f"{brk}: ;")
     st.emit("}")
 
 
