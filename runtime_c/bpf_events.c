@@ -57,9 +57,17 @@ static void fill_context(struct context *c, const struct stp_bpf_record *r, uint
 {
 	c->pid = (int64_t)(r->pid_tgid >> 32);
 	c->tid = (int64_t)(uint32_t)r->pid_tgid;
-	c->uid = c->euid = (int64_t)(uint32_t)r->uid_gid;
-	c->gid = c->egid = (int64_t)(r->uid_gid >> 32);
-	c->ppid = parent_of(c->pid);
+	c->uid = (int64_t)(uint32_t)r->uid_gid;
+	c->gid = (int64_t)(r->uid_gid >> 32);
+	if (r->flags & STP_BPF_TASK_IDS) {
+		c->ppid = r->ppid;
+		c->euid = r->euid;
+		c->egid = r->egid;
+	} else {  /* no BTF offsets: the parent from /proc, effective ids unknown */
+		c->ppid = parent_of(c->pid);
+		c->euid = c->uid;
+		c->egid = c->gid;
+	}
 	c->cpu = r->cpu;
 	c->time_ns = r->time_ns;
 	memcpy(c->comm, r->comm, sizeof(c->comm));

@@ -24,10 +24,15 @@ struct stp_bpf_record {
 	uint64_t uid_gid;   /* gid << 32 | uid */
 	uint64_t time_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	char comm[16];
+	uint32_t ppid;      /* current->real_parent->tgid  } when flags has */
+	uint32_t euid;      /* current->cred->euid         } STP_BPF_TASK_IDS */
+	uint32_t egid;      /* current->cred->egid         } */
+	uint32_t flags;
 	/* followed by the probe's captured values, at offsets the translator chose */
 };
 
-#define STP_BPF_RECORD_HEADER 48
+#define STP_BPF_RECORD_HEADER 64
+#define STP_BPF_TASK_IDS 1  /* the kernel's BTF gave the offsets to read them */
 
 /* Every capture program carries this name, so tests and users can find ours. */
 #define STP_BPF_PROG_NAME "stapui_capture"

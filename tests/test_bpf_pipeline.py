@@ -18,7 +18,8 @@ from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.isa import R0
-from tests.bpf_harness.util import Harness, build_harness, loaded_program_names
+from engine.translate.bpf.task import task_offsets
+from tests.bpf_harness.util import Harness, build_harness, loaded_programs, programs_held_by, wait_until_unloaded
 from tests.support import require, require_root, require_tracefs
 
 
@@ -77,6 +78,25 @@ def test_data_loc_string_and_integer_fields(harness_exe, tmp_path):
     assert mine[0].comm == "true"  # exec has replaced the command name when the event fires
 
 
+def test_parent_pid_and_effective_ids_from_btf_offsets(harness_exe, tmp_path):
+    offsets = task_offsets()
+    require(offsets is not None, "kernel BTF with task_struct and cred")
+    plan, _ = _plan("syscalls", "sys_enter_getppid")
+    h = Harness(harness_exe, capture_program(plan, 0, offsets), "tracepoint", "syscalls:sys_enter_getppid", tmp_path)
+    assert h.attached
+    child = subprocess.run(["setpriv", "--euid=1234", "--egid=4321", "--clear-groups", "/usr/bin/python3", "-c", "import os; os.getppid()"])
+    records, lost, _ = h.finish()
+    mine = [r for r in records if r.comm.startswith("python")]
+    assert child.returncode == 0 and lost == 0 and mine
+    assert {(r.ppid, r.uid, r.euid, r.gid, r.egid, r.flags) for r in mine} == {(os.getpid(), 0, 1234, 0, 4321, 1)}
+
+
+def test_without_offsets_the_ids_are_left_for_user_space(harness_exe, tmp_path):
+    plan, _ = _plan("syscalls", "sys_enter_getppid")
+    records, _, _ = _run(harness_exe, tmp_path, capture_program(plan, 0), "syscalls:sys_enter_getppid", [sys.executable, "-c", "import os; os.getppid()"])
+    assert records and {(r.ppid, r.euid, r.egid, r.flags) for r in records} == {(0, 0, 0, 0)}
+
+
 def test_fork_parent_and_child(harness_exe, tmp_path):
     plan, (parent_comm, child_pid) = _plan("sched", "sched_process_fork", ("parent_comm", P.DATA_LOC), ("child_pid", P.INT))
     h = Harness(harness_exe, capture_program(plan, 0), "tracepoint", "sched:sched_process_fork", tmp_path)
@@ -105,16 +125,16 @@ def test_char_array_fields(harness_exe, tmp_path):
 
 
 def test_a_full_ring_counts_every_lost_record(harness_exe, tmp_path):
-    """A one-page ring holds exactly 4096 // (584 + 8) = 6 records; the rest are counted."""
+    """A one-page ring holds exactly 4096 // (616 + 8) = 6 records; the rest are counted."""
     plan, _ = _plan("syscalls", "sys_enter_getppid")
     plan.add(P.Capture("pad", P.CHAR_ARRAY, 8, 4, buffer=536))
-    assert plan.record_size() == 600
+    assert plan.record_size() == 616
     workload = [sys.executable, "-c", "import os\nfor _ in range(100): os.getppid()"]
     records, lost, _ = _run(
         harness_exe, tmp_path, capture_program(plan, 0), "syscalls:sys_enter_getppid", workload,
         ring_bytes=4096, env={"HARNESS_HOLD": "1"},
     )
-    assert len(records) == 4096 // (600 + 8)
+    assert len(records) == 4096 // (616 + 8)
     assert lost >= 100 - len(records)
 
 
@@ -164,14 +184,9 @@ def test_nothing_stays_attached_after_kill_9(harness_exe, tmp_path):
     plan, _ = _plan("syscalls", "sys_enter_openat", ("filename", P.USER_STRING))
     h = Harness(harness_exe, capture_program(plan, 0), "tracepoint", "syscalls:sys_enter_openat", tmp_path)
     assert h.attached
-    assert "stapui_capture" in loaded_program_names()
-    fdinfo = {open(f"/proc/{h.proc.pid}/fdinfo/{fd}").read().split("\n")[0] for fd in os.listdir(f"/proc/{h.proc.pid}/fd")}
-    assert any(line.startswith("pos:") for line in fdinfo)
+    held = programs_held_by(h.proc.pid)
+    assert len(held) == 1 and loaded_programs()[next(iter(held))] == "stapui_capture"
     h.proc.send_signal(signal.SIGKILL)
     h.proc.wait()
-    for _ in range(100):  # the kernel frees programs after an RCU grace period
-        if "stapui_capture" not in loaded_program_names():
-            break
-        time.sleep(0.05)
-    assert "stapui_capture" not in loaded_program_names()
+    assert wait_until_unloaded(held) == set()
     assert enable.read_text() == before

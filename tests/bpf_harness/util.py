@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,10 @@ class Record:
     gid: int
     time_ns: int
     comm: str
+    ppid: int
+    euid: int
+    egid: int
+    flags: int
     raw: bytes
 
     def u64(self, offset: int) -> int:
@@ -58,7 +63,11 @@ def decode(line: str) -> Record:
     raw = bytes.fromhex(line.split()[1])
     probe, cpu, pid_tgid, uid_gid, time_ns = struct.unpack_from("<IIQQQ", raw)
     comm = raw[32:48].split(b"\0")[0].decode(errors="replace")
-    return Record(probe, cpu, pid_tgid >> 32, pid_tgid & 0xFFFFFFFF, uid_gid & 0xFFFFFFFF, uid_gid >> 32, time_ns, comm, raw)
+    ppid, euid, egid, flags = struct.unpack_from("<IIII", raw, 48)
+    return Record(
+        probe, cpu, pid_tgid >> 32, pid_tgid & 0xFFFFFFFF, uid_gid & 0xFFFFFFFF, uid_gid >> 32, time_ns, comm,
+        ppid, euid, egid, flags, raw,
+    )
 
 
 class Harness:
@@ -91,19 +100,48 @@ class Harness:
         return records, (lost[0] if lost else -1), err
 
 
-def loaded_program_names() -> list[str]:
-    """Names of every BPF program loaded in the kernel (needs root)."""
-    names = []
+def loaded_programs() -> dict[int, str]:
+    """id -> name of every BPF program loaded in the kernel (needs root)."""
+    programs = {}
     prog_id = 0
     while True:
         attr = struct.pack("<III", prog_id, 0, 0).ljust(128, b"\0")
         buf = ctypes.create_string_buffer(attr, 128)
         if _libc.syscall(_SYS_BPF, _PROG_GET_NEXT_ID, buf, 128) != 0:
-            return names
+            return programs
         prog_id = struct.unpack_from("<I", buf.raw, 4)[0]
         name = _program_name(prog_id)
         if name is not None:
-            names.append(name)
+            programs[prog_id] = name
+
+
+def loaded_program_names() -> list[str]:
+    return list(loaded_programs().values())
+
+
+def programs_held_by(pid: int) -> set[int]:
+    """Ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo)."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            text = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    return ids
+
+
+def wait_until_unloaded(ids: set[int]) -> set[int]:
+    """Wait (up to 5 s: programs are freed after an RCU grace period) for `ids` to go;
+    return those still loaded."""
+    for _ in range(100):
+        left = ids & set(loaded_programs())
+        if not left:
+            return left
+        time.sleep(0.05)
+    return ids & set(loaded_programs())
 
 
 def _program_name(prog_id: int) -> str | None:

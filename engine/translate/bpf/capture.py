@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7, R8
+from engine.translate.bpf.task import TaskOffsets
 
 _HEADER_HELPERS = (  # (helper, record offset, store size)
     ("get_smp_processor_id", 4, 4),
@@ -20,10 +21,13 @@ _HEADER_HELPERS = (  # (helper, record offset, store size)
     ("ktime_get_ns", 24, 8),
 )
 _COMM_OFFSET = 32
+_PPID_OFFSET, _EUID_OFFSET, _EGID_OFFSET, _FLAGS_OFFSET = 48, 52, 56, 60
+TASK_IDS_CAPTURED = 1  # header flag: ppid/euid/egid were read from the task
 
 
-def capture_program(plan: P.CapturePlan, probe_index: int) -> Program:
-    """The straight-line BPF program that captures one record for probe `probe_index`."""
+def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | None = None) -> Program:
+    """The straight-line BPF program that captures one record for probe `probe_index`;
+    with `task` offsets it also reads the parent pid and effective ids of the task."""
     a = Assembler()
     a.mov(R6, R1)
     _skip_own_process(a)
@@ -34,6 +38,7 @@ def capture_program(plan: P.CapturePlan, probe_index: int) -> Program:
     a.jump_if("==", R0, 0, "lost")
     a.mov(R7, R0)
     _header(a, probe_index)
+    _task_ids(a, task)
     for capture in plan.captures:
         _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
     a.mov(R1, R7)
@@ -64,6 +69,42 @@ def _header(a: Assembler, probe_index: int) -> None:
     _pointer_into_record(a, R1, _COMM_OFFSET)
     a.mov(R2, 16)
     a.call("get_current_comm")
+
+
+def _task_ids(a: Assembler, task: TaskOffsets | None) -> None:
+    """ppid = current->real_parent->tgid; euid/egid = current->cred->euid/egid."""
+    if task is None:
+        a.store(R7, _PPID_OFFSET, 0, 8)
+        a.store(R7, _EGID_OFFSET, 0, 8)
+        return
+    a.call("get_current_task")
+    a.mov(R8, R0)
+    _read_kernel_pointer(a, task.real_parent)
+    _read_kernel_field(a, task.tgid, _PPID_OFFSET)
+    _read_kernel_pointer(a, task.cred)
+    _read_kernel_field(a, task.euid, _EUID_OFFSET)
+    _read_kernel_pointer(a, task.cred)
+    _read_kernel_field(a, task.egid, _EGID_OFFSET)
+    a.store(R7, _FLAGS_OFFSET, TASK_IDS_CAPTURED, 4)
+
+
+def _read_kernel_pointer(a: Assembler, offset: int) -> None:
+    """*(fp - 8) = *(u64 *)(task + offset); zero if unreadable."""
+    a.mov(R1, FP)
+    a.alu("+=", R1, -8)
+    a.mov(R2, 8)
+    a.mov(R3, R8)
+    a.alu("+=", R3, offset)
+    a.call("probe_read_kernel")
+
+
+def _read_kernel_field(a: Assembler, offset: int, record_offset: int) -> None:
+    """record[record_offset] = *(u32 *)(*(fp - 8) + offset)."""
+    a.load(R3, FP, -8, 8)
+    a.alu("+=", R3, offset)
+    _pointer_into_record(a, R1, record_offset)
+    a.mov(R2, 4)
+    a.call("probe_read_kernel")
 
 
 def _int(a: Assembler, capture: P.Capture, offset: int) -> None:

@@ -25,6 +25,7 @@ from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
+from engine.translate.bpf.task import task_offsets
 
 INCLUDE = '#include "bpf_runtime.h"'
 START_EVENTS = "stp_bpf_start_events"
@@ -99,7 +100,7 @@ class KernelProbes:
             for capture in read.captures:
                 plan.add(capture)
         user_strings = [plan.add(c) for c in self._user_strings(derived, body or derived.origin)]
-        probe = KernelProbe(index, derived, plan, capture_program(plan, index), reads, user_strings)
+        probe = KernelProbe(index, derived, plan, capture_program(plan, index, task_offsets()), reads, user_strings)
         self.probes.append(probe)
         return "&" + probe.c_name
 

@@ -5,8 +5,8 @@ user pointers, ...); pass 3 turns the plan into a capture program (capture.py) a
 into C that decodes the record (emit.py). The plan fixes the record layout, so both
 sides agree on every offset.
 
-Record layout: the 48-byte header (`struct stp_bpf_record` in runtime_c/bpf_runtime.h:
-probe index, cpu, pid_tgid, uid_gid, time, comm), then one slot per capture in plan
+Record layout: the 64-byte header (`struct stp_bpf_record` in runtime_c/bpf_runtime.h:
+probe index, cpu, pid_tgid, uid_gid, time, comm, ppid, euid, egid, flags), then one slot per capture in plan
 order: integers take 8 bytes; strings take a 16-byte header (address, status) and
 their buffer, rounded up to 8 bytes.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-HEADER_SIZE = 48
+HEADER_SIZE = 64
 STRING_HEADER = 16  # u64 address, s32 status, u32 reserved (struct stp_bpf_string)
 
 INT = "int"  # an integer field of the tracepoint record
