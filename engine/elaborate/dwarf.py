@@ -18,6 +18,8 @@ What stap's choices are, reproduced here:
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import pickle
 import re
@@ -29,7 +31,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 13  # bump when the pickled shape changes
+INDEX_FORMAT = 14  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -60,12 +62,13 @@ class Location:
     ranges: list[tuple[int, int, bytes]] = field(default_factory=list)
 
     def at(self, pc: int) -> bytes | None:
-        """The expression valid at `pc`, or None if the value is not available there."""
+        """The expression valid at `pc`, or None if the value is not available there.
+        (`ranges` are kept sorted by their low address.)"""
         if self.expr is not None:
             return self.expr
-        for low, high, expr in self.ranges:
-            if low <= pc < high:
-                return expr
+        i = bisect.bisect_right(self.ranges, (pc, math.inf)) - 1
+        if i >= 0 and self.ranges[i][0] <= pc < self.ranges[i][1]:
+            return self.ranges[i][2]
         return None
 
 
@@ -460,7 +463,7 @@ class _CuIndexer:
                 low = entry.begin_offset if absolute else base + entry.begin_offset
                 high = entry.end_offset if absolute else base + entry.end_offset
                 ranges.append((low, high, bytes(entry.loc_expr)))
-        return Location(ranges=ranges)
+        return Location(ranges=sorted(ranges, key=lambda r: (r[0], r[1])))
 
     def add_unit_variable(self, die) -> None:
         """A global or file-static variable with a location (DW_OP_addr)."""
@@ -551,8 +554,6 @@ def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], e
 
 
 def _covered(ranges: list[tuple[int, int]], address: int) -> bool:
-    import bisect
-
     i = bisect.bisect_right(ranges, (address, float("inf"))) - 1
     return i >= 0 and ranges[i][0] <= address < ranges[i][1]
 
