@@ -97,6 +97,7 @@ class _Tables:
         parser = lark.parser.parser.parser
         table = parser.parse_table
         callbacks = parser.callbacks
+        self.chains: dict[tuple[int, int, str], int] = {}
         self.start = table.start_states["start"]
         self.end = table.end_states["start"]
         self.actions: dict[int, dict[str, object]] = {}
@@ -110,6 +111,19 @@ class _Tables:
                 else:
                     compiled[symbol] = (callbacks[arg], len(arg.expansion), arg.origin.name)
             self.actions[state] = compiled
+
+    def follow_chain(self, below: int, state: int, kind: str) -> int:
+        """The state reached after all single-child reductions `kind` triggers in `state`.
+
+        Such reductions only replace the top state, so the result depends on the
+        state beneath, the top state and the lookahead alone; the driver memoises it
+        in `chains` (an expression's ~15 precedence levels become one lookup).
+        """
+        action = self.actions[state].get(kind)
+        while action.__class__ is str:
+            state = self.actions[below][action]
+            action = self.actions[state].get(kind)
+        return state
 
     def expected(self, state: int) -> set[str]:
         return {symbol for symbol in self.actions[state] if symbol.isupper()}
@@ -127,6 +141,7 @@ def _tables() -> _Tables:
 def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseContext) -> list:
     tables = _tables()
     actions = tables.actions
+    chains = tables.chains
     states = [tables.start]
     values: list = []
     depth = 0
@@ -159,7 +174,11 @@ def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseConte
                     values.append(token)
                     break
                 if action.__class__ is str:
-                    states[-1] = actions[states[-2]][action]
+                    key = (states[-2], states[-1], kind)
+                    target = chains.get(key)
+                    if target is None:
+                        target = chains[key] = tables.follow_chain(states[-2], states[-1], kind)
+                    states[-1] = target
                     continue
                 callback, size, goal = action
                 if size:

@@ -68,14 +68,23 @@ class Preprocessor:
     def process(self, tokens: Iterable[Token]) -> list[Token]:
         self._push(tokens)
         out: list[Token] = []
-        while (token := self._next()) is not None:
-            kind = token.type
-            if kind == "PP":
-                out.extend(self._conditional(token))
-            elif kind in _SPECIAL:
-                out.extend(self._special(token))
+        append = out.append
+        while self.stack:
+            top = self.stack[-1]
+            for token in top:  # the common case, plain tokens, without a call per token
+                kind = token.type
+                if kind == "PP":
+                    out.extend(self._conditional(token))
+                elif kind in _SPECIAL:
+                    out.extend(self._special(token))
+                else:
+                    append(token)
+                    continue
+                if not self.stack or self.stack[-1] is not top:
+                    break  # a macro body was pushed (or `top` ran out): read from the new top
             else:
-                out.append(token)
+                if self.stack and self.stack[-1] is top:
+                    self.stack.pop()
         return out
 
     def _special(self, token: Token) -> list[Token]:
