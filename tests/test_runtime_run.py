@@ -169,6 +169,10 @@ def test_p4_prints_the_cached_executable():
     assert first.returncode == 0 and path == second.stdout.strip()
     run = subprocess.run([path], capture_output=True, text=True, timeout=60)
     assert (run.stdout, run.returncode) == ("cached\n", 0)
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:  # statically linked: runs on any x86-64 Linux machine
+        assert not any(seg["p_type"] == "PT_INTERP" for seg in ELFFile(f).iter_segments())
 
 
 def test_verbose_pass_lines():
