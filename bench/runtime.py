@@ -45,6 +45,13 @@ def start_times() -> tuple[float, float]:
     return cold, cached
 
 
+def cold_pass_times() -> list[str]:
+    """The -v pass lines of a cold run: where a cold start spends its time."""
+    script = 'probe begin { println("first %d") exit() }' % random.randrange(1 << 60)
+    proc = subprocess.run([sys.executable, "-c", ENTRY, "-v", "-e", script], capture_output=True, text=True, cwd=REPO)
+    return [line.split(" in ")[-1] for line in proc.stderr.splitlines() if line.startswith("Pass ") and " in " in line]
+
+
 def built(script: str, **options):
     session = Session(Options(script_text=script, last_pass=4, **options))
     result = session.run_all()
@@ -98,6 +105,7 @@ def per_call_costs(n: int = 200000) -> dict[str, float]:
 def main() -> None:
     cold, cached = start_times()
     print(f"start to first line: cold {cold * 1000:.0f} ms (goal < 1000), cached {cached * 1000:.0f} ms (goal < 150)")
+    print("cold run, passes 1-5: " + " | ".join(cold_pass_times()))
     rate, mbps, lines = channel_throughput(1_000_000)
     print(f"channel end to end: {lines} printf lines, {rate / 1e6:.2f} M lines/s, {mbps:.1f} MB/s (goal >= 1 M records/s)")
     for name, ns in per_call_costs().items():
