@@ -18,7 +18,7 @@ import pytest
 
 from engine.elaborate.capture_bpf import RecordLayout, Slot, capture_program, entry_program
 from engine.parse.ast import NumberLiteral, TargetComponent, TargetSymbol
-from tests.programs import OUT_DIR, SOURCES, build
+from tests.programs import OUT_DIR, SOURCES, build, build_with_library
 from tests.support import REPO, require, require_root
 from tests.test_uprobe_resolve import CTX, PROVIDER, point
 
@@ -84,7 +84,8 @@ def _spec_line(path: Path, program, data: dict, retprobe: int, semaphore: int) -
     return f"{path} {data['path']} {data['offset']} {retprobe} {semaphore} {relocs}"
 
 
-def fire(harness: Path, tmp_path: Path, binary: str, probes: list, *, child_only: bool = False) -> list[list[tuple]]:
+def fire(harness: Path, tmp_path: Path, binary: str, probes: list, *, child_only: bool = False,
+         output: str = "258") -> list[list[tuple]]:
     """Attach every probe to one run of `binary ROUNDS`; the decoded values per probe
     (only the child's records when `child_only`: system-wide probes see every process)."""
     spec = []
@@ -105,7 +106,7 @@ def fire(harness: Path, tmp_path: Path, binary: str, probes: list, *, child_only
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[-1] == "exit 0" and lines[0] == "258"  # the program's own checksum
+    assert lines[-1] == "exit 0" and lines[0] == output  # the program's own result
     assert lines[1].startswith("child ")
     assert set(l for l in lines if l.startswith("lost")) == {"lost 0"}
     child = int(lines[1].split()[1])
@@ -191,17 +192,13 @@ def test_cast_of_a_target_pointer_and_of_an_sdt_argument(harness, tmp_path, bina
 
 
 def test_shared_library_function_fires_in_the_library(harness, tmp_path):
-    """process(...).library("libc.so.6").function("atoi"): a uprobe at atoi's offset in libc.
-
-    At -O0 main calls libc's atoi once, with the first argument "3" (a string behind %rdi)."""
-    binary = str(build("probed", "-O0"))
-    probe = Probe(binary, (("library", "libc.so.6"), ("function", "atoi")), [])
-    assert probe.derived.data["path"] == "/usr/lib/x86_64-linux-gnu/libc.so.6"
-    from engine.elaborate.dwarf_capture import Capture
-
-    probe.slots.append(probe.layout.add(Slot(Capture("rdi"), string=True, buffer=16)))
-    (calls,) = fire(harness, tmp_path, binary, [probe])
-    assert calls == [("3",)]
+    """process(...).library("libprobedlib*").function("lib_scale"): a uprobe in the library file,
+    found through the program's $ORIGIN run path, its parameters read from the library's DWARF."""
+    program = str(build_with_library())
+    probe = Probe(program, (("library", "libprobedlib*"), ("function", "lib_scale")), [("$value", False), ("$factor", False)])
+    assert probe.derived.data["path"].endswith(".so") and "libprobedlib-" in probe.derived.data["path"]
+    (calls,) = fire(harness, tmp_path, program, [probe], output="21")
+    assert calls == [(0, 7), (1, 7), (2, 7)]
 
 
 def test_global_variable_of_the_functions_unit(harness, tmp_path, binary):

@@ -8,6 +8,7 @@ lists and type names are checked against SystemTap itself.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from engine.elaborate import dwarf
 from engine.elaborate.probes.base import ResolutionError, ResolveContext
 from engine.elaborate.probes.uprobe import UprobeProvider
 from engine.parse.ast import NumberLiteral, ProbePoint, ProbePointComponent, StringLiteral, TargetComponent, TargetSymbol
-from tests.programs import build, stripped_copy
+from tests.programs import SOURCES, build, stripped_copy
 from tests.support import stap_oracle
 
 PROVIDER = UprobeProvider()
@@ -235,10 +236,17 @@ def test_process_begin_end(binaries):
         PROVIDER.resolve(point(("process", 1), "begin"), CTX)
 
 
-def test_library_functions_resolve_in_the_needed_library(binaries):
-    probes = PROVIDER.resolve(point(("process", binaries["O0"]), ("library", "libc.so.6"), ("function", "getpid")), CTX)
-    assert [p.point for p in probes] == [f'process("{binaries["O0"]}").library("/usr/lib/x86_64-linux-gnu/libc.so.6").function("getpid")']
-    assert probes[0].data["path"] == "/usr/lib/x86_64-linux-gnu/libc.so.6"
+def test_library_functions_resolve_in_the_needed_library():
+    from tests.programs import build_with_library
+
+    program = str(build_with_library())
+    probes = PROVIDER.resolve(point(("process", program), ("library", "libprobedlib*"), ("function", "lib_*")), CTX)
+    library = probes[0].data["path"]
+    assert Path(library).name.startswith("libprobedlib-") and Path(library).parent == Path(program).parent
+    assert [p.point for p in probes] == [
+        f'process("{program}").library("{library}").function("lib_scale@{SOURCES}/probedlib.c:2")'
+    ]
+    assert list(probes[0].target_vars) == ["$value", "$factor"]
 
 
 def test_index_is_cached_on_disk_by_build_id(binaries, tmp_path, monkeypatch):

@@ -198,6 +198,7 @@ class ElfImage:
     segments: list[Segment] = field(default_factory=list)
     sdt_notes: list[SdtNote] = field(default_factory=list)
     needed: list[str] = field(default_factory=list)  # DT_NEEDED libraries
+    runpath: list[str] = field(default_factory=list)  # DT_RUNPATH / DT_RPATH directories, $ORIGIN expanded
 
     def file_offset(self, address: int) -> int:
         """The file offset of link-time `address` (what uprobe_events / the PMU take)."""
@@ -248,6 +249,7 @@ def _image(path: str, elf: ELFFile, symbols: bool) -> ElfImage:
         symbols=_symbols(elf) if symbols else [],
         segments=_segments(elf),
         needed=_needed(elf),
+        runpath=_runpath(elf, path),
     )
     image.sdt_notes = _sdt_notes(elf)
     return image
@@ -308,6 +310,19 @@ def _needed(elf: ELFFile) -> list[str]:
     if dynamic is None or not hasattr(dynamic, "iter_tags"):
         return []
     return [tag.needed for tag in dynamic.iter_tags() if tag.entry.d_tag == "DT_NEEDED"]
+
+
+def _runpath(elf: ELFFile, path: str) -> list[str]:
+    dynamic = elf.get_section_by_name(".dynamic")
+    if dynamic is None or not hasattr(dynamic, "iter_tags"):
+        return []
+    origin = os.path.dirname(os.path.realpath(path))
+    directories = []
+    for tag in dynamic.iter_tags():
+        if tag.entry.d_tag in ("DT_RUNPATH", "DT_RPATH"):
+            text = tag.runpath if tag.entry.d_tag == "DT_RUNPATH" else tag.rpath
+            directories += [d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for d in text.split(":") if d]
+    return directories
 
 
 def _sdt_notes(elf: ELFFile) -> list[SdtNote]:
@@ -407,7 +422,7 @@ def resolve_library(image: ElfImage, pattern: str) -> list[str]:
     found = []
     for needed in image.needed:
         if fnmatch.fnmatchcase(needed, pattern) or fnmatch.fnmatchcase(needed, pattern + ".so*"):
-            path = _search_library(needed)
+            path = _search_library(needed, image.runpath)
             if path:
                 found.append(path)
     return found
@@ -416,8 +431,9 @@ def resolve_library(image: ElfImage, pattern: str) -> list[str]:
 _LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib", "/lib")
 
 
-def _search_library(name: str) -> str | None:
-    for directory in _LIBRARY_DIRS:
+def _search_library(name: str, runpath: list[str]) -> str | None:
+    """The dynamic loader's order, simplified: the file's run path, then the system directories."""
+    for directory in (*runpath, *_LIBRARY_DIRS):
         path = os.path.join(directory, name)
         if os.path.exists(path):
             return os.path.realpath(path)

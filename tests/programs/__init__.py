@@ -39,3 +39,29 @@ def stripped_copy(binary: Path) -> Path:
         subprocess.run(["strip", "--strip-all", "-o", str(partial), str(binary)], check=True)
         os.replace(partial, target)
     return target
+
+
+def build_with_library() -> Path:
+    """uselib.c linked against libprobedlib.so (found through its $ORIGIN run path)."""
+    library = build_shared("probedlib")
+    program = OUT_DIR / f"uselib-{library.stem.split('-')[-1]}"
+    if not program.exists():
+        partial = program.with_name(f"{program.name}.{os.getpid()}.tmp")
+        subprocess.run(["gcc", "-g", "-O0", "-o", str(partial), str(SOURCES / "uselib.c"), str(library),
+                        "-Wl,-rpath,$ORIGIN"], check=True)
+        os.replace(partial, program)
+    return program
+
+
+def build_shared(name: str) -> Path:
+    """`name`.c as a -g -fPIC shared library, named lib<name>-<hash>.so by content."""
+    source = SOURCES / f"{name}.c"
+    key = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = OUT_DIR / f"lib{name}-{key}.so"
+    if not target.exists():
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        subprocess.run(["gcc", "-g", "-O0", "-shared", "-fPIC", f"-Wl,-soname,{target.name}", "-o", str(partial),
+                        str(source)], check=True)
+        os.replace(partial, target)
+    return target
