@@ -281,12 +281,33 @@ int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t
 			(const struct stp_bpf_string *)((const uint8_t *)current_record + f->offset);
 		size_t limit = most;
 
-		if (s->addr != addr || s->status <= 0)
+		if (f->is_buffer || s->addr != addr || s->status <= 0)
 			continue;
 		if ((size_t)s->status - 1 < limit)
 			limit = (size_t)s->status - 1;
 		memcpy(out, s->data, limit);
 		out[limit] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Bytes of a user buffer the running probe copied at probe time (write(2)'s data ...):
+ * 0 and the bytes when [addr, addr + len) was captured, else -ENOENT. */
+int stp_event_buffer(int64_t pid, uint64_t addr, void *out, size_t len)
+{
+	uint32_t i;
+
+	if (current_spec == NULL || current_record == NULL || (int64_t)(current_record->pid_tgid >> 32) != pid)
+		return -ENOENT;
+	for (i = 0; i < current_spec->n_user_strings; i++) {
+		const struct stp_bpf_field *f = &current_spec->user_strings[i];
+		const struct stp_bpf_string *s =
+			(const struct stp_bpf_string *)((const uint8_t *)current_record + f->offset);
+
+		if (!f->is_buffer || s->status != 0 || addr < s->addr || addr + len > s->addr + s->reserved)
+			continue;
+		memcpy(out, s->data + (addr - s->addr), len);
 		return 0;
 	}
 	return -ENOENT;

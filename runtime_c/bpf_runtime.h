@@ -38,7 +38,8 @@ struct stp_bpf_record {
 #define STP_BPF_PROG_NAME "stapui_capture"
 
 /* A string captured at probe time: the user address, the helper's result (length
- * including the NUL, or a negative errno when the page was not resident), the bytes. */
+ * including the NUL, or a negative errno when the page was not resident), the bytes.
+ * A user buffer uses the same slot: status 0 when read, `reserved` = bytes read. */
 struct stp_bpf_string {
 	uint64_t addr;
 	int32_t status;
@@ -67,6 +68,7 @@ struct stp_bpf_field {
 	uint8_t size;        /* integer: bytes of the original field */
 	uint8_t is_signed;
 	uint8_t is_user;     /* string read from user memory (user_string() of a pointer field) */
+	uint8_t is_buffer;   /* bytes of a user buffer: status 0 when read, `reserved` = how many */
 };
 
 struct stp_bpf_target {
@@ -124,6 +126,7 @@ void stp_bpf_stop_events(void);
 int64_t stp_bpf_long(struct context *c, uint32_t target);
 const char *stp_bpf_string(struct context *c, uint32_t target); /* valid until the handler returns */
 int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen);
+int stp_event_buffer(int64_t pid, uint64_t addr, void *out, size_t len);
 
 /* Lower layers, one file each. */
 void stp_bpf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

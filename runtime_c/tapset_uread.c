@@ -39,12 +39,17 @@ static int read_chunk(int64_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)got == len ? 0 : -EFAULT;
 }
 
+/* Buffers a kernel probe copied at probe time (runtime_c/bpf_events.c); weak as below. */
+int stp_event_buffer(int64_t pid, uint64_t addr, void *out, size_t len) __attribute__((weak));
+
 int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
 {
 	char *out = buf;
 
 	if (addr == 0)
 		return -EFAULT;
+	if (stp_event_buffer != NULL && stp_event_buffer(pid, addr, buf, len) == 0)
+		return 0;
 	while (len > 0) {
 		size_t n = to_page_end(addr);
 		int rc;

@@ -103,13 +103,13 @@ def test_emitted_tables_describe_the_record():
     derived = SimpleNamespace(point='kernel.trace("s:x")', data={"tracepoint": "s:x", "format digest": "00ff"})
     probe = KernelProbe(3, derived, plan, capture_program(plan, 3), reads, [path])
     tables = _probe_tables(probe)
-    assert 'static const struct stp_bpf_field stp_bpf_probe_3_fields[] = {\n\t{"fd", 64, 0, 4, 1, 0},\n};' in tables
+    assert 'static const struct stp_bpf_field stp_bpf_probe_3_fields[] = {\n\t{"fd", 64, 0, 4, 1, 0, 0},\n};' in tables
     assert (
         "static const struct stp_bpf_target stp_bpf_probe_3_targets[] = {\n"
         "\t{STP_BPF_LONG, &stp_bpf_probe_3_fields[0], 1, NULL},\n"
         '\t{STP_BPF_CONST, NULL, 0, "sys_enter_x"},\n};'
     ) in tables
-    assert '\t{"$filename", 72, 1, 0, 0, 1},' in tables
+    assert '\t{"$filename", 72, 1, 0, 0, 1, 0},' in tables
     assert tables.rstrip().endswith(
         'static const struct stp_bpf_probe stp_bpf_probe_3 = {\n\t"kernel.trace(\\"s:x\\")", STP_BPF_TRACEPOINT, "s:x", "00ff", 0, 0, 0,\n'
         f"\tstp_bpf_probe_3_insns, {len(probe.program.insns)}, stp_bpf_probe_3_relocs, 3, stp_bpf_probe_3_targets, 2, "

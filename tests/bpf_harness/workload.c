@@ -30,11 +30,14 @@ static const char *in_dir(const char *dir, const char *name)
 
 static void argstr_table(const char *dir)
 {
+	static char message[] = "hello\n";
 	char other[4096];
 	long fd, dirfd;
 
 	fd = syscall(SYS_openat, AT_FDCWD, in_dir(dir, "new"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	syscall(SYS_write, fd, "hello\n", 6);
+	/* overwritten at once: only a copy taken at probe time still says hello */
+	syscall(SYS_write, fd, message, 6);
+	memcpy(message, "XXXXXX", 6);
 	syscall(SYS_lseek, fd, -5L, SEEK_END);
 	syscall(SYS_dup3, fd, 100, O_CLOEXEC);
 	syscall(SYS_dup2, fd, 50);

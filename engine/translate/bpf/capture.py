@@ -135,6 +135,21 @@ def _char_array(a: Assembler, capture: P.Capture, offset: int) -> None:
     _read_string(a, "probe_read_kernel_str", capture, offset, limit=min(capture.size + 1, capture.buffer))
 
 
+def _user_buffer(a: Assembler, capture: P.Capture, offset: int) -> None:
+    """min(length field, buffer) bytes behind the pointer; the slot's reserved word keeps
+    how many were asked for, the status is 0 or -errno (struct stp_bpf_string)."""
+    a.load(R2, R6, capture.length_offset, 8)
+    a.jump_if("<=", R2, capture.buffer, f"length_{offset}")
+    a.mov(R2, capture.buffer)
+    a.label(f"length_{offset}")
+    a.store(R7, offset + 12, R2, 4)
+    a.load(R3, R6, capture.ctx_offset, 8)
+    a.store(R7, offset, R3, 8)
+    _pointer_into_record(a, R1, offset + P.STRING_HEADER)
+    a.call("probe_read_user")
+    a.store(R7, offset + 8, R0, 4)
+
+
 def _read_string(a: Assembler, helper: str, capture: P.Capture, offset: int, limit: int | None = None) -> None:
     """helper(record + offset + 16, buffer, r3); the result (length or -errno) is the status."""
     _pointer_into_record(a, R1, offset + P.STRING_HEADER)
@@ -164,4 +179,5 @@ _CAPTURERS = {
     P.USER_STRING: _user_string,
     P.DATA_LOC: _data_loc,
     P.CHAR_ARRAY: _char_array,
+    P.USER_BUFFER: _user_buffer,
 }

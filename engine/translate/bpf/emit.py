@@ -39,6 +39,10 @@ USER_STRING_FUNCTIONS = frozenset(
     }
 )
 
+# Functions reading a user buffer (pointer argument, length argument): copied at probe time.
+USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2)}
+BUFFER_BYTES = 64  # enough for argstr's 50 characters (syscall_string_trunc) and the "..." test
+
 _FORMS = {
     P.LONG_READ: "STP_BPF_LONG",
     P.STRING_READ: "STP_BPF_STRING",
@@ -105,17 +109,26 @@ class KernelProbes:
         return "&" + probe.c_name
 
     def _user_strings(self, derived: Any, body: ast.Node | None) -> list[P.Capture]:
-        """Pointer fields passed straight to user_string() & co: copy their strings too."""
+        """Pointer fields passed straight to user_string() & co (and buffer readers): copy
+        what they point at too."""
         if body is None:
             return []
-        pointers = {id(node): read for node, read in target_reads(derived) if read.form == P.LONG_READ}
+        longs = {id(node): read.captures[0] for node, read in target_reads(derived) if read.form == P.LONG_READ}
         captures = []
         for node in ast.walk(body):
-            if isinstance(node, ast.FunctionCall) and node.name in USER_STRING_FUNCTIONS and node.args:
-                read = pointers.get(id(node.args[0]))
-                if read is not None and read.captures[0].size == 8:
-                    field_ = read.captures[0]
-                    captures.append(P.Capture(field_.name, P.USER_STRING, field_.ctx_offset, 8, buffer=self.maxstringlen))
+            if not isinstance(node, ast.FunctionCall):
+                continue
+            if node.name in USER_STRING_FUNCTIONS and node.args:
+                pointer = longs.get(id(node.args[0]))
+                if pointer is not None and pointer.size == 8:
+                    captures.append(P.Capture(pointer.name, P.USER_STRING, pointer.ctx_offset, 8, buffer=self.maxstringlen))
+            if node.name in USER_BUFFER_FUNCTIONS and len(node.args) > max(USER_BUFFER_FUNCTIONS[node.name]):
+                at, length_at = USER_BUFFER_FUNCTIONS[node.name]
+                pointer, length = longs.get(id(node.args[at])), longs.get(id(node.args[length_at]))
+                if pointer is not None and length is not None and pointer.size == 8 and length.size == 8:
+                    captures.append(
+                        P.Capture(pointer.name, P.USER_BUFFER, pointer.ctx_offset, 8, buffer=BUFFER_BYTES, length_offset=length.ctx_offset)
+                    )
         return captures
 
     def declarations(self) -> str:
@@ -169,7 +182,7 @@ def _field(plan: P.CapturePlan, capture: P.Capture, name: str, user: bool = Fals
     size = capture.size if capture.kind == P.INT else 0
     return (
         f"\t{{{_c_string(name)}, {plan.offset_of(capture)}, {is_string}, {size}, {int(capture.signed)}, "
-        f"{int(user or capture.kind == P.USER_STRING)}}},"
+        f"{int(user or capture.kind == P.USER_STRING)}, {int(capture.kind == P.USER_BUFFER)}}},"
     )
 
 

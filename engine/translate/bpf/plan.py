@@ -22,15 +22,18 @@ INT = "int"  # an integer field of the tracepoint record
 USER_STRING = "user_string"  # a NUL-terminated string behind a user pointer field
 DATA_LOC = "data_loc"  # a __data_loc char[] field: the string lives in the record
 CHAR_ARRAY = "char_array"  # a fixed char[N] field of the record
-KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY)
+USER_BUFFER = "user_buffer"  # bytes behind a user pointer field, as many as a length field says
+KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY, USER_BUFFER)
 
 
 @dataclass(frozen=True)
 class Capture:
     """One value to copy at probe time.
 
-    `ctx_offset`/`size` locate the field in the tracepoint record (for USER_STRING the
-    8-byte pointer); `buffer` is the string buffer size (MAXSTRINGLEN) for strings.
+    `ctx_offset`/`size` locate the field in the tracepoint record (for USER_STRING and
+    USER_BUFFER the 8-byte pointer); `buffer` is the string buffer size (MAXSTRINGLEN)
+    for strings and the most bytes copied for USER_BUFFER, whose length is the 8-byte
+    field at `length_offset`.
     """
 
     name: str
@@ -39,6 +42,7 @@ class Capture:
     size: int
     signed: bool = False
     buffer: int = 0
+    length_offset: int = -1
 
     def slot_size(self) -> int:
         if self.kind == INT:
