@@ -268,7 +268,8 @@ class ExprEmitter(ast.Visitor):
             raise TranslateError(f"unresolved function '{node.name}'", node)
         prelude, args = self.ordered(node.args)
         cname = self.unit.function_name(decl)
-        where = f"c->last_stmt = {near(f'identifier {chr(39)}{node.name}{chr(39)}', node)};"
+        identifier = "identifier '" + node.name + "'"
+        where = f"c->last_stmt = {near(identifier, node)};"
         if decl.type is ast.Type.STRING:
             temp = self.frame.string_temp()
             call = f"{cname}({', '.join(['c', temp, *args])});"

@@ -35,8 +35,9 @@ def prototype(unit: Unit, function: ast.FunctionDecl) -> str:
 def _entry_checks(function: ast.FunctionDecl) -> list[str]:
     """stap's callee prologue: locate errors at the function, check MAXNESTING."""
     returned = "" if function.type is ast.Type.STRING else " 0"
+    where = "identifier '" + function.name + "' at " + name_location(function)
     return [
-        f"  c->last_stmt = {c_literal(f'identifier {chr(39)}{function.name}{chr(39)} at {name_location(function)}')};",
+        f"  c->last_stmt = {c_literal(where)};",
         f'  if (c->nesting + 1 >= MAXNESTING) {{ c->last_error = "MAXNESTING exceeded"; return{returned}; }}',
         "  c->nesting++;",
         "  c->next = 0;",
