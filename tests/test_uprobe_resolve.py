@@ -264,3 +264,18 @@ def test_index_is_cached_on_disk_by_build_id(binaries, tmp_path, monkeypatch):
     assert [f.qualified for f in second.functions] == [f.qualified for f in first.functions]
     assert second._types is None  # not loaded until a capture needs it
     assert dwarf.find_type(second, "struct point") == dwarf.find_type(first, "struct point")
+
+
+def test_corrupt_debug_information_is_reported(binaries, tmp_path):
+    import shutil
+    import subprocess
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copy(binaries["O0"], corrupt)
+    sections = subprocess.run(["readelf", "-SW", str(corrupt)], capture_output=True, text=True, check=True).stdout
+    offset = int(re.search(r"\.debug_info\s+PROGBITS\s+\w+\s+(\w+)", sections).group(1), 16)
+    with open(corrupt, "r+b") as stream:
+        stream.seek(offset)
+        stream.write(b"\xff" * 64)
+    with pytest.raises(ResolutionError, match=rf"^cannot read the debug information in {corrupt}: "):
+        PROVIDER.resolve(point(("process", str(corrupt)), ("function", "add")), CTX)

@@ -572,8 +572,11 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
     index = DebugIndex(image.path, image.build_id, debug_path is not None, debug_path=debug_path)
     extra_ranges: list[tuple[int, int]] = []
     if debug_path is not None:
-        with open(debug_path, "rb") as stream:
-            _index_dwarf(ELFFile(stream), index, extra_ranges)
+        try:
+            with open(debug_path, "rb") as stream:
+                _index_dwarf(ELFFile(stream), index, extra_ranges)
+        except Exception as error:  # pyelftools raises many kinds on malformed DWARF; none may escape
+            raise DebugInfoProblem(f"cannot read the debug information in {debug_path}: {error}") from None
         for function in index.functions:
             function.return_type_name = type_name(index.types, function.return_type)
             for variable in function.variables:

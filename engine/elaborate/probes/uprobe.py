@@ -198,6 +198,7 @@ class _Target:
     binary: str  # the file probed (the executable or the .library)
     library: str | None
     image: elfinfo.ElfImage
+    point: ProbePoint  # for locating errors
 
     @classmethod
     def open(cls, point: ProbePoint, match: Match) -> "_Target":
@@ -209,14 +210,17 @@ class _Target:
             if not found:
                 raise ResolutionError(f"no library matching '{library}' is needed by {path}", point.components[1])
             binary = found[0]
-        return cls(path, binary, library, _read(binary, point))
+        return cls(path, binary, library, _read(binary, point), point)
 
     def head(self) -> str:
         text = f'process("{self.path}")'
         return text + (f'.library("{self.binary}")' if self.library is not None else "")
 
-    def index(self, point: ProbePoint) -> dwarfinfo.DebugIndex:
-        return dwarfinfo.load_index(self.binary)
+    def index(self) -> dwarfinfo.DebugIndex:
+        try:
+            return dwarfinfo.load_index(self.binary)
+        except (dwarfinfo.DebugInfoProblem, elfinfo.ElfProblem) as problem:
+            raise ResolutionError(str(problem), self.point.components[0]) from None
 
     def base_data(self, address: int) -> dict:
         image = self.image
@@ -234,7 +238,7 @@ class _Target:
     def functions(self, provider: UprobeProvider, point: ProbePoint, match: Match) -> list[DerivedProbe]:
         pattern = match.args["function"]
         suffix = next((s for s in _FUNCTION_SUFFIXES[1:] if match.has(s[1:])), "")
-        index = self.index(point)
+        index = self.index()
         self._require_symbols(index, point)
         chosen = _select_functions(index, pattern, suffix)
         if not chosen and "*" not in pattern and "?" not in pattern:
@@ -273,7 +277,7 @@ class _Target:
 
     def statements(self, provider: UprobeProvider, point: ProbePoint, match: Match) -> list[DerivedProbe]:
         spec = match.args["statement"]
-        index = self.index(point)
+        index = self.index()
         if isinstance(spec, int):
             function = _function_at(index, spec)
             return [self._statement_probe(provider, point, index, function, spec, f"statement(0x{spec:x})")]
