@@ -42,6 +42,8 @@ from stapui.widgets.status_bar import StatusBar
 
 SIDE_TABS = ("engine", "probes", "output", "globals", "stats")
 TICK_SECONDS = 0.1
+MONITOR_MS = 250  # how often a running script sends snapshots of its globals
+STOP_GRACE_SECONDS = 2.0
 NO_ROOT_NOTE = "not root: kernel probes (tracepoints, syscalls, uprobes) need root, so this is the timer demo"
 
 
@@ -85,6 +87,7 @@ class StapUI(App):
         self.model: RunModel | None = None
         self.handle = None  # the engine's RunHandle while a script runs
         self.quit_armed = False
+        self._drawn_version = self._drawn_snapshot = self._drawn_probe_updates = None  # what _tick last drew
 
     # -- layout ----------------------------------------------------------------------
 
@@ -224,12 +227,16 @@ class StapUI(App):
         try:
             from engine.run import launch
 
-            self.handle = launch(session, build, model.add)
-            status = self.handle.wait()
-        except Exception as error:  # not runnable here (no launcher yet, no privileges ...)
+            handle = launch(session, build, model.add)
+        except Exception as error:  # not runnable here (no launcher, no privileges ...)
             self.post_message(RunFinished(None, f"{type(error).__name__}: {error}"))
             return
-        self.post_message(RunFinished(status))
+        self.handle = handle
+        handle.set_monitor(MONITOR_MS)
+        status = handle.wait()
+        failure = handle.failure()
+        handle.close()
+        self.post_message(RunFinished(status, failure))
 
     def on_run_finished(self, message: RunFinished) -> None:
         self.handle = None
@@ -240,7 +247,7 @@ class StapUI(App):
                 model.output_file.close()
         self._tick()
         if message.error is not None:
-            self.strip.set_pass(5, PassState.FAILED)
+            self.strip.set_pass(5, PassState.FAILED, "" if message.status is None else f"exit {message.status}")
             self.status.run_state = "failed"
             self.notify(f"the run failed: {message.error}", severity="error", timeout=10)
             self.query_one(OutputView).log_widget.write_line(f"run failed: {message.error}")
@@ -264,16 +271,18 @@ class StapUI(App):
     def _tick(self) -> None:
         """Redraw run data when the model changed since the last tick."""
         model = self.model
-        if model is None:
+        if model is None or not self.query(StatusBar):  # nothing to draw, or shutting down
             return
         version = model.version
-        if version != getattr(self, "_drawn_version", None):
+        if version != self._drawn_version:
             self._drawn_version = version
             self.query_one(OutputView).refresh_from()
             snapshot = model.snapshot
-            if snapshot is not None and snapshot is not getattr(self, "_drawn_snapshot", None):
+            if snapshot is not None and snapshot is not self._drawn_snapshot:
                 self._drawn_snapshot = snapshot
                 self.query_one(GlobalsView).show(snapshot)
+            if model.probe_updates != self._drawn_probe_updates:
+                self._drawn_probe_updates = model.probe_updates
                 self.query_one(ProbeStatsTable).show(list(model.probes.values()))
         self.status.refresh()
 
@@ -405,13 +414,19 @@ class StapUI(App):
 
         return call
 
+    def on_unmount(self) -> None:
+        """Leaving with a script still running: stop it (end probes run), kill it if it lingers."""
+        handle = self.handle
+        if handle is not None:
+            handle.stop()
+            if handle.wait(STOP_GRACE_SECONDS) is None:
+                handle.kill()
+
     def action_quit(self) -> None:
         if self.editor.modified and not self.quit_armed:
             self.quit_armed = True
             self.notify("the script has unsaved changes: Ctrl+Q again quits anyway, Ctrl+S saves")
             return
-        if self.handle is not None:
-            self.handle.stop()
         self.exit()
 
 

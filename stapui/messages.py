@@ -40,7 +40,8 @@ class PassCrashed(Message):
 
 
 class RunFinished(Message):
-    """The running script ended: its exit status, or the launcher's failure message."""
+    """The running script ended: its exit status (None if it never started) and, when it
+    did not end normally, why (the launcher's message)."""
 
     def __init__(self, status: int | None, error: str | None = None) -> None:
         super().__init__()

@@ -52,6 +52,7 @@ class RunModel:
         self.snapshot: Snapshot | None = None
         self.snapshots = 0
         self.probes: dict[str, ProbeActivity] = {}
+        self.probe_updates = 0
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.lost: dict[int, int] = {}
@@ -90,6 +91,7 @@ class RunModel:
             self._probe_stat(stat, record.time_ns)
 
     def _probe_stat(self, stat: ProbeStat, time_ns: int | None = None) -> None:
+        self.probe_updates += 1
         activity = self.probes.setdefault(stat.point, ProbeActivity(stat.point))
         activity.update(stat, time.monotonic_ns() if time_ns is None else time_ns)
 

@@ -177,16 +177,6 @@ def test_demo_choice_depends_on_privileges():
     assert name == "syscalls.stp" and note == "" and 'kernel.trace("raw_syscalls:sys_enter")' in text
 
 
-async def test_no_argument_start_shows_the_demo_and_the_reason_line(monkeypatch):
-    monkeypatch.setattr("stapui.app.is_root", lambda: False)
-    app = build_app([])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        assert "probe timer.ms(50)" in app.editor.text
-        assert app.status.note == NO_ROOT_NOTE
-        assert app.autorun
-
-
 def snapshot_records() -> list:
     hist = Histogram(HIST_LOG, tuple([0] * 64 + [0, 2, 1, 0, 3] + [0] * 59))
     samples = Stat(6, 30, 1, 8, 5, 6, hist)

@@ -95,16 +95,20 @@ def _target_variables(catalogue: Catalogue, match: re.Match, text: str) -> list[
 
 
 def _symbols(catalogue: Catalogue, match: re.Match, text: str) -> list[Item]:
+    """The script's own names first, then the language, then the tapset library."""
     items = [Item(g, g, "global", "global") for g in script_globals(text)]
     items += [Item(f, f + "(", "script function", "function") for f in script_functions(text)]
+    items += [Item(k, k, "keyword", "keyword") for k in KEYWORDS]
+    items += [Item(b, b + "(", "builtin", "function") for b in BUILTINS]
     items += [Item(f.name, f.name + "(", f.signature + (" — " + f.doc if f.doc else ""), "function")
               for f in catalogue.functions()]
-    items += [Item(b, b + "(", "builtin", "function") for b in BUILTINS]
-    items += [Item(k, k, "keyword", "keyword") for k in KEYWORDS]
-    unique: dict[str, Item] = {}
-    for item in items:
-        unique.setdefault(item.label, item)
-    return sorted(unique.values(), key=lambda i: (len(i.label), i.label))
+    unique: dict[str, tuple[int, Item]] = {}
+    for rank, item in enumerate(items):
+        unique.setdefault(item.label, (rank, item))
+    groups = {"global": 0, "keyword": 2}
+    ordered = sorted(unique.values(), key=lambda r: (groups.get(r[1].kind, 1 if r[1].detail == "script function" else 3),
+                                                     len(r[1].label), r[1].label))  # fmt: skip
+    return [item for _, item in ordered]
 
 
 _CONTEXTS: list[tuple[re.Pattern, Callable[[Catalogue, re.Match, str], list[Item]]]] = [

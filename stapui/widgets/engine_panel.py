@@ -22,39 +22,30 @@ NOT_RUN = "(not run yet: F6 runs the next pass, F7 passes 1-4, F5 everything)"
 
 
 def artifact_text(number: int, artifact) -> str:
-    """The dump of `artifact`, plus what pass `number` can tell beyond it."""
+    """The dump of `artifact` (for C: with the capture programs' disassembly), plus what
+    pass `number` can tell beyond it."""
     text = artifact.dump()
     if number == 2:
         text += _explanations(artifact)
-    elif number == 3:
-        text += _capture_programs(artifact)
     elif number == 4:
         text += _build_facts(artifact)
     return text
 
 
 def _explanations(artifact) -> str:
-    lines = []
-    for probe in getattr(artifact, "probes", []) or []:
-        for derived in getattr(probe, "derived", []) or []:
-            lines.append(derived.explain())
+    lines = [derived.explain() for derived, _ in artifact.derived_probes()]
     return "\n\n# how each probe resolved\n" + "\n".join(lines) if lines else ""
 
 
-def _capture_programs(artifact) -> str:
-    listing = getattr(artifact, "disassembly", None)
-    text = listing() if callable(listing) else listing
-    return f"\n\n/* kernel-side capture programs */\n{text}" if text else ""
-
-
-_BUILD_FACTS = (("command", "compiler command"), ("cache_hit", "cache hit"), ("size", "size (bytes)"),
-                ("path", "executable"), ("log", "compiler log"))  # fmt: skip
-
-
 def _build_facts(artifact) -> str:
-    lines = [f"{label}: {getattr(artifact, name)}" for name, label in _BUILD_FACTS
-             if getattr(artifact, name, None) not in (None, "")]  # fmt: skip
-    return "\n\n" + "\n".join(lines) if lines else ""
+    facts = [
+        ("cache", "hit (reused)" if artifact.cache_hit else "miss (compiled now)"),
+        ("size", f"{artifact.size} bytes"),
+        ("compiler command", " ".join(artifact.command)),
+        ("kept in", artifact.kept_dir),
+        *(("note", note) for note in artifact.notes),
+    ]
+    return "\n\n" + "\n".join(f"{label}: {value}" for label, value in facts if value)
 
 
 def failure_text(result: PassResult) -> str:
