@@ -132,3 +132,9 @@ def test_kernel_function_reports_each_mechanism_tried():
     assert provider.unavailable(CTX) == message
     with pytest.raises(ResolutionError):
         provider.list(_point("function", "*"), CTX)
+
+
+def test_truncated_type_section_is_reported():
+    blob = _blob()
+    with pytest.raises(btfinfo.BtfProblem, match=r"^BTF type section is truncated$"):
+        btfinfo.Btf(blob[:24] + blob[24:30])

@@ -62,7 +62,10 @@ class Btf:
         self.types_start = hdr_len + type_off
         self.types_end = self.types_start + type_len
         self.strings = data[hdr_len + str_off : hdr_len + str_off + str_len]
-        self.offsets = self._scan()
+        try:
+            self.offsets = self._scan()
+        except struct.error:
+            raise BtfProblem("BTF type section is truncated") from None
         self._cache: dict[int, BtfType] = {}
         self._names: dict[str, list[int]] | None = None
 

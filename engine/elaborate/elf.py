@@ -234,9 +234,12 @@ def read_image(path: str, *, symbols: bool = True) -> ElfImage:
     with stream:
         try:
             elf = ELFFile(stream)
-            return _image(path, elf, symbols)
         except ELFError as error:
             raise ElfProblem(f"{path} is not an ELF file ({error})") from None
+        try:
+            return _image(path, elf, symbols)
+        except Exception as error:  # pyelftools' many failure kinds on a damaged file; none may escape
+            raise ElfProblem(f"{path} is a damaged ELF file ({error})") from None
 
 
 def _image(path: str, elf: ELFFile, symbols: bool) -> ElfImage:
