@@ -2,7 +2,7 @@
 
 A case file holds many cases, each a script with its hand-written expected results:
 
-    === name [pystap options...]
+    === name [pystap options...] [-- script arguments...]
     script lines (passed with -e, so locations read <input>:LINE:COL)
     --- stdout
     expected output
@@ -32,6 +32,14 @@ class Case:
     stderr: str = ""
     status: int | None = None
     source: str = ""
+
+    @property
+    def argv(self) -> list[str]:
+        """pystap's arguments: options, -e script, then the script's own arguments."""
+        if "--" in self.options:
+            cut = self.options.index("--")
+            return [*self.options[:cut], "-e", self.script, *self.options[cut + 1 :]]
+        return [*self.options, "-e", self.script]
 
     @property
     def expected_status(self) -> int:

@@ -24,7 +24,7 @@ WORKERS = 4
 
 def run_batch(batch: list[Case]) -> list[subprocess.CompletedProcess]:
     """Run `batch` in one worker process (tests/conformance_worker.py)."""
-    requests = "".join(json.dumps({"argv": [*c.options, "-e", c.script]}) + "\n" for c in batch)
+    requests = "".join(json.dumps({"argv": c.argv}) + "\n" for c in batch)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     worker = subprocess.run(
         [sys.executable, str(REPO / "tests" / "conformance_worker.py")],
