@@ -52,6 +52,7 @@ class RunHandle:
         self.on_record = on_record
         self.stops = 0
         self.reader_error: BaseException | None = None
+        self.output_closed = False  # the consumer's output went away: a quiet end
         self._thread = threading.Thread(target=self._read, name="stapui-run-reader", daemon=True)
         self._thread.start()
         self._watchdog = None
@@ -64,6 +65,9 @@ class RunHandle:
         try:
             for record in self.channel.records():
                 self.on_record(record)
+        except BrokenPipeError:  # nobody reads the output any more (`pystap ... | head`)
+            self.output_closed = True
+            self.kill()
         except BaseException as error:  # reported by wait(); the run is stopped
             self.reader_error = error
             self.kill()
@@ -106,6 +110,8 @@ class RunHandle:
         code = self.proc.returncode
         if code is None:
             return None
+        if self.output_closed:
+            return 0
         if code < 0 or self.channel.exit_status is None:
             return code if code > 0 else 1
         return self.channel.exit_status
@@ -113,7 +119,7 @@ class RunHandle:
     def failure(self) -> str | None:
         """Why the runtime ended abnormally, in stap's words, or None."""
         code = self.proc.returncode
-        if code is None or (code >= 0 and self.channel.exit_status is not None):
+        if code is None or self.output_closed or (code >= 0 and self.channel.exit_status is not None):
             return None
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
