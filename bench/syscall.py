@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.workloads import build  # noqa: E402
+from bench.workloads import SYS_COMM, build  # noqa: E402
 from bench.workloads.report import (Row, cpu_per_million, events_per_s, failures, overhead_ns,  # noqa: E402
                                     render)
 from bench.workloads.tracers import Run, figures, lost_warnings, run_ways  # noqa: E402
 
-COMM = "bench_sys"
+COMM = SYS_COMM
 
 
 @dataclass
@@ -59,7 +59,7 @@ SCRIPTS = [
 
 
 def measure(script: Script, limit: str, workers: int) -> dict[str, Run]:
-    command = [str(build(COMM)), script.call, limit, str(workers)]
+    command = [str(build("bench_sys", COMM)), script.call, limit, str(workers)]
     return run_ways(command, {"bpftrace": script.bpftrace, "pystap": script.pystap}, script.events)
 
 
