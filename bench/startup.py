@@ -28,18 +28,26 @@ BPFTRACE = f'tracepoint:syscalls:sys_enter_getpid /comm == "{COMM}"/ {{ printf("
 PYSTAP_SCRIPT = f'probe syscall.getpid {{ if (execname() == "{COMM}") {{ println("first") exit() }} }}'
 
 
+FAILURES: list[str] = []  # why a start-up has no figure, for the table's notes
+
+
 def first_event_seconds(argv: list[str], env: dict[str, str]) -> float | None:
     """Seconds from starting `argv` to the "first" line on its stdout; None if it never comes."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **env})
-    for line in proc.stdout:
-        if line.strip() == b"first":
-            elapsed = time.perf_counter() - start
-            break
-    else:
-        elapsed = None
-    proc.stdout.close()
-    proc.wait(timeout=60)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, env={**os.environ, **env})
+        for line in proc.stdout:
+            if line.strip() == b"first":
+                elapsed = time.perf_counter() - start
+                break
+        else:
+            elapsed = None
+        proc.stdout.close()
+        proc.wait(timeout=60)
+        if elapsed is None:
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            FAILURES.append(lines[-1] if lines else f"{argv[0]}: exit status {proc.returncode}")
     return elapsed
 
 
@@ -68,7 +76,7 @@ def _best(times) -> float | None:
 def table(runs: int) -> list[Row]:
     found = measure(runs)
     ms = {kind: {w: None if s is None else s * 1000 for w, s in found[kind].items()} for kind in found}
-    return [Row("start-up", "first getpid handled", "cold ms (empty cache)", ms["cold"]),
+    return [Row("start-up", "first getpid handled", "cold ms (empty cache)", ms["cold"], notes=list(FAILURES)),
             Row("start-up", "first getpid handled", f"warm ms (best of {runs})", ms["warm"])]
 
 
