@@ -4,6 +4,8 @@ return strings with errno names, and exact per-syscall counts under -c."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -93,3 +95,15 @@ def test_ten_thousand_paths_none_empty_none_lost(workload, tmp_path):
         expected += [f'"{tmp_path}/f{i}"', "= 3" if i % 2 == 0 else "= -2 (ENOENT)"]
     assert result.stdout.splitlines() == expected
     assert "lost" not in result.stderr
+
+
+def test_target_is_the_x_process(workload):
+    looper = subprocess.Popen([sys.executable, "-c", "import os, time\nwhile True:\n    os.getppid()\n    time.sleep(0.01)"])
+    try:
+        script = 'probe syscall.getppid { if (pid() == target()) { printf("%d %s\\n", target(), argstr); exit() } }'
+        result = pystap("-e", script, "-x", str(looper.pid))
+    finally:
+        looper.kill()
+        looper.wait()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{looper.pid} \n"
