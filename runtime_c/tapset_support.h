@@ -88,6 +88,20 @@ int tapset_user_buffer_quoted(int64_t pid, uint64_t addr, int64_t inlen, int64_t
 int tapset_read_user_utf(int64_t pid, uint64_t addr, int unit, char *out, size_t size, uint64_t *where,
 			 uint32_t *bad);
 
+/* tapset_fp.c: doubles carried as the 64 bits of their IEEE-754 encoding. */
+double tapset_fp_value(int64_t bits);
+int64_t tapset_fp_bits(double d);
+int64_t tapset_fp32_to_fp64(int64_t bits32);
+/* a op b for op '+', '-', '*', '/', '%' (IEEE remainder); any other op: sqrt(a). */
+int64_t tapset_fp_arith(int64_t a, int64_t b, char op);
+/* Rounded in `mode` (0 nearest-even, 1 toward zero, 2 down, 3 up, 4 nearest-away,
+ * 6 odd); NaN and values below the range give INT64_MIN, above it INT64_MAX. */
+int64_t tapset_fp_to_long(int64_t bits, int mode);
+/* "%.Nf" with N = precision digits after the point (at least 1). */
+void tapset_fp_to_string(char *out, size_t size, int64_t bits, int64_t precision);
+/* A decimal number ([sign]digits[.digits][e[sign]digits]); -1 if malformed. */
+int tapset_string_to_fp(const char *s, int64_t *bits);
+
 /* tapset_proc.c: facts about a process from /proc. */
 int tapset_proc_comm(int64_t pid, char *out, size_t size);
 /* Arguments n..m (m < n: all from n) of the command line, joined by `delim`. */

@@ -180,7 +180,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
     exe = build / "driver"
     subprocess.run(
         ["gcc", "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-I", str(RUNTIME_C),
-         "-o", str(exe), str(build / "driver.c"), *sources, "-pthread"],
+         "-o", str(exe), str(build / "driver.c"), *sources, "-pthread", "-lm"],
         check=True, capture_output=True, text=True,
     )
     return exe

@@ -239,6 +239,23 @@ probe begin {
   exit()
 }
 """),
+    Script("floatingpoint", r"""
+probe begin {
+  half = string_to_fp("0.5"); three = long_to_fp(3); ten = string_to_fp("1e1")
+  println(fp_to_string(half, 3), " ", fp_to_string(three, 1), " ", fp_to_string(ten, 0), " ", half)
+  println(fp_to_string(fp_add(half, three), 2), " ", fp_to_string(fp_sub(half, three), 2), " ",
+          fp_to_string(fp_mul(half, three), 2), " ", fp_to_string(fp_div(three, ten), 4), " ",
+          fp_to_string(fp_rem(ten, three), 1), " ", fp_to_string(fp_sqrt(string_to_fp("2")), 6))
+  println(fp_eq(half, string_to_fp("5e-1")), fp_lt(half, three), fp_le(three, three), fp_lt(three, half))
+  x = string_to_fp("-2.5")
+  println(fp_to_long(x, 0, 0), " ", fp_to_long(x, 1, 0), " ", fp_to_long(x, 2, 0), " ", fp_to_long(x, 3, 0), " ",
+          fp_to_long(x, 4, 0), " ", fp_to_long(string_to_fp("2.2"), 6, 0), " ", fp_to_long(string_to_fp("1e300"), 0, 0))
+  println(fp_to_string(fp32_to_fp64(0x3fc00000), 2), " ", fp_to_string(string_to_fp("-12.345"), 2))
+  try { println(string_to_fp("1.2.3")) } catch (msg) { println("caught: ", msg) }
+  try { println(string_to_fp("")) } catch (msg) { println("caught: ", msg) }
+  exit()
+}
+"""),
     Script("macros", r"""
 global stats, keyed
 probe begin {
@@ -431,6 +448,18 @@ def test_numbers_devices_random_queues_speculation(results) -> None:
         "1 2",
         "1 1",
         "caught: Invalid loadavg index 3 specified.",
+    ]
+
+
+def test_floating_point(results) -> None:
+    assert lines(results["floatingpoint"]) == [
+        f"0.500 3.0 10.0 {0x3FE0000000000000}",
+        "3.50 -2.50 1.50 0.3000 1.0 1.414214",
+        "1110",
+        f"-2 -2 -3 -2 -3 3 {2**63 - 1}",
+        "1.50 -12.35",
+        "caught: invalid format",
+        "caught: invalid format",
     ]
 
 
