@@ -87,6 +87,9 @@ def elaborate(program: Program, options) -> None:
     if _failed(program):
         return
     lint.never_assigned(program, set(options.global_settings))
+    program.diagnostics += program.deferred
+    if _failed(program):
+        return
     optimize(program, options.unoptimized)
     if _failed(program):
         return

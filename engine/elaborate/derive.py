@@ -94,6 +94,8 @@ def _expand(program: Program, point: ast.ProbePoint, chain: tuple[AliasEntry, ..
             if target.sufficient and found:
                 break
     if aliases and "*" not in point.components[0].functor:
+        if not leaves and not point.optional:
+            _report(program, point, ResolutionError("no match"))
         return leaves
     try:
         return leaves + [Leaf(d, chain, condition) for d in _resolve(program, point)]

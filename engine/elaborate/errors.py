@@ -108,6 +108,10 @@ def suppress_similar(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _category(diagnostic: Diagnostic) -> str:
+    if diagnostic.message == "while resolving probe point":  # one per failing point, as stap prints
+        return f"{diagnostic.message} {diagnostic.span}"
+    if "type mismatch" in diagnostic.message:  # stap raises all of these from one place
+        return "type mismatch"
     text = re.sub(r"^index \d+ |'[^']*'|\([^)]*\)|\b(long|string|stats|unknown)\b|\d+", "", diagnostic.message)
     return " ".join(text.split()[:3])
 
@@ -119,6 +123,8 @@ def token_span(node: ast.Node | None) -> Span | None:
     if isinstance(node, ast.FunctionDecl):
         return _find(node.span, re.compile(r"\b" + re.escape(node.name) + r"\b")) or node.span
     kind = type(node).__name__
+    if kind == "ArrayIn":  # `[k] in a`: the keyword
+        return _find(node.span, re.compile(r"\bin\b")) or node.span
     if kind in _INFIX:  # the parser locates infix nodes at their left operand
         return _operator_after(node.span, _OPERATOR_NODES[kind](node)) or node.span
     return node.span
@@ -229,10 +235,9 @@ _OPERATOR_NODES = {
     "DefinedOp": lambda n: "@defined",
     "PerfOp": lambda n: "@perf",
     "ProbewriteOp": lambda n: "@probewrite",
-    "ArrayIn": lambda n: "in",
 }
 
-_KEYWORD_NODES = ("Probe", "ProbeAlias", "IfStatement", "ForLoop", "ForeachLoop",
+_KEYWORD_NODES = ("ArrayIn", "Probe", "ProbeAlias", "IfStatement", "ForLoop", "ForeachLoop",
                   "ReturnStatement", "DeleteStatement", "NextStatement", "BreakStatement",
                   "ContinueStatement", "TryBlock")
 

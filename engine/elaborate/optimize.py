@@ -128,11 +128,25 @@ def _elide_statements(program: Program, holder, effects: Effects) -> None:
             token = replaced.get(id(node.expr)) or first_token(node.expr)
             _warn(program, "Eliding side-effect-free expression ", token)
             return ast.NullStatement(span=node.span)
+        if isinstance(node, ast.ExprStatement):
+            node.expr = _essential(node.expr, effects)
         return node
 
     holder.body = transform(holder.body, rewrite)
     if isinstance(holder.body, ast.Block):
         holder.body.statements = [s for s in holder.body.statements if not isinstance(s, ast.NullStatement)]
+
+
+def _essential(expr: ast.Expr, effects: Effects) -> ast.Expr:
+    """The part of an unused value that has effects: `f() + 1` as a statement is `f()`."""
+    if isinstance(expr, (ast.BinaryExpr, ast.ComparisonExpr, ast.ConcatExpr)):
+        if not effects.expression(expr.left):
+            return _essential(expr.right, effects)
+        if not effects.expression(expr.right):
+            return _essential(expr.left, effects)
+    if isinstance(expr, ast.UnaryExpr):
+        return _essential(expr.operand, effects)
+    return expr
 
 
 def _warn_empty_functions(program: Program) -> None:

@@ -33,6 +33,7 @@ class Program:
     pending_files: list[ast.StapFile] = field(default_factory=list)  # linked, probes not yet derived
     pending_functions: list[ast.FunctionDecl] = field(default_factory=list)  # linked, body not yet resolved
     arity_first: dict[int, ast.Node] = field(default_factory=dict)  # id(VarDecl) -> where its arity was set
+    deferred: list[Diagnostic] = field(default_factory=list)  # errors stap reports after the lint warnings
     elided_targets: dict[int, ast.Symbol] = field(default_factory=dict)  # id(kept value) -> elided assignment's target
 
     def __post_init__(self) -> None:

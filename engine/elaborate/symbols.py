@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from engine.diagnostics import DiagnosticError
-from engine.elaborate.errors import SemanticError
+from engine.elaborate.errors import SemanticError, semantic_error
 from engine.elaborate.probes.base import ResolutionError, TargetValue
 from engine.elaborate.program import Program
 from engine.elaborate.walk import walk
@@ -139,8 +139,25 @@ class SymbolResolver(ast.Visitor):
             self._target(target, write=True)
             return
         self.visit(target)
-        if node.op == "<<<" and isinstance(target, ast.Symbol) and self._is_local(target.referent):
-            raise SemanticError("stat locals not supported, missing global declaration? ", target)
+        if node.op == "<<<":
+            self._no_stat_local(target)
+
+    def visit_StatOp(self, node: ast.StatOp) -> None:
+        self._statistic(node.operand)
+
+    def visit_HistOp(self, node: ast.HistOp) -> None:
+        self._statistic(node.operand)
+
+    def _statistic(self, operand: ast.Expr) -> None:
+        self.visit(operand)
+        self._no_stat_local(operand)
+
+    def _no_stat_local(self, operand: ast.Expr) -> None:
+        """Reported after the never-assigned warnings, in stap's order."""
+        if isinstance(operand, ast.Symbol) and self._is_local(operand.referent):
+            self.program.deferred.append(
+                semantic_error("stat locals not supported, missing global declaration? ", operand)
+            )
 
     def visit_CrementExpr(self, node: ast.CrementExpr) -> None:
         if not isinstance(node.operand, (ast.Symbol, ast.ArrayIndex, ast.TargetSymbol)):
@@ -215,7 +232,7 @@ class SymbolResolver(ast.Visitor):
                 value = probe.resolve_target(node, self.program.ctx, write=write)
             except ResolutionError as error:
                 failure = SemanticError(error.message, error.node or node, error.token)
-                raise failure.chain("unresolved type ", node) from None
+                raise (failure if write else failure.chain("unresolved type ", node)) from None
             value = value if value.expr is not None else TargetValue(value.type, value.capture, value.description, node)
             probe.targets.append(value)
             node.type = value.type

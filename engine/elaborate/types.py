@@ -20,7 +20,7 @@ UNKNOWN, LONG, STRING, STATS = Type.UNKNOWN, Type.LONG, Type.STRING, Type.STATS
 _MAX_ROUNDS = 50
 _COMPOUND_LONG = frozenset({"+=", "-=", "*=", "/=", "%=", "<<=", ">>=", ">>>=", "&=", "|=", "^="})
 _STRING_PRINTS = frozenset({"sprint", "sprintln", "sprintf", "sprintd", "sprintdln"})
-_REPORTED = (ast.Symbol, ast.TargetSymbol, ast.ArrayIndex, ast.CastOp, ast.AtVarOp)  # calls may be void
+_REPORTED = (ast.Symbol, ast.TargetSymbol, ast.ArrayIndex, ast.CastOp, ast.AtVarOp, ast.FunctionCall)
 
 
 def infer_types(program: Program) -> None:
@@ -30,10 +30,11 @@ def infer_types(program: Program) -> None:
     for _ in range(_MAX_ROUNDS):
         inference.changed = 0
         inference.round()
-        if inference.changed == 0:
+        if inference.changed == 0 or inference.errors:
             break
-    inference.final = True
-    inference.round()
+    if not inference.errors:  # stap reports what stayed untyped only when nothing else failed
+        inference.final = True
+        inference.round()
     program.diagnostics.extend(inference.errors)
 
 
@@ -49,6 +50,7 @@ class TypeInference(ast.Visitor):
         self.function: ast.FunctionDecl | None = None
         self.param_index: dict[int, int] = {}
         self.histograms: dict[int, tuple] = {}  # id(stats VarDecl) -> (kind, params) first used
+        self.void_call: ast.Node | None = None
 
     def seed(self) -> None:
         """Declared types and global initialisers are known before any inference."""
@@ -104,7 +106,7 @@ class TypeInference(ast.Visitor):
             self.changed += 1
         if check and self.t is not UNKNOWN and node.type is not UNKNOWN and self.t is not node.type:
             self.error(f"type mismatch: expected {self.t.value} but found {node.type.value}", node)
-        if self.final and node.type is UNKNOWN and isinstance(node, _REPORTED):
+        if self.final and node.type is UNKNOWN and isinstance(node, _REPORTED) and node is not self.void_call:
             self.error("unresolved type ", node)
 
     def unify(self, owner: object, index: int | None, current: Type, node: ast.Node, t: Type) -> Type:
@@ -148,7 +150,9 @@ class TypeInference(ast.Visitor):
         self.settle(node, node.type, check=decl is None)
 
     def _adopt(self, node: ast.Expr, t: Type) -> None:
-        if node.type is UNKNOWN and t is not UNKNOWN:
+        """A use takes its declaration's type, unless that conflicts with the context
+        (the conflict was just reported; stap leaves such a use untyped)."""
+        if node.type is UNKNOWN and t is not UNKNOWN and self.t in (UNKNOWN, t):
             node.type = t
             self.changed += 1
 
@@ -177,6 +181,9 @@ class TypeInference(ast.Visitor):
                 self.expect(index, LONG)
                 continue
             self.expect(index, _hint(index, decl.index_types[i]))
+            if index.type is STATS:
+                self.error("invalid type stats", index)
+                continue
             decl.index_types[i] = self.unify(decl, i, decl.index_types[i], index, index.type)
 
     def visit_ArrayIn(self, node: ast.ArrayIn) -> None:
@@ -188,12 +195,11 @@ class TypeInference(ast.Visitor):
     # -- calls ------------------------------------------------------------------------------
 
     def visit_FunctionCall(self, node: ast.FunctionCall) -> None:
-        """Arguments teach parameter types; only `return` teaches the function's own type."""
+        """Arguments teach parameter types; the context and `return`s teach the function's."""
         function = node.referent
         if function is None:
             return
-        if function.type is not UNKNOWN:
-            self.unify(function, None, function.type, node, self.t)
+        function.type = self.unify(function, None, function.type, node, self.t)
         self._adopt(node, function.type)
         for arg, param in zip(node.args, function.params):
             self.expect(arg, _hint(arg, param.type))
@@ -202,7 +208,12 @@ class TypeInference(ast.Visitor):
 
     def visit_ReturnStatement(self, node: ast.ReturnStatement) -> None:
         function = self.function
-        if node.value is None or function is None:
+        if function is None:
+            return
+        if node.value is None:
+            first = self.first.get((id(function), None))
+            if first is not None:
+                self.error("type mismatch (unknown)", node, first, f"type was first inferred here ({function.type.value})")
             return
         self.expect(node.value, _hint(node.value, function.type))
         function.type = self.unify(function, None, function.type, node.value, node.value.type)
@@ -214,7 +225,6 @@ class TypeInference(ast.Visitor):
             wanted = argument_types(node.format.value)
             if len(wanted) != len(node.args):
                 self.error("Wrong number of args to formatted print operator", node)
-                return
             for arg, t in zip(node.args, wanted):
                 self.expect(arg, t)
         else:
@@ -287,12 +297,23 @@ class TypeInference(ast.Visitor):
     # -- statistics -------------------------------------------------------------------------------
 
     def visit_StatOp(self, node: ast.StatOp) -> None:
-        self.expect(node.operand, STATS)
+        self._aggregate(node.operand)
         self.settle(node, LONG)
+
+    def _aggregate(self, operand: ast.Expr) -> None:
+        """A statistic operand; a function call there only has its type checked (stap
+        infers a function's type from its returns before such a use can)."""
+        if not isinstance(operand, ast.FunctionCall) or operand.referent is None:
+            self.expect(operand, STATS)
+            return
+        self.expect(operand, UNKNOWN)
+        function = operand.referent
+        if function.type is not UNKNOWN:
+            self.unify(function, None, function.type, operand, STATS)
 
     def visit_HistOp(self, node: ast.HistOp) -> None:
         """A statistic has one histogram shape; stap rejects a second, different one."""
-        self.expect(node.operand, STATS)
+        self._aggregate(node.operand)
         operand = node.operand.base if isinstance(node.operand, ast.ArrayIndex) else node.operand
         decl = getattr(operand, "referent", None)
         if decl is None:
@@ -328,6 +349,7 @@ class TypeInference(ast.Visitor):
     # -- statements ---------------------------------------------------------------------------------
 
     def visit_ExprStatement(self, node: ast.ExprStatement) -> None:
+        self.void_call = node.expr  # a call whose value nobody uses may stay untyped
         self.expect(node.expr, UNKNOWN)
 
     def visit_IfStatement(self, node: ast.IfStatement) -> None:

@@ -56,7 +56,7 @@ class ProcfsProvider(ProbeProvider):
         if direction == "read" and not write:
             raise ResolutionError("procfs $value variable cannot be read in a procfs read probe", expr)
         if direction == "write" and write:
-            raise ResolutionError("procfs $value variable cannot be assigned to in a procfs write probe", expr)
+            raise ResolutionError("procfs $value variable is read-only in a procfs write probe", expr)
         return TargetValue(Type.STRING, "value", "the procfs file's text")
 
 
