@@ -215,12 +215,15 @@ def _bulk_allocation():
 
     The collector's full passes walk every live object; building a few hundred
     thousand nodes that all stay alive would trigger dozens of them for nothing.
+    The library lives as long as the session, so it is then frozen out of the
+    collector's view (gc.freeze) instead of being walked once more on re-enabling.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
