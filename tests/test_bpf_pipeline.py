@@ -4,6 +4,7 @@ runtime_c/bpf_*.c (through tests/bpf_harness/harness.c), with exact values."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from engine.translate.bpf.asm import Assembler
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.isa import R0
 from engine.translate.bpf.task import task_offsets
-from tests.bpf_harness.util import Harness, build_harness, loaded_programs, programs_held_by, wait_until_unloaded
+from tests.bpf_harness.util import Harness, build_harness, build_workload, loaded_programs, programs_held_by, wait_until_unloaded
 from tests.support import require, require_root, require_tracefs
 
 
@@ -66,6 +67,16 @@ def test_openat_filenames_are_read_at_probe_time(harness_exe, tmp_path):
     assert (record.probe, record.pid, record.tid, record.uid, record.gid) == (0, record.pid, record.pid, 0, 0)
     assert opened[b"/etc/ld.so.cache"].u64(plan.offset_of(flags)) == os.O_RDONLY | os.O_CLOEXEC
     assert len({r.pid for r in mine}) == 1
+
+
+def test_strings_on_pages_not_yet_mapped_fail_in_the_kernel(harness_exe, tmp_path):
+    """The case the runtime retries from user space: the kernel cannot fault pages in."""
+    workload = build_workload(tmp_path)
+    (tmp_path / "path").write_bytes(b"/etc/hostname\0")
+    plan, (filename,) = _plan("syscalls", "sys_enter_openat", ("filename", P.USER_STRING))
+    records, lost, _ = _run(harness_exe, tmp_path, capture_program(plan, 0), "syscalls:sys_enter_openat", [str(workload), "nonresident", str(tmp_path / "path")])
+    mine = [r.string(plan.offset_of(filename)) for r in records if r.comm == "workload"]
+    assert [(status, data) for _, status, data in mine] == [(len(str(tmp_path / "path")) + 1, str(tmp_path / "path").encode()), (-errno.EFAULT, b"")]
 
 
 def test_data_loc_string_and_integer_fields(harness_exe, tmp_path):

@@ -32,6 +32,14 @@ def test_user_strings_are_read_at_probe_time(workload, tmp_path):
     assert result.stdout == f"{tmp_path}/f0\n{tmp_path}/f1\n{tmp_path}/f2\n"
 
 
+def test_strings_the_kernel_cannot_read_are_read_again_in_user_space(workload, tmp_path):
+    (tmp_path / "path").write_bytes(b"/etc/hostname\0")  # openat's argument, on a page not yet mapped
+    script = 'probe kernel.trace("syscalls:sys_enter_openat") { if (pid() == target()) printf("%s\\n", user_string($filename)) }'
+    result = pystap("-e", script, "-c", f"{workload} nonresident {tmp_path}/path")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{tmp_path}/path\n/etc/hostname\n"
+
+
 def test_fields_parms_and_names(workload, tmp_path):
     script = (
         'probe kernel.trace("syscalls:sys_enter_openat") { if (pid() == target()) '

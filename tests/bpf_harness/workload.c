@@ -5,6 +5,9 @@
  *   workload counts W R P C    W writes, R reads, P getpids, C closes of a bad fd
  *   workload paths DIR N       openat DIR/f0 .. DIR/f<N-1>, closing those that open
  *   workload spin MS           burn MS milliseconds of CPU, then print the CPU ns used
+ *   workload nonresident FILE  openat the path stored in FILE, from a mapping of FILE never
+ *                              touched before (not resident when the syscall starts), then
+ *                              stay alive 300 ms
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -108,6 +112,21 @@ static void spin(long ms)
 	printf("cpu_ns %lld faults %ld\n", ns, usage.ru_minflt + usage.ru_majflt);
 }
 
+static int nonresident(const char *file)
+{
+	struct timespec pause = {0, 300000000};
+	int fd = open(file, O_RDONLY);
+	const char *mapped = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	if (mapped == MAP_FAILED) {
+		perror(file);
+		return 1;
+	}
+	syscall(SYS_openat, AT_FDCWD, mapped, O_RDONLY);
+	nanosleep(&pause, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "argstr") == 0)
@@ -118,8 +137,10 @@ int main(int argc, char **argv)
 		paths(argv[2], atoi(argv[3]));
 	else if (argc == 3 && strcmp(argv[1], "spin") == 0)
 		spin(atol(argv[2]));
+	else if (argc == 3 && strcmp(argv[1], "nonresident") == 0)
+		return nonresident(argv[2]);
 	else {
-		fprintf(stderr, "usage: workload argstr DIR | counts W R P C | paths DIR N | spin MS\n");
+		fprintf(stderr, "usage: workload argstr DIR | counts W R P C | paths DIR N | spin MS | nonresident FILE\n");
 		return 2;
 	}
 	return 0;
