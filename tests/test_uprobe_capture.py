@@ -205,3 +205,41 @@ def test_global_variable_of_the_functions_unit(harness, tmp_path, binary):
     """`$counter` is a global of probed.c: found in the unit's scope, read relative to the load address."""
     (adds,) = fire(harness, tmp_path, binary, [Probe(binary, (("function", "add"),), [("$counter", False), ("$a", False)])])
     assert adds == [(0, 0), (100, 1), (202, 2)]
+
+
+def test_plan_probe_is_the_whole_contract(harness, tmp_path, binary):
+    """What pass 3 would do: targets recorded by pass 2 -> plan_probe -> attach -> decode by Read."""
+    from engine.elaborate.capture_bpf import plan_probe
+
+    derived = PROVIDER.resolve(point(("process", binary), ("function", "norm"), "return"), CTX)[0]
+    for expr in (_expr("$return"), _expr("$p->next->x"), TargetSymbol("$p", pretty="$"), TargetSymbol("$$parms")):
+        value = derived.resolve_target(expr, CTX)
+        value.expr = expr
+        derived.targets.append(value)
+    planned = plan_probe(derived, 0, maxstringlen=32)
+    assert [r.form for r in planned.reads] == ["long", "long", "pretty", "pretty"]
+    assert planned.attach["retprobe"] and planned.entry_program is not None
+    spec = [_spec_line(tmp_path / "ret.bin", planned.program, planned.attach, 1, 0),
+            _spec_line(tmp_path / "entry.bin", planned.entry_program, dict(planned.attach, offset=planned.attach["entry_offset"]), 0, 0)]
+    (tmp_path / "spec").write_text("\n".join(spec) + "\n")
+    proc = subprocess.run([str(harness), str(tmp_path / "spec"), "65536", "--", binary, str(ROUNDS)],
+                          capture_output=True, text=True, timeout=60)
+    records = [bytes.fromhex(l.split()[1]) for l in proc.stdout.splitlines() if l.startswith("record ")]
+    assert len(records) == ROUNDS
+
+    def slot_value(raw, index):
+        slot = planned.layout.slots[index]
+        return _integer(struct.unpack_from("<Q", raw, planned.layout.offset(index))[0], slot.capture)
+
+    def render(raw, read):
+        parts = []
+        for item in read.template:
+            parts.append(item if isinstance(item, str) else
+                         (f"{slot_value(raw, item[0]):#x}" if item[1] == "%#x" else str(slot_value(raw, item[0]))))
+        return "".join(parts)
+
+    for raw in records:
+        ret, next_x, pretty, parms = planned.reads
+        assert slot_value(raw, ret.slots[0]) == -30 and slot_value(raw, next_x.slots[0]) == 7
+        assert render(raw, pretty).startswith("{.x=3, .y=-40, .label=0x")
+        assert render(raw, parms).startswith("p=0x7ff")  # a stack address

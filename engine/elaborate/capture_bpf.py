@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.elaborate.dwarf_capture import Capture
+from engine.elaborate.dwarf_capture import Capture, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import _count_loss, _header  # the shared record header and loss counter
@@ -214,3 +214,90 @@ def _string(a: Assembler, memory: str, offset: int, buffer: int) -> None:
     a.mov(R2, buffer)
     a.call("probe_read_kernel_str" if memory == "kernel" else "probe_read_user_str")
     a.store(R7, offset + 8, R0, 4)
+
+
+# ---------------------------------------------------------------------------
+# One derived probe, planned whole: what the pass-3 pipeline needs to attach and decode
+
+
+@dataclass
+class Read:
+    """How a handler gets one target expression from the record.
+
+    form "long": the integer in `slots[0]` (sign-extend from `size` when `signed`);
+    "pretty": `template` items are text or (slot, format) with format "%d", "%#x" or
+    "string" (the string slot, printed quoted); "const": `text` itself.
+    """
+
+    form: str
+    slots: list[int] = field(default_factory=list)
+    size: int = 8
+    signed: bool = False
+    template: list = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
+class ProbeCapture:
+    layout: RecordLayout
+    program: Program
+    entry_program: Program | None  # for .return probes with entry values
+    reads: list[Read]  # one per target expression, in the order pass 2 resolved them
+    attach: dict  # see `attach_spec`
+
+
+def plan_probe(derived, probe_index: int, maxstringlen: int = 512) -> ProbeCapture:
+    """Lay out, assemble and describe `derived` (a process(...) or kernel.tracepoint probe)
+    from the TargetValues pass 2 recorded in `derived.targets`."""
+    layout = RecordLayout()
+    reads, seen = [], set()
+    for value in derived.targets:
+        key = id(getattr(value, "expr", None) or value)
+        if key not in seen:
+            seen.add(key)
+            reads.append(_read_for(layout, value.capture, maxstringlen))
+    attach = attach_spec(derived)
+    address = attach.get("address") if not attach.get("retprobe") else None
+    program = capture_program(layout, probe_index, address)
+    entry = entry_program(layout, attach["entry_address"]) if layout.entry_slots() else None
+    return ProbeCapture(layout, program, entry, reads, attach)
+
+
+def _read_for(layout: RecordLayout, capture, maxstringlen: int) -> Read:
+    if isinstance(capture, Capture):
+        return Read("long", [layout.add(Slot(capture))], capture.size, capture.signed)
+    if isinstance(capture, PrettyPlan):
+        template = []
+        for item in capture.items:
+            if isinstance(item, str):
+                template.append(item)
+            else:
+                recipe, fmt = item
+                slot = Slot(recipe, string=True, buffer=maxstringlen) if fmt == "string" else Slot(recipe)
+                template.append((layout.add(slot), fmt))
+        return Read("pretty", template=template)
+    return Read("const", text=str(capture))
+
+
+def attach_spec(derived) -> dict:
+    """Where and how to attach: a uprobe through the uprobe PMU, or a raw tracepoint by name.
+
+    uprobe: path, offset (file offset), retprobe, ref_ctr_offset (SDT semaphore, 0 if
+    none), build_id (compare before attaching: elf.changed_since), address (link-time,
+    for load-base recipes) and, for .return probes, entry_offset/entry_address where the
+    companion entry program runs. raw_tracepoint: name."""
+    data = derived.data
+    if "raw_tracepoint" in data:
+        return {"kind": "raw_tracepoint", "name": data["raw_tracepoint"]}
+    spec = {
+        "kind": "uprobe",
+        "path": data["path"],
+        "offset": data["offset"],
+        "retprobe": bool(derived.is_return),
+        "ref_ctr_offset": data.get("semaphore_offset", 0),
+        "build_id": data.get("build_id"),
+        "address": int(data["address"], 16),
+    }
+    if "entry_offset" in data:
+        spec.update(entry_offset=data["entry_offset"], entry_address=int(data["entry_address"], 16))
+    return spec
