@@ -58,6 +58,7 @@ def _uses(program: Program) -> tuple[set[int], set[int]]:
 def _builtin_probe(kind: str, body: ast.Block, span) -> ast.Probe:
     point = ast.ProbePoint([ast.ProbePointComponent(kind, span=span)], span=span)
     probe = ast.Probe([point], body, span=span)
+    probe.synthetic = True  # added by elaboration, not written by anyone
     probe.derived = dispatch(point).resolve(point, None)
     return probe
 

@@ -44,7 +44,7 @@ def dump(artifact: "ElaborateArtifact", verbose: int) -> str:
                 out.append(f"{_point(derived)} /* <- {_derivation(probe, derived)} */")
                 out += _locals(probe.locals)
                 if verbose:
-                    out.append(_body(probe.body))
+                    out.append(_body(probe.body, getattr(probe, "synthetic", False)))
     return "\n".join(out)
 
 
@@ -110,12 +110,23 @@ def expression(node: ast.Node) -> str:
     return Pass2Printer().visit(node)
 
 
-def _body(block: ast.Node) -> str:
-    return expression(block)
+def _body(block: ast.Node, synthetic: bool = False) -> str:
+    """stap prints a handler inside `{ ... }`; its optimiser has by then replaced
+    one-statement blocks by their statement (not in the probes it adds itself)."""
+    printer = Pass2Printer(elide_singletons=not synthetic)
+    return "{ " + printer.visit(block) + " }"
 
 
 class Pass2Printer(Printer):
     """stap's -p2 spelling of names: `__global_x`, `__global_f__overload_0`."""
+
+    def __init__(self, elide_singletons: bool = False):
+        self.elide_singletons = elide_singletons
+
+    def visit_Block(self, node: ast.Block) -> str:
+        if self.elide_singletons and len(node.statements) == 1:
+            return self.visit(node.statements[0])
+        return super().visit_Block(node)
 
     def visit_Symbol(self, node: ast.Symbol) -> str:
         if node.referent is not None and is_global(node.referent):
