@@ -145,26 +145,35 @@ int stp_bpf_start_events(const struct stp_script *s)
 	return stp_add_event_source(stp_bpf_poll_fd(), on_ring_ready, NULL);
 }
 
-/* Until the runtime counts losses itself (runtime.h declares stp_count_lost for it),
- * report them as a warning; a definition in the runtime replaces this weak one. */
-__attribute__((weak)) void stp_count_lost(const struct stp_probe *p, uint64_t n)
+/* Records still in the ring when the session stops are not handled (handlers run
+ * only while it is running); they are counted with the ring-full losses. */
+static void count_unhandled(const struct stp_bpf_record *r, uint32_t len, void *arg)
 {
-	stp_warn("%llu kernel records lost for probe %s: the BPF ring buffer was full", (unsigned long long)n, p->pp);
+	uint64_t *unhandled = arg;
+
+	(void)len;
+	if (r->probe < script->nprobes)
+		unhandled[r->probe]++;
 }
 
-/* Consume what is left, count kernel-side losses per probe, detach. */
+/* Count what was lost or left unhandled per probe, then detach. */
 void stp_bpf_stop_events(void)
 {
+	uint64_t *unhandled;
 	size_t i;
 
 	if (script == NULL || stp_bpf_poll_fd() < 0)
 		return;
 	stp_remove_event_source(stp_bpf_poll_fd());
+	unhandled = calloc(script->nprobes ? script->nprobes : 1, sizeof(*unhandled));
+	while (unhandled != NULL && stp_bpf_drain(count_unhandled, unhandled) > 0)
+		;
 	for (i = 0; i < script->nprobes; i++) {
-		uint64_t lost = stp_bpf_lost((uint32_t)i);
+		uint64_t lost = stp_bpf_lost((uint32_t)i) + (unhandled ? unhandled[i] : 0);
 		if (lost > 0)
 			stp_count_lost(&script->probes[i], lost);
 	}
+	free(unhandled);
 	stp_bpf_stop();
 }
 

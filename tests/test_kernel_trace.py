@@ -144,3 +144,17 @@ def test_nothing_stays_attached_after_the_runtime_is_killed(workload):
         driver.wait()
     assert driver.returncode != 0
     assert wait_until_unloaded(held) == set()
+
+
+def test_events_the_handlers_cannot_keep_up_with_are_counted(workload):
+    script = (
+        "global handled, sums\n"
+        'probe kernel.trace("syscalls:sys_enter_getpid") { if (pid() == target()) { handled++; for (i = 0; i < 200; i++) sums[i % 7] += i } }\n'
+        'probe end { printf("handled %d\\n", handled) }\n'
+    )
+    result = pystap("-e", script, "-c", f"{workload} counts 0 0 1000000 0")
+    assert result.returncode == 0, result.stderr
+    handled = int(re.search(r"^handled (\d+)$", result.stdout, re.M).group(1))
+    lost = int(re.search(r'^WARNING: (\d+) records lost \(kernel.trace\("syscalls:sys_enter_getpid"\)\)$', result.stderr, re.M).group(1))
+    # other processes' getpid calls are dropped (or filtered) too, so the sum can only be larger
+    assert 0 < handled < 1_000_000 and handled + lost >= 1_000_000
