@@ -3,7 +3,7 @@ send-keys in, capture-pane out."""
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, require
+from tests.support import REPO, require, require_root, require_tracefs
 
 WIDTH, HEIGHT = 100, 30
 
@@ -123,3 +123,18 @@ def test_completion_menu_in_a_real_terminal(terminal_factory):
     assert "timer.msec(number)" in screen
     term.keys("Enter")
     term.wait_for("probe timer.ms(")
+
+
+def test_root_demo_shows_live_syscall_rows_in_a_real_terminal(terminal_factory):
+    """As root, `stapui` alone runs the syscall demo; rows appear in the live `calls` table."""
+    require_root()
+    require_tracefs()
+    term = terminal_factory()
+    term.wait_for("running", timeout=120)
+    term.keys("C-g")
+    screen = term.wait_for("calls · ", timeout=60)
+    rows = re.search(r"calls · (\d+) rows", screen)
+    assert rows and int(rows.group(1)) > 0
+    assert re.search(r"│ (python3|stapui|bash|tmux\S*|stap)\s+\d+", screen), screen
+    term.keys("F8")
+    term.wait_for("exited 0", timeout=60)

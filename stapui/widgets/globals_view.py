@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from engine.run.records import V_STAT, ArrayValue, Snapshot, Stat
@@ -106,6 +106,8 @@ class GlobalsView(VerticalScroll):
         scalars.add_columns("global", "value")
         scalars.display = False
         yield scalars
+        yield Vertical(id="arrays")
+        yield Vertical(id="histograms")
 
     def reset(self) -> None:
         for name in self.seen:
@@ -134,7 +136,7 @@ class GlobalsView(VerticalScroll):
         if name not in self.seen:
             self.seen.add(name)
             widget = kind(name, id=f"g-{name}") if kind is ArrayTable else kind(id=f"g-{name}")
-            self.mount(widget)
+            self.query_one("#arrays" if kind is ArrayTable else "#histograms").mount(widget)
             return widget
         return self.query_one(f"#g-{name}", kind)
 

@@ -42,7 +42,18 @@ def render_histogram(name: str, stat: Stat, width: int = 40) -> Text:
 
 
 class HistogramView(Static):
-    """One statistic global; `show` redraws it in place."""
+    """One statistic global; `show` redraws it in place, sized to the widget's width."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.name_and_stat: tuple[str, Stat] | None = None
 
     def show(self, name: str, stat: Stat) -> None:
-        self.update(render_histogram(name, stat, max(self.size.width, 40)))
+        self.name_and_stat = (name, stat)
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        if self.name_and_stat is None:
+            return Text()
+        name, stat = self.name_and_stat
+        return render_histogram(name, stat, max(self.content_size.width, 30))
