@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -106,8 +107,8 @@ static int timers_init(uint64_t now)
 	return 0;
 }
 
-/* Fire due timers; returns ms until the next one (-1: none). */
-static int run_timers(void)
+/* Fire due timers; returns ns until the next one (-1: none). */
+static int64_t run_timers(void)
 {
 	uint64_t now = stp_now_ns();
 	int64_t wait = -1;
@@ -124,20 +125,22 @@ static int run_timers(void)
 			if (deadlines[i] < now) /* fell behind: skip the missed ticks, as a hrtimer would */
 				deadlines[i] = now + timer_period(p);
 		}
-		int64_t ms = (int64_t)((deadlines[i] - (deadlines[i] > now ? now : deadlines[i]) + 999999) / 1000000);
-		if (wait < 0 || ms < wait)
-			wait = ms;
+		int64_t ns = deadlines[i] > now ? (int64_t)(deadlines[i] - now) : 0;
+		if (wait < 0 || ns < wait)
+			wait = ns;
 	}
-	return (int)wait;
+	return wait;
 }
 
-static int min_timeout(int a, int b)
+/* The nearer of two timeouts in ns (-1: none); `ms` timeouts come from other modules. */
+static int64_t min_timeout(int64_t a_ns, int ms)
 {
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
+	int64_t b_ns = ms < 0 ? -1 : (int64_t)ms * 1000000;
+	if (a_ns < 0)
+		return b_ns;
+	if (b_ns < 0)
+		return a_ns;
+	return a_ns < b_ns ? a_ns : b_ns;
 }
 
 static void drain_signals(void)
@@ -157,7 +160,7 @@ void stp_loop_run(const struct stp_loop_options *opts)
 	}
 	struct pollfd fds[MAX_SOURCES + 1];
 	while (!stp_exit_requested() && stp_session_state() == STP_RUNNING) {
-		int wait = run_timers();
+		int64_t wait = run_timers();
 		uint64_t now = stp_now_ns();
 		if (opts->timeout_ms >= 0) {
 			int64_t left = opts->timeout_ms - (int64_t)((now - start) / 1000000);
@@ -165,7 +168,7 @@ void stp_loop_run(const struct stp_loop_options *opts)
 				stp_exit();
 				break;
 			}
-			wait = min_timeout(wait, (int)left);
+			wait = min_timeout(wait, (int)(left < INT32_MAX ? left : INT32_MAX));
 		}
 		stp_procfs_poll();
 		wait = min_timeout(wait, stp_procfs_timeout_ms());
@@ -179,9 +182,10 @@ void stp_loop_run(const struct stp_loop_options *opts)
 		int n = nsources;
 		for (int i = 0; i < n; i++)
 			fds[i + 1] = (struct pollfd){sources[i].fd, POLLIN, 0};
-		int ready = poll(fds, (nfds_t)n + 1, wait);
+		struct timespec ts = {wait / 1000000000, wait % 1000000000};
+		int ready = ppoll(fds, (nfds_t)n + 1, wait < 0 ? NULL : &ts, NULL);
 		if (ready < 0 && errno != EINTR) {
-			stp_warn("poll: %s", strerror(errno));
+			stp_warn("ppoll: %s", strerror(errno));
 			stp_exit();
 			break;
 		}
