@@ -279,3 +279,11 @@ def test_corrupt_debug_information_is_reported(binaries, tmp_path):
         stream.write(b"\xff" * 64)
     with pytest.raises(ResolutionError, match=rf"^cannot read the debug information in {corrupt}: "):
         PROVIDER.resolve(point(("process", str(corrupt)), ("function", "add")), CTX)
+
+
+def test_symbol_only_listing_of_python_matches_stap():
+    """python3.11 ships without debug information: its dynamic symbols are listed, as stap does."""
+    path = "/usr/bin/python3.11"
+    ours = listing(("process", path), ("function", "*"))
+    assert len(ours) > 1000
+    assert ours == _oracle_lines("-L", f'process("{path}").function("*")')

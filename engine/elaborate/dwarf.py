@@ -31,7 +31,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 14  # bump when the pickled shape changes
+INDEX_FORMAT = 16  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -553,6 +553,18 @@ def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], e
     return functions
 
 
+def _place_by_line_table(functions: list[DwarfFunction], lines: list[LineRow]) -> None:
+    """Assembly functions have no declaration, but their unit's line table names the file
+    and line of their first instruction; stap shows them as `name@file:line`, so do we."""
+    first_row: dict[int, LineRow] = {}
+    for row in lines:
+        first_row.setdefault(row.address, row)
+    for function in functions:
+        row = first_row.get(function.low_pc)
+        if row is not None:
+            function.decl_file, function.decl_line = row.file, row.line
+
+
 def _covered(ranges: list[tuple[int, int]], address: int) -> bool:
     i = bisect.bisect_right(ranges, (address, float("inf"))) - 1
     return i >= 0 and ranges[i][0] <= address < ranges[i][1]
@@ -587,6 +599,7 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
     if debug_path is not None and debug_path != image.path:
         image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost
     index.functions.extend(_symbol_functions(image, index.functions, extra_ranges))
+    _place_by_line_table([f for f in index.functions if f.decl_file is None], index.lines)
     return index
 
 
