@@ -5,6 +5,7 @@ as named pipes."""
 from __future__ import annotations
 
 import os
+import select
 import threading
 import time
 from pathlib import Path
@@ -95,6 +96,37 @@ def test_histogram_in_snapshot():
     assert nonzero == {65: 1, 66: 2, 68: 1}
 
 
+def _read_fifo(path: Path, timeout: float = 30) -> str:
+    """What the runtime serves on a .read pipe, never blocking for more than `timeout`."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    data, deadline, served = b"", time.monotonic() + timeout, False
+    try:
+        while time.monotonic() < deadline:
+            select.select([fd], [], [], 0.1)
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:
+                continue
+            if chunk:
+                data, served = data + chunk, True
+            elif served:
+                return data.decode()
+            else:
+                time.sleep(0.01)  # no writer yet: end-of-file until the runtime serves us
+    finally:
+        os.close(fd)
+    raise AssertionError(f"nothing served on {path}")
+
+
+def _write_fifo(path: Path, text: str) -> None:
+    """Write to a .write pipe; ENXIO (no reader: the runtime is gone) instead of a hang."""
+    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 def test_procfs_read_and_write(tmp_path):
     script = """
 global stored = "initial"
@@ -109,19 +141,16 @@ probe procfs("state").write { stored = $value; if (stored == "quit\\n") exit() }
         collector.wait_for(lambda r: isinstance(r, RunWarning) and r.text.startswith("procfs files in "))
     finally:
         del os.environ["XDG_RUNTIME_DIR"]
-    directory = next(r for r in collector.records if isinstance(r, RunWarning)).text.split(" in ", 1)[1]
-    pipe = Path(directory) / "state"
-    assert pipe.read_text() == "stored=initial\n"
-    writer = Path(directory) / "state.write"  # a name with both .read and .write probes
-    writer.write_text("changed")
+    directory = Path(next(r for r in collector.records if isinstance(r, RunWarning)).text.split(" in ", 1)[1])
+    assert _read_fifo(directory / "state") == "stored=initial\n"
+    _write_fifo(directory / "state.write", "changed")  # a name with both .read and .write probes
     deadline = time.monotonic() + 30
-    while pipe.read_text() != "stored=changed\n":
+    while _read_fifo(directory / "state") != "stored=changed\n":
         assert time.monotonic() < deadline
-        time.sleep(0.05)
-    writer.write_text("quit\n")
+    _write_fifo(directory / "state.write", "quit\n")
     assert handle.wait(60) == 0
     handle.close()
-    assert not Path(directory).exists()
+    assert not directory.exists()
 
 
 @pytest.mark.parametrize("stops", [1, 2])
