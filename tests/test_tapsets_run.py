@@ -268,6 +268,7 @@ probe begin {
   @try_assign(x, 10 / 2, -1); println(x)
   zero = 0
   @try_assign(y, 10 / zero, -1); println(y)
+  println(@choose_defined($nope, 7), " ", @choose_defined(y, 7))
   exit()
 }
 """),
@@ -471,6 +472,7 @@ def test_macros(results) -> None:
         "[a] @count=1 @min=1 @max=1 @sum=1 @avg=1",
         "5",
         "-1",
+        "7 -1",
     ]
 
 
