@@ -46,6 +46,10 @@ def _first_line(argv: list[str]) -> str:
         return f"{argv[0]}: unavailable"
 
 
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def component_lines(name: str, timeout: float = 300) -> list[str]:
     """The output lines of bench/NAME.py, or why it gave none."""
     try:
@@ -61,8 +65,8 @@ def component_lines(name: str, timeout: float = 300) -> list[str]:
 
 def tracer_rows(args: argparse.Namespace, only: set[str]) -> list[Row]:
     plan = {
-        "uprobe": lambda: uprobe.table(args.calls),
-        "syscall": lambda: syscall.table(args.seconds),
+        "uprobe": lambda: uprobe.table(args.calls, args.rounds),
+        "syscall": lambda: syscall.table(args.seconds, args.rounds),
         "startup": lambda: startup.table(args.runs),
         "output": lambda: output.table(args.seconds, 200_000),
     }
@@ -74,14 +78,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="syscall and output loop duration (default 2)")
     parser.add_argument("--calls", type=int, default=100_000, help="uprobe workload calls (default 100000)")
     parser.add_argument("--runs", type=int, default=3, help="warm start-up runs (default 3)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of the uprobe and syscall "
+                        "runs, the least disturbed kept (default 1)")
     parser.add_argument("--only", default="uprobe,syscall,startup,output," + ",".join(COMPONENTS),
                         help="comma-separated benchmarks to run (default: all)")
     args = parser.parse_args()
     only = set(args.only.split(","))
-    print(f"stapui benchmark suite: {machine()}")
-    print(f"(syscall loops {args.seconds} s on every CPU, {args.calls} uprobe calls; values are per event "
-          "over the bare run unless the metric says otherwise; ratios are pystap's to bpftrace's and to perf's)\n")
+    print(f"stapui benchmark suite: {machine()}, load average at start {_load()}")
+    print(f"(syscall loops {args.seconds} s on every CPU, {args.calls} uprobe calls; CPU ns are the "
+          "workload's CPU time per event above its bare run, kernel time included; ratios are pystap's to "
+          "bpftrace's and to perf stat's, the kernel's floor)\n")
     print(render(tracer_rows(args, only)))
+    print(f"load average at the end of the tracer benchmarks: {_load()}")
     components = [line for name in COMPONENTS if name in only for line in component_lines(name)]
     if components:
         print("\ncomponent benchmarks (their own commands, run as subprocesses):")

@@ -68,10 +68,10 @@ def floor_event(exe: str, returns: bool) -> Iterator[str]:
         subprocess.run(["perf", "probe", "-q", "-d", event], capture_output=True)
 
 
-def measure(script: Script, calls: int) -> dict[str, Run]:
+def measure(script: Script, calls: int, rounds: int = 1) -> dict[str, Run]:
     exe = str(build("bench_call"))
     with floor_event(exe, script.returns) as event:
-        return run_ways([exe, str(calls)], script.texts(exe), [event])
+        return run_ways([exe, str(calls)], script.texts(exe), [event], rounds=rounds)
 
 
 def counted(run: Run) -> int | None:
@@ -89,7 +89,7 @@ def rows(script: Script, runs: dict[str, Run]) -> list[Row]:
     tracers = {w: r for w, r in runs.items() if w != "bare"}
     notes = failures(runs) + [f"{w}: {m}" for w, r in tracers.items() for m in lost_warnings(r)]
     return [
-        Row("uprobe", script.name, "ns/hit over bare", {w: overhead_ns(r, bare) for w, r in tracers.items()},
+        Row("uprobe", script.name, "CPU ns/hit over bare", {w: overhead_ns(r, bare) for w, r in tracers.items()},
             notes=notes),
         Row("uprobe", script.name, "hits missed",
             {w: None if counted(r) is None else r.events - counted(r) for w, r in tracers.items()}, ratios=False),
@@ -97,14 +97,16 @@ def rows(script: Script, runs: dict[str, Run]) -> list[Row]:
     ]
 
 
-def table(calls: int) -> list[Row]:
-    return [row for s in SCRIPTS for row in rows(s, measure(s, calls))]
+def table(calls: int, rounds: int = 1) -> list[Row]:
+    return [row for s in SCRIPTS for row in rows(s, measure(s, calls, rounds))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1_000_000, help="calls of work() per run (default 1000000)")
-    print(render(table(parser.parse_args().calls)))
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds, best kept (default 1)")
+    args = parser.parse_args()
+    print(render(table(args.calls, args.rounds)))
 
 
 if __name__ == "__main__":

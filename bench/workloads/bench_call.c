@@ -26,9 +26,9 @@ int main(int argc, char **argv)
 	if (sync_start() < 0)
 		return 1;
 	volatile long sum = 0;
-	uint64_t start = now_ns();
+	uint64_t start = now_ns(), cpu_start = cpu_ns();
 	for (long i = 0; i < n; i++)
 		sum += work(i & 63);
-	uint64_t elapsed = now_ns() - start;
-	return sync_done((uint64_t)n, elapsed, elapsed) < 0 ? 1 : 0;
+	uint64_t cpu = cpu_ns() - cpu_start;
+	return sync_done((uint64_t)n, cpu, now_ns() - start) < 0 ? 1 : 0;
 }

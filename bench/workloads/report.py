@@ -22,11 +22,12 @@ class Row:
 
 
 def per_event_ns(run: Run) -> float | None:
-    return run.loop_ns / run.events if run.events else None
+    return run.cpu_ns / run.events if run.events else None
 
 
 def overhead_ns(run: Run, bare: Run) -> float | None:
-    """Loop nanoseconds per event the tracer adds to the bare run (CPU-ns: loops are CPU-bound)."""
+    """CPU nanoseconds per event the tracer adds to the workload's bare loop (the trap or
+    tracepoint and any BPF program run in the workload's context, so they count here)."""
     traced, base = per_event_ns(run), per_event_ns(bare)
     return traced - base if traced is not None and base is not None else None
 
@@ -40,7 +41,10 @@ def cpu_per_million(run: Run) -> float | None:
 
 
 def failures(runs: dict[str, Run]) -> list[str]:
-    return [f"{way}: {run.failed}" for way, run in runs.items() if run.failed]
+    """Why a way has no figure, and which ways ran while other tracers were attached."""
+    notes = [f"{way}: {run.failed}" for way, run in runs.items() if run.failed]
+    return notes + [f"{way}: other BPF tracers were loaded during the run: {', '.join(run.others)}"
+                    for way, run in runs.items() if run.others]
 
 
 def _cell(value: float | None) -> str:

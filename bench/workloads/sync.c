@@ -16,6 +16,16 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0) {
+		fprintf(stderr, "bench: clock_gettime(CLOCK_THREAD_CPUTIME_ID): %s\n", strerror(errno));
+		return 0;
+	}
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int say(const char *line)
 {
 	const char *path = getenv("BENCH_SYNC");
@@ -60,11 +70,11 @@ int sync_start(void)
 	return say(line) < 0 ? -1 : wait_go();
 }
 
-int sync_done(uint64_t events, uint64_t loop_ns, uint64_t wall_ns)
+int sync_done(uint64_t events, uint64_t cpu, uint64_t wall_ns)
 {
 	char line[128];
 	snprintf(line, sizeof line, "done %llu %llu %llu\n", (unsigned long long)events,
-		 (unsigned long long)loop_ns, (unsigned long long)wall_ns);
+		 (unsigned long long)cpu, (unsigned long long)wall_ns);
 	if (say(line) < 0)
 		return -1;
 	return getenv("BENCH_SYNC") ? wait_go() : 0;
