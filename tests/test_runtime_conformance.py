@@ -20,15 +20,18 @@ from tests.support import REPO
 
 CASES = load_all()
 WORKERS = 4
+CASE_SECONDS = 60
 
 
 def run_batch(batch: list[Case]) -> list[subprocess.CompletedProcess]:
     """Run `batch` in one worker process (tests/conformance_worker.py)."""
-    requests = "".join(json.dumps({"argv": c.argv}) + "\n" for c in batch)
+    # -T first: a case that never exits is stopped (and fails) instead of hanging the
+    # worker; a case's own -T comes later and wins.
+    requests = "".join(json.dumps({"argv": ["-T", str(CASE_SECONDS), *c.argv]}) + "\n" for c in batch)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     worker = subprocess.run(
         [sys.executable, str(REPO / "tests" / "conformance_worker.py")],
-        input=requests, capture_output=True, text=True, timeout=60 * len(batch), env=env, cwd=REPO,
+        input=requests, capture_output=True, text=True, timeout=(CASE_SECONDS + 60) * len(batch), env=env, cwd=REPO,
     )
     replies = [json.loads(line) for line in worker.stdout.splitlines()]
     if len(replies) != len(batch):
