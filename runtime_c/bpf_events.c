@@ -274,28 +274,33 @@ const char *stp_bpf_string(struct context *c, uint32_t target)
 	}
 }
 
+/* The i-th copy of user memory in the running probe's record, when that record is
+ * process pid's (user_string() & co read the memory of the event's process). */
+static const struct stp_bpf_string *user_copy(int64_t pid, uint32_t i, const struct stp_bpf_field **field)
+{
+	if (current_spec == NULL || current_record == NULL || (int64_t)(current_record->pid_tgid >> 32) != pid ||
+	    i >= current_spec->n_user_strings)
+		return NULL;
+	*field = &current_spec->user_strings[i];
+	return (const struct stp_bpf_string *)((const uint8_t *)current_record + (*field)->offset);
+}
+
 /* user_string() of an address the running probe captured at probe time: 0 and the
  * string, or -ENOENT when it was not captured (or the kernel could not read it).
  * At most maxlen bytes (and size - 2), as tapset_read_user_string() reads. */
 int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen)
 {
 	size_t most = maxlen < 0 ? 0 : (uint64_t)maxlen > size - 2 ? size - 2 : (size_t)maxlen;
-	uint32_t i;
+	const struct stp_bpf_field *f;
+	const struct stp_bpf_string *s;
 
-	if (current_spec == NULL || current_record == NULL || (int64_t)(current_record->pid_tgid >> 32) != pid)
-		return -ENOENT;
-	for (i = 0; i < current_spec->n_user_strings; i++) {
-		const struct stp_bpf_field *f = &current_spec->user_strings[i];
-		const struct stp_bpf_string *s =
-			(const struct stp_bpf_string *)((const uint8_t *)current_record + f->offset);
-		size_t limit = most;
-
+	for (uint32_t i = 0; (s = user_copy(pid, i, &f)) != NULL; i++) {
 		if (f->is_buffer || s->addr != addr || s->status <= 0)
 			continue;
-		if ((size_t)s->status - 1 < limit)
-			limit = (size_t)s->status - 1;
-		memcpy(out, s->data, limit);
-		out[limit] = '\0';
+		if ((size_t)s->status - 1 < most)
+			most = (size_t)s->status - 1;
+		memcpy(out, s->data, most);
+		out[most] = '\0';
 		return 0;
 	}
 	return -ENOENT;
@@ -305,15 +310,10 @@ int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t
  * 0 and the bytes when [addr, addr + len) was captured, else -ENOENT. */
 int stp_event_buffer(int64_t pid, uint64_t addr, void *out, size_t len)
 {
-	uint32_t i;
+	const struct stp_bpf_field *f;
+	const struct stp_bpf_string *s;
 
-	if (current_spec == NULL || current_record == NULL || (int64_t)(current_record->pid_tgid >> 32) != pid)
-		return -ENOENT;
-	for (i = 0; i < current_spec->n_user_strings; i++) {
-		const struct stp_bpf_field *f = &current_spec->user_strings[i];
-		const struct stp_bpf_string *s =
-			(const struct stp_bpf_string *)((const uint8_t *)current_record + f->offset);
-
+	for (uint32_t i = 0; (s = user_copy(pid, i, &f)) != NULL; i++) {
 		if (!f->is_buffer || s->status != 0 || addr < s->addr || addr + len > s->addr + s->reserved)
 			continue;
 		memcpy(out, s->data + (addr - s->addr), len);

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -20,15 +19,13 @@ from engine.translate.bpf.asm import Assembler
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.isa import R0
 from engine.translate.bpf.task import task_offsets
-from tests.bpf_harness.util import Harness, build_harness, build_workload, loaded_programs, programs_held_by, wait_until_unloaded
-from tests.support import require, require_root, require_tracefs
+from tests.bpf_harness.util import Harness, build_harness, build_workload, loaded_programs, programs_held_by, require_kernel_probes, wait_until_unloaded
+from tests.support import require
 
 
 @pytest.fixture(scope="module")
 def harness_exe(tmp_path_factory):
-    require_root()
-    require_tracefs()
-    require(os.path.exists("/sys/kernel/btf/vmlinux"), "a BPF-capable kernel")
+    require_kernel_probes()
     return build_harness(tmp_path_factory.mktemp("bpf"))
 
 

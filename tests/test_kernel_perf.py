@@ -8,14 +8,13 @@ import re
 
 import pytest
 
-from tests.bpf_harness.util import build_workload, pystap
-from tests.support import require, require_root, require_tracefs
+from tests.bpf_harness.util import build_workload, pystap, require_kernel_probes
+from tests.support import require
 
 
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory):
-    require_root()
-    require_tracefs()
+    require_kernel_probes()
     require(os.path.exists("/sys/bus/event_source/devices/software"), "software perf events")
     return build_workload(tmp_path_factory.mktemp("workload"))
 

@@ -9,15 +9,12 @@ import sys
 
 import pytest
 
-from tests.bpf_harness.util import build_workload, pystap
-from tests.support import require, require_root, require_tracefs
+from tests.bpf_harness.util import build_workload, pystap, require_kernel_probes
 
 
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory):
-    require_root()
-    require_tracefs()
-    require(os.path.exists("/sys/kernel/btf/vmlinux"), "a BPF-capable kernel")
+    require_kernel_probes()
     return build_workload(tmp_path_factory.mktemp("workload"))
 
 

@@ -12,15 +12,12 @@ import time
 
 import pytest
 
-from tests.bpf_harness.util import PYSTAP, build_workload, loaded_programs, programs_held_by, pystap, wait_until_unloaded
-from tests.support import require, require_root, require_tracefs
+from tests.bpf_harness.util import PYSTAP, build_workload, loaded_programs, programs_held_by, pystap, require_kernel_probes, wait_until_unloaded
 
 
 @pytest.fixture(scope="module")
 def workload(tmp_path_factory):
-    require_root()
-    require_tracefs()
-    require(os.path.exists("/sys/kernel/btf/vmlinux"), "a BPF-capable kernel")
+    require_kernel_probes()
     return build_workload(tmp_path_factory.mktemp("workload"))
 
 

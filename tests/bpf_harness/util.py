@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.translate.bpf.asm import Program
+from tests.support import require, require_root, require_tracefs
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS_C = Path(__file__).with_name("harness.c")
@@ -20,6 +21,13 @@ HARNESS_C = Path(__file__).with_name("harness.c")
 _SYS_BPF = 321  # x86_64
 _PROG_GET_NEXT_ID, _PROG_GET_FD_BY_ID, _OBJ_GET_INFO_BY_FD = 11, 13, 15
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def require_kernel_probes() -> None:
+    """Root, tracefs and a BPF kernel: what every kernel-probe test needs."""
+    require_root()
+    require_tracefs()
+    require(os.path.exists("/sys/kernel/btf/vmlinux"), "a BPF-capable kernel with BTF")
 
 
 def build_harness(out_dir: Path) -> Path:

@@ -37,8 +37,7 @@ def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | N
     a.call("ringbuf_reserve")
     a.jump_if("==", R0, 0, "lost")
     a.mov(R7, R0)
-    _header(a, probe_index)
-    _task_ids(a, task)
+    _header(a, probe_index, task)
     for capture in plan.captures:
         _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
     a.mov(R1, R7)
@@ -61,7 +60,8 @@ def _skip_own_process(a: Assembler) -> None:
     a.jump_if_runtime_pid(R0, "out")
 
 
-def _header(a: Assembler, probe_index: int) -> None:
+def _header(a: Assembler, probe_index: int, task: TaskOffsets | None = None) -> None:
+    """The whole 64-byte header of the record at r7 (reserved ring memory is not zeroed)."""
     a.store(R7, 0, probe_index, 4)
     for helper, offset, size in _HEADER_HELPERS:
         a.call(helper)
@@ -69,6 +69,7 @@ def _header(a: Assembler, probe_index: int) -> None:
     _pointer_into_record(a, R1, _COMM_OFFSET)
     a.mov(R2, 16)
     a.call("get_current_comm")
+    _task_ids(a, task)
 
 
 def _task_ids(a: Assembler, task: TaskOffsets | None) -> None:
