@@ -132,7 +132,7 @@ def parse_with_macros(
         raise DiagnosticError(diagnostics + [_count_line(count)])
     stapfile = _assemble(items, name, is_tapset or guru)
     stapfile.is_tapset = is_tapset
-    too_deep = _too_deep(stapfile)
+    too_deep = None if is_tapset else _too_deep(stapfile)  # library files are trusted input
     if too_deep is not None:
         message = f"statements or expressions nested more than {MAX_DEPTH} deep"
         raise DiagnosticError([Diagnostic("parse error", message, too_deep, blank_line=True), _count_line(1)])

@@ -92,8 +92,17 @@ def _rebuild(kind, value, file, line, col, pos, spaced, junk) -> Token:
     return token
 
 
+_new_str = str.__new__
+
+
 def make_token(kind: str, value: str, file: SourceFile, line: int, col: int, pos: int = 0, spaced: bool = True) -> Token:
-    token = Token(kind, value, pos, line, col)
+    token = _new_str(Token, value)  # lark's Token.__new__ does much more than we need
+    token.type = kind
+    token.value = value
+    token.start_pos = pos
+    token.line = line
+    token.column = col
+    token.end_line = token.end_column = token.end_pos = None
     token.file = file
     token.spaced = spaced
     token.junk = None
