@@ -155,3 +155,14 @@ def test_events_the_handlers_cannot_keep_up_with_are_counted(workload):
     lost = int(re.search(r'^WARNING: (\d+) records lost \(kernel.trace\("syscalls:sys_enter_getpid"\)\)$', result.stderr, re.M).group(1))
     # other processes' getpid calls are dropped (or filtered) too, so the sum can only be larger
     assert 0 < handled < 1_000_000 and handled + lost >= 1_000_000
+
+
+def test_context_functions_describe_the_event(workload):
+    script = (
+        'probe kernel.trace("syscalls:sys_enter_getpid") { if (pid() == target()) '
+        'printf("%d %d %d %d %d %d %d %s %d %s %d\\n", pid() == tid(), ppid() == stp_pid(), uid(), gid(), euid(), egid(), '
+        "cpu() >= 0 && cpu() < 1024, execname(), gettimeofday_s() - $1 < 60, pp(), is_return()) }"
+    )
+    result = pystap("-e", script, str(int(time.time())), "-c", f"{workload} counts 0 0 1 0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == '1 1 0 0 0 0 1 workload 1 kernel.trace("syscalls:sys_enter_getpid") 0\n'
