@@ -138,3 +138,14 @@ def test_truncated_type_section_is_reported():
     blob = _blob()
     with pytest.raises(btfinfo.BtfProblem, match=r"^BTF type section is truncated$"):
         btfinfo.Btf(blob[:24] + blob[24:30])
+
+
+def test_tracepoint_pretty_values_are_strings():
+    _require_btf()
+    probe = KernelTracepointProvider().resolve(_point("tracepoint", "sched_switch"), CTX)[0]
+    pointer = probe.resolve_target(TargetSymbol("$arg2", pretty="$"), CTX)
+    assert pointer.type.value == "string" and pointer.capture.text() == "%#x"
+    pid = probe.resolve_target(TargetSymbol("$arg2", [TargetComponent("member", "pid")], pretty="$"), CTX)
+    assert pid.capture.text() == "%d"
+    with pytest.raises(ResolutionError, match=r"^pretty-printing the kernel structure 'struct sched_entity' is not supported; name a member such as '->load'$"):
+        probe.resolve_target(TargetSymbol("$arg2", [TargetComponent("member", "se")], pretty="$"), CTX)

@@ -151,17 +151,22 @@ def _loaded(btf: btfinfo.Btf, type_id: int, address: Capture) -> Capture:
 
 def _btf_final(btf: btfinfo.Btf, type_id: int, capture: Capture, expr: TargetSymbol) -> TargetValue:
     t = btf.strip(type_id)
-    if t.kind in ("struct", "union") and not expr.pretty:
+    if t.kind in ("struct", "union"):
         first = next((m.name for m in t.members if m.name), "")
-        raise ResolutionError(
-            f"'{btf.type_name(type_id)}' is being accessed instead of a member such as '->{first}'", expr
-        )
-    size = 8 if t.kind in ("ptr", "array", "struct", "union") else max(btf.size_of(type_id), 1)
+        name = btf.type_name(type_id)
+        if expr.pretty:
+            raise ResolutionError(f"pretty-printing the kernel structure '{name}' is not supported; "
+                                  f"name a member such as '->{first}'", expr)
+        raise ResolutionError(f"'{name}' is being accessed instead of a member such as '->{first}'", expr)
+    size = 8 if t.kind in ("ptr", "array") else max(btf.size_of(type_id), 1)
     final = replace(capture, size=size, signed=t.signed if t.kind in ("int", "enum", "enum64") else False)
-    if expr.pretty and _is_char_array_or_pointer(btf, t):
+    if not expr.pretty:
+        return TargetValue(Type.LONG, final, f"{spelled(expr)}: {final.describe()}")
+    if _is_char_array_or_pointer(btf, t):
         plan = PrettyPlan([(final, "string")])
         return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: kernel string at {final.describe()}")
-    return TargetValue(Type.LONG, final, f"{spelled(expr)}: {final.describe()}")
+    plan = PrettyPlan([(final, "%#x" if t.kind in ("ptr", "array") else "%d")])
+    return TargetValue(Type.STRING, plan, f"{expr.name}{expr.pretty}: {plan.text()}")
 
 
 def _is_char_array_or_pointer(btf: btfinfo.Btf, t: btfinfo.BtfType) -> bool:
