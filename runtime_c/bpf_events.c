@@ -13,6 +13,7 @@
 #include "bpf_runtime.h"
 #include "output.h"
 #include "runtime.h"
+#include "session.h"
 #include "tapset_support.h"
 
 #define DEFAULT_RING_BYTES (8u << 20)
@@ -92,6 +93,33 @@ static void dispatch_record(const struct stp_bpf_record *r, uint32_t len, void *
 	stp_dispatch(p, &c);
 	current_record = NULL;
 	current_spec = NULL;
+}
+
+struct catch_up {
+	uint64_t deadline;
+	int reached;
+};
+
+static void dispatch_until(const struct stp_bpf_record *r, uint32_t len, void *arg)
+{
+	struct catch_up *up = arg;
+
+	if (r->time_ns > up->deadline)
+		up->reached = 1;
+	dispatch_record(r, len, NULL);
+}
+
+/* Handle every record of an event that happened before now (and the few after it
+ * that come in the same batches): called when -c's command exits, so its last events
+ * run their handlers as they would have in stap, where probes run synchronously. */
+void stp_bpf_catch_up(void)
+{
+	struct catch_up up = {stp_now_ns(), 0};
+
+	if (script == NULL || stp_bpf_poll_fd() < 0)
+		return;
+	while (!up.reached && stp_session_state() == STP_RUNNING && stp_bpf_drain(dispatch_until, &up) > 0)
+		;
 }
 
 static void on_ring_ready(int fd, void *arg)

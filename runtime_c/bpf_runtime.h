@@ -123,6 +123,7 @@ struct stp_script;
 struct context;
 int stp_bpf_start_events(const struct stp_script *s);
 void stp_bpf_stop_events(void);
+void stp_bpf_catch_up(void);  /* handle what is queued now (the -c command has exited) */
 int64_t stp_bpf_long(struct context *c, uint32_t target);
 const char *stp_bpf_string(struct context *c, uint32_t target); /* valid until the handler returns */
 int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t maxlen);

@@ -29,6 +29,10 @@ void stp_target_configure(int64_t pid, const char *cmd)
 	command = cmd;
 }
 
+/* Kernel events still queued when the command exits happened while it ran: handle
+ * them before ending (bpf_events.c; weak, so scripts without kernel probes link). */
+void stp_bpf_catch_up(void) __attribute__((weak));
+
 static void on_command_exit(int fd, void *arg)
 {
 	(void)arg;
@@ -37,6 +41,8 @@ static void on_command_exit(int fd, void *arg)
 		return;
 	stp_remove_event_source(fd);
 	close(fd);
+	if (stp_bpf_catch_up != NULL)
+		stp_bpf_catch_up();
 	stp_exit();
 }
 

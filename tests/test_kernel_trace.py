@@ -166,3 +166,17 @@ def test_context_functions_describe_the_event(workload):
     result = pystap("-e", script, str(int(time.time())), "-c", f"{workload} counts 0 0 1 0")
     assert result.returncode == 0, result.stderr
     assert result.stdout == '1 1 0 0 0 0 1 workload 1 kernel.trace("syscalls:sys_enter_getpid") 0\n'
+
+
+def test_events_queued_when_the_command_exits_are_all_handled(workload):
+    """50 000 records fit in the ring; slow handlers leave a backlog when -c's command
+    ends, and every one of them still runs before the end probes (as in stap)."""
+    script = (
+        "global handled, sums\n"
+        'probe kernel.trace("syscalls:sys_enter_getpid") { if (pid() == target()) { handled++; for (i = 0; i < 200; i++) sums[i % 7] += i } }\n'
+        'probe end { printf("handled %d\\n", handled) }\n'
+    )
+    result = pystap("-e", script, "-c", f"{workload} counts 0 0 50000 0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "handled 50000"
+    assert "lost" not in result.stderr
