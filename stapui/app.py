@@ -26,7 +26,8 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from engine.session import PASS_NAMES, Options, PassEvent, PassState, Session, is_root
 from stapui.catalogue import Catalogue
-from stapui.messages import InsertProbe, PassCrashed, PassEventMessage, RunFinished, SourceLineSelected
+from stapui.messages import (InsertProbe, PassCrashed, PassEventMessage, RunFinished, SnapshotArrived,
+                             SourceLineSelected)
 from stapui.run_model import RunModel
 from stapui.screens.help import HelpScreen, help_text
 from stapui.screens.path_prompt import PathPrompt
@@ -87,6 +88,7 @@ class StapUI(App):
         self.model: RunModel | None = None
         self.handle = None  # the engine's RunHandle while a script runs
         self.quit_armed = False
+        self._wake_pending = False
         self._drawn_version = self._drawn_snapshot = self._drawn_probe_updates = None  # what _tick last drew
 
     # -- layout ----------------------------------------------------------------------
@@ -213,7 +215,7 @@ class StapUI(App):
 
     def _launch(self, session: Session) -> None:
         output_file = open(self.options.output_file, "wb") if self.options.output_file else None  # noqa: SIM115
-        self.model = RunModel(output_file=output_file)
+        self.model = RunModel(output_file=output_file, on_snapshot=self._wake)
         self.query_one(OutputView).start(self.model)
         self.query_one(GlobalsView).reset()
         self.status.model = self.model
@@ -267,6 +269,16 @@ class StapUI(App):
     @work(thread=True, group="stop")
     def _stop(self, handle) -> None:
         handle.stop()
+
+    def _wake(self) -> None:
+        """From the reader thread: a snapshot arrived; draw it now rather than at the next tick."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            self.post_message(SnapshotArrived())
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        self._wake_pending = False
+        self._tick()
 
     def _tick(self) -> None:
         """Redraw run data when the model changed since the last tick."""

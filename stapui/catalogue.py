@@ -10,13 +10,14 @@ breaking the browser. Calls may be slow (tracefs, DWARF): call them from workers
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.parse.ast import NumberLiteral, ProbePoint, ProbePointComponent, StringLiteral
+from engine.diagnostics import DiagnosticError
 from engine.session import Options, Session
 from stapui.completion.symbols import FunctionSymbol, scan_dirs
 
@@ -40,26 +41,8 @@ class Listing:
     error: str | None = None
 
 
-_COMPONENT = re.compile(r'\s*([A-Za-z_*][\w*]*)\s*(?:\(\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))\s*\))?\s*')
-
-
-def parse_point(text: str) -> ProbePoint:
-    """`kernel.trace("sched:*")` -> ProbePoint; raises ValueError when it is not one."""
-    components: list[ProbePointComponent] = []
-    position = 0
-    while True:
-        match = _COMPONENT.match(text, position)
-        if not match or not match.group(1):
-            raise ValueError(f"not a probe point: {text!r}")
-        functor, string, number = match.groups()
-        arg = StringLiteral(string) if string is not None else NumberLiteral(int(number), number) if number else None
-        components.append(ProbePointComponent(functor, arg))
-        position = match.end()
-        if position == len(text):
-            return ProbePoint(components)
-        if text[position] != ".":
-            raise ValueError(f"not a probe point: {text!r}")
-        position += 1
+# Families the tapset library defines as probe aliases rather than providers.
+TAPSET_FAMILIES = (Family("syscall", "system calls: tapset aliases over the syscall tracepoints", ["syscall.*"]),)
 
 
 def pattern_skeleton(pattern: str) -> str:
@@ -79,17 +62,14 @@ class Catalogue:
     # -- families and listings --------------------------------------------------
 
     def families(self) -> list[Family]:
-        from engine.elaborate.probes.base import ResolveContext, providers
+        from engine.elaborate import listing
 
-        context = ResolveContext(Session(self.options))
         found: dict[str, Family] = {}
-        for provider in providers():
-            name = provider.family or (provider.functors[0] if provider.functors else type(provider).__name__)
-            family = found.setdefault(name, Family(name, provider.description, []))
-            family.patterns.extend(p for p in provider.patterns if p not in family.patterns)
-            if family.unavailable is None:
-                family.unavailable = _safely(lambda: provider.unavailable(context))
-        return list(found.values())
+        for family in listing.families(self.options):
+            merged = found.setdefault(family.name, Family(family.name, family.description, []))
+            merged.patterns.extend(p for p in family.patterns if p not in merged.patterns)
+            merged.unavailable = merged.unavailable or family.unavailable
+        return [*found.values(), *TAPSET_FAMILIES]
 
     def list_probes(self, pattern: str) -> Listing:
         """What `pystap -L PATTERN` would list, cached per pattern."""
@@ -103,25 +83,15 @@ class Catalogue:
         return listing
 
     def _list_uncached(self, pattern: str) -> Listing:
-        from engine.elaborate.probes.base import ResolutionError, ResolveContext, providers_for
+        from engine.elaborate import listing
 
         try:
-            point = parse_point(pattern)
-        except ValueError as error:
-            return Listing(pattern, error=str(error))
-        context = ResolveContext(Session(self.options))
-        probes: list = []
-        messages: list[str] = []
-        for provider in providers_for(point):
-            try:
-                probes.extend(provider.list(point, context))
-            except ResolutionError as error:
-                messages.append(error.message)
-            except Exception as error:  # an engine bug must not take the browser down
-                messages.append(f"{type(error).__name__}: {error}")
-        if not probes and not messages:
-            messages.append("no probes matched" if providers_for(point) else "no provider handles this family")
-        return Listing(pattern, probes, None if probes else "; ".join(messages))
+            probes = listing.list_probes(pattern, self.options, variables=True)
+        except DiagnosticError as error:
+            return Listing(pattern, error=_first_message(error))
+        except Exception as error:  # an engine bug must not take the browser down
+            return Listing(pattern, error=f"{type(error).__name__}: {error}")
+        return Listing(pattern, probes, None if probes else "no probes matched")
 
     def tracepoints(self) -> list[str]:
         """`subsystem:event` names for `kernel.trace("`."""
@@ -146,23 +116,17 @@ class Catalogue:
         return list(seen.values())
 
     def explain(self, point: str) -> str:
-        """How `point` resolves on this machine (each derived probe's explain()), or why not."""
-        from engine.elaborate.probes.base import ResolutionError, ResolveContext, providers_for
-
+        """How `point` resolves on this machine: elaborate `probe POINT {}` and explain each probe."""
+        options = dataclasses.replace(self.options, script_text=f"probe {point} {{}}", script_file=None,
+                                      unoptimized=True, last_pass=2)  # fmt: skip
+        session = Session(options)
         try:
-            parsed = parse_point(point)
-        except ValueError as error:
-            return str(error)
-        context = ResolveContext(Session(self.options))
-        texts: list[str] = []
-        for provider in providers_for(parsed):
-            try:
-                texts.extend(derived.explain() for derived in provider.resolve(parsed, context))
-            except ResolutionError as error:
-                texts.append(f"semantic error: {error.message}")
-            except Exception as error:  # an engine bug must not take the app down
-                texts.append(f"{type(error).__name__}: {error}")
-        return "\n\n".join(texts) or "no provider handles this probe point"
+            result = session.run_all(2)
+        except Exception as error:  # an engine bug must not take the app down
+            return f"{type(error).__name__}: {error}"
+        if result is None or not result.ok:
+            return "".join(d.format() for d in session.diagnostics()) or "elaboration failed"
+        return "\n\n".join(derived.explain() for derived, _ in result.artifact.derived_probes())
 
     # -- tapset functions -----------------------------------------------------------
 
@@ -176,8 +140,6 @@ class Catalogue:
         return self._functions
 
 
-def _safely(call) -> str | None:
-    try:
-        return call()
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
+def _first_message(error: DiagnosticError) -> str:
+    first = next((d for d in error.diagnostics if d.is_error), None)
+    return f"{first.kind}: {first.message}" if first else str(error)

@@ -47,3 +47,7 @@ class RunFinished(Message):
         super().__init__()
         self.status = status
         self.error = error
+
+
+class SnapshotArrived(Message):
+    """The running script sent a snapshot of its globals (posted from the reader thread)."""

@@ -4,7 +4,8 @@ The launcher's reader thread calls `add(record)` for every decoded record, at wh
 rate the script produces them; the run view reads the model on a timer (`changes()`)
 and redraws only what changed. So a run producing 100 000 events/s costs the UI thread
 one redraw per tick, not one per record, and output is bounded in memory (the newest
-`max_lines` lines; the `-o` file, when given, receives everything).
+`max_lines` lines; the `-o` file, when given, receives everything). A snapshot also
+wakes the UI at once (`on_snapshot`), so live tables do not wait for the next tick.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Callable
 
 from engine.run.records import Exit, Lost, Output, ProbeStat, RunError, RunWarning, Snapshot
 
@@ -42,8 +43,10 @@ class ProbeActivity:
 class RunModel:
     """Thread-safe accumulation of one run's records; `version` counts changes."""
 
-    def __init__(self, max_lines: int = 10_000, output_file: IO[bytes] | None = None) -> None:
+    def __init__(self, max_lines: int = 10_000, output_file: IO[bytes] | None = None,
+                 on_snapshot: Callable[[], None] | None = None) -> None:  # fmt: skip
         self._lock = threading.Lock()
+        self.on_snapshot = on_snapshot  # called (reader thread) after each snapshot: wake the UI
         self.max_lines = max_lines
         self.lines: deque[str] = deque(maxlen=max_lines)
         self.line_count = 0  # lines ever completed (the deque keeps the newest)
@@ -66,6 +69,8 @@ class RunModel:
         with self._lock:
             self._HANDLERS[type(record)](self, record)
             self.version += 1
+        if self.on_snapshot is not None and type(record) is Snapshot:
+            self.on_snapshot()
 
     def _output(self, record: Output) -> None:
         if self.output_file is not None:

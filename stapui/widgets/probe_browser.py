@@ -41,7 +41,8 @@ def skeleton(point: str, variables: list) -> str:
 
 
 def listable(pattern: str) -> bool:
-    return "(string)" in pattern
+    """Shapes whose concrete probes come from the machine (listed when opened)."""
+    return "(string)" in pattern or "*" in pattern
 
 
 def group_key(point: str) -> str:
