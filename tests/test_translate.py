@@ -117,3 +117,19 @@ def test_missing_compiler_says_what_to_install():
         "error: no C compiler found (gcc or cc): install a C compiler and the C library headers, "
         "e.g. `apt-get install gcc libc6-dev`\nPass 4: compilation failed.  [man error::pass4]\n"
     )
+
+
+@pytest.mark.parametrize(
+    "script, expected",  # values stap 4.8 chooses (stap -p3 -k, stap_common.h)
+    [
+        ("global d probe begin { d++; println(d) }", 1),
+        ("global d function g:long() { d++; return d } function f:long() { return g() } probe begin { println(f()) }", 2),
+        ("global d function f:long() { d++; if (d > 9) return 0; return f() } probe begin { f() }", 13),
+        ("global d function f:long() { d++; if (d > 9) return 0; return f() } function a:long() { return f() } "
+         "probe begin { println(a()) }", 13),
+        ("global d function h:long() { d++; if (d < 5) return f(); return d } function g:long() { return h() } "
+         "function f:long() { return g() } probe begin { println(f()) }", 15),
+    ],
+)
+def test_default_maxnesting_follows_the_call_graph(script, expected):
+    assert f"#ifndef MAXNESTING\n#define MAXNESTING {expected} /* from the call graph, as stap */\n#endif" in translate(script)
