@@ -88,7 +88,7 @@ class Catalogue:
         try:
             probes = listing.list_probes(pattern, self.options, variables=True)
         except DiagnosticError as error:
-            return Listing(pattern, error=_first_message(error))
+            return Listing(pattern, error=_messages(error))
         except Exception as error:  # an engine bug must not take the browser down
             return Listing(pattern, error=f"{type(error).__name__}: {error}")
         return Listing(pattern, probes, None if probes else "no probes matched")
@@ -140,6 +140,7 @@ class Catalogue:
         return self._functions
 
 
-def _first_message(error: DiagnosticError) -> str:
-    first = next((d for d in error.diagnostics if d.is_error), None)
-    return f"{first.kind}: {first.message}" if first else str(error)
+def _messages(error: DiagnosticError) -> str:
+    """stap reports a failed probe point as a chain ("while resolving ...", then why): keep all."""
+    texts = [f"{d.kind}: {d.message}" for d in error.diagnostics if d.is_error]
+    return "; ".join(dict.fromkeys(texts)) or str(error)
