@@ -44,6 +44,14 @@ def unexpected_token_message(expected: set[str], token: Token | None, previous: 
         return f"unknown operator {token.value}"
     if token is not None and token.type == "OP" and token.value == "@":
         return "unknown operator @"
+    if {"IDENT", "NEXT", "RETURN"} <= expected and not expected & {"LPAR", "STAR"}:
+        return "expected identifier or keyword"
+    if expected == {"RPAR", "COMMA"}:  # after @cast's/@var's strings, or a call's argument
+        string = previous is not None and previous.type == "STRING_LITERAL"
+        return "expected ')'" if string else "expected one of ') ,'"
+    special = _SPECIAL_SETS.get(frozenset(expected))
+    if special is not None:
+        return special
     if {"IDENT", "STAR", "LBRACE"} <= expected and "LPAR" not in expected:
         return "expected identifier or '*' or '{'"
     if {"QMARK", "BANG", "COMMA", "LBRACE"} <= expected and "SEMICOLON" not in expected:
@@ -72,8 +80,19 @@ def unexpected_token_message(expected: set[str], token: Token | None, previous: 
         return "expected value" if token is None else "expected literal string or number"
     if token is None:
         return "unexpected end-of-file"
+    if wanted == {"RSQB", "COMMA"}:
+        return "expected one of '] ,'"
     names = sorted(_spelling(name) for name in wanted)
     return "expected one of '" + " ".join(names) + "'"
+
+
+# Places where stap's wording is its own, keyed by the exact expected set.
+_SPECIAL_SETS = {
+    frozenset({"RPAR", "COMMA", "COLON"}): "expected ',' or ')'",
+    frozenset({"LPAR", "LBRACE"}): "expected '{'",
+    frozenset({"IDENT", "AT_HIST_LINEAR", "AT_HIST_LOG"}): "expected identifier or statistical operation",
+    frozenset({"GLOBAL", "FUNCTION", "IDENT"}): "expected 'function' or identifier",
+}
 
 
 def _statement_message(token: Token | None) -> str:

@@ -48,7 +48,7 @@ class Preprocessor:
         self.library_macros = macros
         self.macros: dict[str, Macro] = {}  # defined in this file
         self.stack: list[Iterator[Token]] = []
-        self.open_conditionals: list[str] = []  # "then" / "else" per open %(
+        self.open_conditionals: list[tuple[str, Token]] = []  # ("then" | "else", its %() per open %(
 
     # -- token input ------------------------------------------------------------
 
@@ -85,6 +85,9 @@ class Preprocessor:
             else:
                 if self.stack and self.stack[-1] is top:
                     self.stack.pop()
+        if self.open_conditionals:
+            opener = self.open_conditionals[-1][1]
+            out.append(junk_token(opener, "incomplete conditional at end of file", saw=describe(opener)))
         return out
 
     def _special(self, token: Token) -> list[Token]:
@@ -125,7 +128,7 @@ class Preprocessor:
         if token.value == "%)":
             self.open_conditionals.pop()
             return []
-        if token.value == "%:" and self.open_conditionals[-1] == "then":
+        if token.value == "%:" and self.open_conditionals[-1][0] == "then":
             # end of the taken branch: drop the else branch
             self.open_conditionals.pop()
             end = self._skip_branch(stop_at_else=False)
@@ -137,13 +140,13 @@ class Preprocessor:
         if isinstance(result, Token):
             return [result]
         if result:
-            self.open_conditionals.append("then")
+            self.open_conditionals.append(("then", start))
             return []
         end = self._skip_branch(stop_at_else=True)
         if end is None:
             return [self._unterminated(start)]
         if end.value == "%:":
-            self.open_conditionals.append("else")
+            self.open_conditionals.append(("else", start))
         return []
 
     def _unterminated(self, token: Token) -> Token:
@@ -182,8 +185,7 @@ class Preprocessor:
             if joiner is not None and joiner.value == "||":
                 continue
             if joiner is None or joiner.value != "%?":
-                at = joiner or start
-                return junk_token(at, "expected '%?' marker for conditional", saw=describe(joiner))
+                return junk_token(start, "expected '%?' marker for conditional", saw=describe(start))
             return result
 
     def _condition_token(self) -> Token | None:
