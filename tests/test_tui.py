@@ -265,3 +265,33 @@ async def test_every_side_tab_opens_at_small_and_large_sizes(size):
         assert app.editor.has_focus
         assert app.query_one("#editor-pane").size.width >= 38
         assert app.editor.get_line(0).plain == "probe begin { exit() }"
+
+
+async def test_probe_browser_lists_a_typed_binarys_functions():
+    from tests.programs import build
+
+    binary = str(build("probed", "-O0"))
+    app = build_app(["-e", ""])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        app.query_one("#probe-filter").value = binary
+        await settle(pilot)
+        tree = app.query_one("#probe-tree", Tree)
+        binary_node = tree.root.children[0]
+        assert str(binary_node.label) == f'process("{binary}")'
+        functions = binary_node.children[0]
+        assert str(functions.label) == f'process("{binary}").function("*")'
+        functions.expand()
+        await settle(pilot, 0.2)
+        source = Path(build.__code__.co_filename).parent / "probed.c"
+        leaves = {str(leaf.label).split("  ")[0]: leaf for leaf in functions.children}
+        add = f'process("{binary}").function("add@{source}:21")'
+        assert str(leaves[add].label) == f"{add}  $a:int $b:long int $sum:int"
+        assert f'process("{binary}").function("_start")' in leaves
+        app.editor.focus()
+        app.editor.cursor_location = (0, 0)
+        tree.select_node(leaves[add])
+        await settle(pilot)
+        assert app.editor.text == f'probe {add} {{\n    # $a:int $b:long int $sum:int\n    printf("%s\\n", pp())\n}}\n'

@@ -9,6 +9,7 @@ asks for a ready-to-run probe skeleton to be inserted in the editor.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -22,6 +23,7 @@ from stapui.messages import InsertProbe
 
 _DEFAULT_NUMBERS = {"s": 1, "sec": 1, "ms": 100, "msec": 100, "us": 1000, "usec": 1000, "ns": 100000,
                     "nsec": 100000, "hz": 10, "jiffies": 25, "randomize": 10}  # fmt: skip
+BINARY_SHAPES = ('function("*")', 'mark("*")', "begin", "end")
 _GROUP_OVER = 40  # listings longer than this are grouped (tracepoints by subsystem)
 
 
@@ -91,6 +93,8 @@ class ProbeBrowser(Vertical):
     def rebuild(self) -> None:
         tree = self.tree
         tree.clear()
+        if self.filter_text.startswith("/") and Path(self.filter_text).is_file():
+            self._add_binary(self.filter_text)
         for family in self.families:
             label = Text(family.name, "bold")
             label.append(f"  {family.description}", "dim")
@@ -101,6 +105,13 @@ class ProbeBrowser(Vertical):
                 self._add_pattern(node, pattern)
             if self.filter_text and any(n.children or self._matches(n.data[1]) for n in node.children):
                 node.expand()
+
+    def _add_binary(self, path: str) -> None:
+        """A path typed in the filter: that binary's functions, SDT markers and process probes."""
+        node = self.tree.root.add(Text(f'process("{path}")', "bold"), data=("binary", path))
+        for shape in BINARY_SHAPES:
+            self._add_pattern(node, f'process("{path}").{shape}')
+        node.expand()
 
     def _add_pattern(self, parent: TreeNode, pattern: str) -> None:
         if not listable(pattern):
