@@ -80,21 +80,22 @@ async def probes(pilot) -> None:
     await pilot.pause(0.5)
 
 
-async def running(pilot) -> None:
-    """The demo running for a few seconds, its globals tab."""
+async def run_and_show(pilot, tab_key: str, ready) -> None:
+    """Start the demo, wait until `ready(model)`, then show the tab behind `tab_key`."""
     app: StapUI = pilot.app
     await pilot.press("f5")
-    await until(pilot, lambda: app.model is not None and app.model.snapshots >= 3)
-    await pilot.press("ctrl+g")
+    await until(pilot, lambda: app.model is not None and ready(app.model))
+    await pilot.press(tab_key)
     await pilot.pause(0.5)
 
 
+async def running(pilot) -> None:
+    """The demo after a few snapshots: its globals tab."""
+    await run_and_show(pilot, "ctrl+g", lambda model: model.snapshots >= 3)
+
+
 async def output(pilot) -> None:
-    app: StapUI = pilot.app
-    await pilot.press("f5")
-    await until(pilot, lambda: app.model is not None and app.model.line_count >= 3)
-    await pilot.press("ctrl+r")
-    await pilot.pause(0.3)
+    await run_and_show(pilot, "ctrl+r", lambda model: model.line_count >= 3)
 
 
 async def help_screen(pilot) -> None:
