@@ -9,7 +9,6 @@ The artifact `-p4` prints is linked statically where libc.a exists (portable).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
