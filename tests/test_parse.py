@@ -119,6 +119,7 @@ def test_macro_errors():
         ('x = @cast(p, "task_struct", "kernel")->pid', '(x) = (@cast(p, "task_struct", "kernel")->pid);'),
         ("x = f(1)->a->next", "(x) = ((f(1))->a->next);"),
         ("x = &a", "(x) = (&(a));"),
+        ('x = @var("v@f.c", "m")->a$', '(x) = (@var("v@f.c", "m")->a->$);'),
         ("foreach ([a, b-] in arr[1, *] limit 3) next", "foreach ([a, b-] in arr[1, *] limit 3) next;"),
         ("foreach (v = [k] in arr @sum+) next", "foreach (v = [k] in arr @sum+) next;"),
         ("while (1) break", "for (; 1; ) break;"),
@@ -235,3 +236,9 @@ def test_verbose_dump_lists_library_files_like_stap(tmp_path):
     assert "(x) = ((42) + (extra()));" in out
     assert f"# file {tmp_path}/extra.stpm\n\n" in out
     assert f"# file {tmp_path}/extra.stp\nfunction extra ()\n{{\nreturn 1;\n}}\n\n" in out
+
+
+def test_at_var_splits_compilation_unit():
+    stapfile = parse_text('probe begin { x = @var("counter@main.c") }', "<input>", conditions=COND)
+    node = stapfile.probes[0].body.statements[0].expr.value
+    assert (node.target_name, node.cu_name, node.module) == ("counter", "main.c", None)

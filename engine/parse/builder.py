@@ -498,9 +498,9 @@ class Builder(Transformer):
     def atvar(self, c):
         strings = [x for x in c[2:] if isinstance(x, ast.StringLiteral)]
         components, pretty = _with_pretty(c[-1], "")
-        name = strings[0].value
+        name, _, cu_name = strings[0].value.partition("@")
         module = strings[1].value if len(strings) > 1 else None
-        return ast.AtVarOp(name, None, module, components, pretty, span=span(c[0]))
+        return ast.AtVarOp(name, cu_name or None, module, components, pretty, span=span(c[0]))
 
     def target_components(self, c):
         return c

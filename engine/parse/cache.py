@@ -17,12 +17,12 @@ from pathlib import Path
 from engine.parse import ast
 from engine.parse.conditions import Conditions
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stapui" / "parse"
+    return Path(base).absolute() / "stapui" / "parse"
 
 
 class ParseCache:

@@ -41,7 +41,7 @@ class _NoLexer(Lexer):
 def _lark() -> tuple[Lark, Builder]:
     builder = Builder(ParseContext(False))
     grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stapui"
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         cache: str | bool = str(cache_dir / "grammar.lark.cache")

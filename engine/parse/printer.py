@@ -175,7 +175,8 @@ class Printer(ast.Visitor):
 
     def visit_AtVarOp(self, node: ast.AtVarOp) -> str:
         module = ", " + quote_plain(node.module) if node.module is not None else ""
-        text = f"@var({quote_plain(node.target_name)}{module})"
+        name = node.target_name + ("@" + node.cu_name if node.cu_name is not None else "")
+        text = f"@var({quote_plain(name)}{module})"
         return ("&" if node.addressof else "") + text + self.components(node.components, node.pretty)
 
     def visit_AutocastOp(self, node: ast.AutocastOp) -> str:
