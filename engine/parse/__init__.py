@@ -93,20 +93,14 @@ def _user_source(options) -> tuple[str, str]:
     return data.decode("utf-8", "surrogateescape"), options.script_file
 
 
-def parse_text(
-    text: str,
-    name: str,
-    *,
-    is_tapset: bool = False,
-    args: list[str] | None = None,
-    conditions: Conditions | None = None,
-    macros: dict[str, Macro] | None = None,
-    guru: bool = False,
-) -> ast.StapFile:
-    """Parse one script or tapset file; raise DiagnosticError with every error found."""
-    return parse_with_macros(
-        text, name, is_tapset=is_tapset, args=args, conditions=conditions, macros=macros, guru=guru
-    )[0]
+def parse_text(text: str, name: str, **options) -> ast.StapFile:
+    """Parse one script or tapset file; raise DiagnosticError with every error found.
+
+    Options (keywords) as for `parse_with_macros`: is_tapset, args ($1.. / @1..),
+    conditions (preprocessor values; default: this machine), macros (library
+    macros in scope), guru (-g: embedded C allowed).
+    """
+    return parse_with_macros(text, name, **options)[0]
 
 
 def parse_with_macros(
