@@ -50,8 +50,9 @@ class ElaborateArtifact:
 
     def verbose_summary(self) -> str:
         usage = _memory()
+        probes = len(self.derived_probes())  # stap counts concrete probes, not handlers
         return (
-            f"analyzed script: {len(self.probes)} {_plural(len(self.probes), 'probe')}, "
+            f"analyzed script: {probes} {_plural(probes, 'probe')}, "
             f"{len(self.functions)} {_plural(len(self.functions), 'function')}, "
             f"{len(self.embeds)} {_plural(len(self.embeds), 'embed')}, "
             f"{len(self.globals)} {_plural(len(self.globals), 'global')} using {usage},"
