@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from engine.session import PASS_NAMES, Options, PassEvent, PassState, Session, is_root
 from stapui.catalogue import Catalogue
@@ -159,8 +160,8 @@ class StapUI(App):
         text = self.editor.text
         if self.session is not None and self.session_text == text:
             return self.session
-        self.session = Session(self._options_for(text))
-        self.session.observers.append(lambda event: self.post_message(PassEventMessage(event)))
+        session = self.session = Session(self._options_for(text))
+        session.observers.append(lambda event: self.post_message(PassEventMessage(event, session)))
         self.session_text = text
         self.strip.reset()
         self.panel.reset()
@@ -182,18 +183,19 @@ class StapUI(App):
             except Exception as error:  # a missing pass or an engine bug: shown, not raised
                 self.post_message(PassCrashed(number, PASS_NAMES[number - 1], f"{type(error).__name__}: {error}"))
                 return
-        if launch and not session.failed and session.next_pass == 5:
+        if launch and not session.failed and session.next_pass == 5 and not get_current_worker().is_cancelled:
             self.call_from_thread(self._launch, session)
 
     def on_pass_event_message(self, message: PassEventMessage) -> None:
         event: PassEvent = message.event
-        if message.event is not None and self.session is not None and event.number <= len(self.session.results) + 1:
-            timing = f"{event.timing.real_ms}ms" if event.timing else ""
-            self.strip.set_pass(event.number, event.state, timing)
+        if message.session is not self.session:
+            return  # from a session the editor has moved on from
+        timing = f"{event.timing.real_ms}ms" if event.timing else ""
+        self.strip.set_pass(event.number, event.state, timing)
         if event.result is None:
             return
-        name = getattr(getattr(self.session.artifact(1), "user_file", None), "name", None) if self.session else None
-        self.panel.show_result(event.number, event.result, name)
+        parsed = self.session.artifact(1)
+        self.panel.show_result(event.number, event.result, parsed.user_file.name if parsed else None)
         self._show_markers()
         if not event.result.ok:
             self.query_one("#side", TabbedContent).active = "engine"

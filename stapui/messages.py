@@ -22,11 +22,12 @@ class InsertProbe(Message):
 
 
 class PassEventMessage(Message):
-    """An engine PassEvent, carried from the worker thread to the UI."""
+    """An engine PassEvent of `session`, carried from the worker thread to the UI."""
 
-    def __init__(self, event) -> None:
+    def __init__(self, event, session) -> None:
         super().__init__()
         self.event = event
+        self.session = session
 
 
 class PassCrashed(Message):
