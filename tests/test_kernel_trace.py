@@ -178,4 +178,5 @@ def test_events_queued_when_the_command_exits_are_all_handled(workload):
     )
     result = pystap("-e", script, "-c", f"{workload} counts 0 0 50000 0")
     assert result.returncode == 0, result.stderr
-    assert (result.stdout.splitlines()[0], "lost" in result.stderr) == ("handled 50000", False), (result.stdout[:200], result.stderr)
+    # (events of other processes arriving after the catch-up may still be counted as lost)
+    assert result.stdout.splitlines()[0] == "handled 50000", (result.stdout[:200], result.stderr)
