@@ -19,6 +19,7 @@ from engine.elaborate.probes.base import (
     DerivedProbe,
     ResolutionError,
     dispatch,
+    point_text,
     providers_for,
     known_functors,
     similar,
@@ -86,6 +87,10 @@ def _expand(program: Program, point: ast.ProbePoint, chain: tuple[AliasEntry, ..
     first component, also) through the providers."""
     leaves = []
     aliases = _aliases(program, point)
+    if any(entry.alias is crossed.alias for entry in aliases for crossed in chain):
+        where = point.components[0].span
+        _report(program, point, ResolutionError(f"recursive loop in alias expansion of {point_text(point)} at {where}"))
+        return []
     for entry in aliases:
         program.link(entry.file)
         for target in entry.alias.points:
