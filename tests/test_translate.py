@@ -133,3 +133,16 @@ def test_missing_compiler_says_what_to_install():
 )
 def test_default_maxnesting_follows_the_call_graph(script, expected):
     assert f"#ifndef MAXNESTING\n#define MAXNESTING {expected} /* from the call graph, as stap */\n#endif" in translate(script)
+
+
+def test_cache_prune_keeps_the_most_recently_used(tmp_path):
+    import os
+
+    from engine.build.cache import prune, touch
+
+    for i in range(5):
+        (tmp_path / f"entry{i}").mkdir()
+        os.utime(tmp_path / f"entry{i}", (1000 + i, 1000 + i))
+    touch(tmp_path / "entry0")  # used just now
+    prune(tmp_path, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry0", "entry3", "entry4"]

@@ -14,11 +14,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.build.cache import cache_root, digest, install
+from engine.build.cache import cache_root, digest, install, prune, touch
 from engine.build.compiler import CFLAGS, CompilerMissing, find_compiler, static_supported
 from engine.build.runtime_lib import runtime_library
 from engine.diagnostics import Diagnostic, Severity
 from engine.session import PassResult
+
+
+KEEP_SCRIPTS = 200  # built scripts kept in the cache (least recently used go first)
 
 
 @dataclass
@@ -61,6 +64,7 @@ def build(c_source: str, name: str, keep: bool = False, tmp_dir: str | None = No
     target = cache_root() / "scripts" / key / name
     notes = [f"runtime file left out: {s}" for s in library.skipped]
     if target.exists() and not keep:
+        touch(target.parent)
         return BuildArtifact(target, True, notes=notes)
     work = tempfile.mkdtemp(prefix="stapui-", dir=tmp_dir)
     try:
@@ -72,6 +76,7 @@ def build(c_source: str, name: str, keep: bool = False, tmp_dir: str | None = No
         if result.returncode != 0:
             raise BuildError(result.stderr)
         install(out, target)
+        prune(target.parent.parent, KEEP_SCRIPTS)
         return BuildArtifact(target, False, command, work if keep else None, notes)
     finally:
         if not keep:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,28 @@ def cache_root() -> Path:
     fallback = Path(tempfile.gettempdir()) / f"stapui-{os.getuid()}" / "build"
     fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
     return fallback
+
+
+def prune(directory: Path, keep: int) -> None:
+    """Keep the `keep` most recently used entries of `directory` (files or directories):
+    a cache that only grows would fill the disk with every script ever built."""
+    try:
+        entries = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for entry in entries[keep:]:
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def touch(path: Path) -> None:
+    """Mark a cache entry as used (prune keeps the most recently used)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 def digest(*parts: str | bytes) -> str:

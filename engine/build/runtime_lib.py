@@ -16,10 +16,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.build.cache import cache_root, digest, install
+from engine.build.cache import cache_root, digest, install, prune
 from engine.build.compiler import RUNTIME_CFLAGS, Compiler
 
 _lock = threading.Lock()
+KEEP_RUNTIMES = 8  # runtime library versions kept (each source change makes a new one)
 
 
 @dataclass
@@ -60,6 +61,7 @@ def runtime_library(compiler: Compiler) -> RuntimeLibrary:
             return RuntimeLibrary(archive, directory, version, skipped)
         skipped = _build(compiler, directory, archive)
         skipped_file.write_text("".join(s + "\n" for s in skipped))
+        prune(archive.parent.parent, KEEP_RUNTIMES)
         return RuntimeLibrary(archive, directory, version, skipped, built=True)
 
 

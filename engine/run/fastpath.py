@@ -20,6 +20,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent.parent
 _SOURCE_DIRS = ("engine", "tapsets", "runtime_c")
 _SUFFIXES = (".py", ".stp", ".stpm", ".c", ".h", ".lark")
+KEEP_RECORDS = 400
 
 
 @dataclass
@@ -101,6 +102,9 @@ def remember(session) -> None:
     temp = record.with_suffix(f".{os.getpid()}.tmp")
     temp.write_text(json.dumps({"path": str(build.path), "diagnostics": "".join(d.format() for d in shown)}))
     os.replace(temp, record)
+    from engine.build.cache import prune
+
+    prune(record.parent, KEEP_RECORDS)
 
 
 def run_if_cached(session) -> int | None:
