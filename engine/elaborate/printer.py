@@ -1,9 +1,9 @@
 """The -p2 printer: stap's elaborated-script listing.
 
+    # global embedded code
     # globals            name[%][maxsize]:type [index types]
     # functions          name:type (param:type, ...), sorted, each with `  # locals`
     # probes             point /* <- derivation */, each with `  # locals`
-    # global embedded code
 
 Bodies are printed only with -v, by the pass-1 printer subclassed so that globals
 and functions carry stap's mangled names (`__global_x`, `__global_f__overload_0`).
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 
 def dump(artifact: "ElaborateArtifact", verbose: int) -> str:
     out: list[str] = []
-    if artifact.globals:
-        out.append("# globals")
-        out += [_global(v) for v in artifact.globals]
     if artifact.embeds:
         out.append("# global embedded code")
         out += [f"%{{{e.code}%}}" for e in artifact.embeds]
+    if artifact.globals:
+        out.append("# globals")
+        out += [_global(v) for v in artifact.globals]
     if artifact.functions:
         out.append("# functions")
         for function in sorted(artifact.functions, key=lambda f: f.name):
