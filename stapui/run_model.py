@@ -77,14 +77,20 @@ class RunModel:
             self.output_file.write(record.data)
         pieces = (self._partial + record.data.decode("utf-8", "replace")).split("\n")
         self._partial = pieces.pop()
-        self.lines.extend(pieces)
-        self.line_count += len(pieces)
+        self._add_lines(pieces)
+
+    def _add_lines(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+        self.line_count += len(lines)
 
     def _warning(self, record: RunWarning) -> None:
+        """Messages go between the output lines, as stderr does on a terminal (not to -o)."""
         self.warnings.append(record.text)
+        self._add_lines([record.line().rstrip("\n")])
 
     def _error(self, record: RunError) -> None:
         self.errors.append(record.text)
+        self._add_lines([record.line().rstrip("\n")])
 
     def _exit(self, record: Exit) -> None:
         self.exit_status = record.status
@@ -102,6 +108,7 @@ class RunModel:
 
     def _lost(self, record: Lost) -> None:
         self.lost[record.source] = self.lost.get(record.source, 0) + record.count
+        self._add_lines([record.line().rstrip("\n")])
 
     _HANDLERS = {
         Output: _output,
@@ -120,8 +127,7 @@ class RunModel:
         with self._lock:
             self.ended = time.monotonic()
             if self._partial:
-                self.lines.append(self._partial)
-                self.line_count += 1
+                self._add_lines([self._partial])
                 self._partial = ""
                 self.version += 1
 

@@ -179,3 +179,17 @@ async def test_no_argument_start_runs_the_timer_demo_right_away(monkeypatch):
         await wait_until(pilot, lambda: app.handle is None)
         await settle(pilot)
         assert "value |-------------------------------------------------- count" in app.model.all_lines()
+
+
+async def test_a_run_time_error_appears_between_output_lines_and_in_the_status_bar():
+    script = 'global z\nprobe begin { println("before"); z = 0; println(1 / z) }\nprobe begin(1) { println("after") exit() }\n'
+    app = build_app(["-e", script])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: app.model is not None and app.handle is None and app.model.exit_status is not None, 120)
+        await settle(pilot)
+        assert app.model.all_lines()[:2] == ["before", "ERROR: division by 0 near operator '/' at <input>:2:51"]
+        assert app.model.errors == ["division by 0 near operator '/' at <input>:2:51"]
+        assert "│ errors 1 " in str(app.status.render())
+        assert states(app)[4] is PassState.FAILED
