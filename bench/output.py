@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workloads import SYS_COMM, build  # noqa: E402
 from bench.workloads.report import Row, cpu_per_million, events_per_s, failures, render  # noqa: E402
-from bench.workloads.tracers import Run, lost_warnings, run  # noqa: E402
+from bench.workloads.tracers import Run, run  # noqa: E402
 
 COMM = SYS_COMM
 BPFTRACE = f'tracepoint:syscalls:sys_enter_getpid /comm == "{COMM}"/ {{ printf("getpid %d %s\\n", tid, comm); }}'
@@ -40,7 +40,7 @@ def measure(limit: str, rate: int) -> tuple[dict[str, Run], dict[str, int]]:
 
 def rows(runs: dict[str, Run], lines: dict[str, int]) -> list[Row]:
     tracers = {w: r for w, r in runs.items() if w in lines}
-    notes = failures(runs) + [f"{w}: {m}" for w, r in tracers.items() for m in lost_warnings(r)]
+    notes = failures(runs)
     return [
         Row("output", "printf per event to -o", "events/s", {w: events_per_s(r) for w, r in runs.items()},
             notes=notes),

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.workloads import SYS_COMM, build  # noqa: E402
 from bench.workloads.report import (Row, cpu_per_million, events_per_s, failures, overhead_ns,  # noqa: E402
                                     render)
-from bench.workloads.tracers import Run, figures, lost_warnings, run_ways  # noqa: E402
+from bench.workloads.tracers import Run, figures, run_ways  # noqa: E402
 
 COMM = SYS_COMM
 
@@ -76,7 +76,7 @@ def lost(run: Run, script: Script) -> int | None:
 def rows(script: Script, runs: dict[str, Run]) -> list[Row]:
     bare = runs["bare"]
     tracers = {w: r for w, r in runs.items() if w != "bare"}
-    notes = failures(runs) + [f"{w}: {m}" for w, r in tracers.items() for m in lost_warnings(r)]
+    notes = failures(runs)
     return [
         Row("syscall", script.name, "CPU ns/event over bare", {w: overhead_ns(r, bare) for w, r in tracers.items()},
             notes=notes),

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workloads import build  # noqa: E402
 from bench.workloads.report import Row, cpu_per_million, failures, overhead_ns, render  # noqa: E402
-from bench.workloads.tracers import Run, figures, histogram, lost_warnings, run_ways  # noqa: E402
+from bench.workloads.tracers import Run, figures, histogram, run_ways  # noqa: E402
 
 PROBE_GROUP = "probe_bench_call"
 
@@ -87,7 +87,7 @@ def counted(run: Run) -> int | None:
 def rows(script: Script, runs: dict[str, Run]) -> list[Row]:
     bare = runs["bare"]
     tracers = {w: r for w, r in runs.items() if w != "bare"}
-    notes = failures(runs) + [f"{w}: {m}" for w, r in tracers.items() for m in lost_warnings(r)]
+    notes = failures(runs)
     return [
         Row("uprobe", script.name, "CPU ns/hit over bare", {w: overhead_ns(r, bare) for w, r in tracers.items()},
             notes=notes),

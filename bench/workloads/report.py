@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench.workloads.tracers import Run
+from bench.workloads.tracers import Run, lost_warnings
 
 TRACERS = ("perf", "bpftrace", "pystap")
 
@@ -41,10 +41,12 @@ def cpu_per_million(run: Run) -> float | None:
 
 
 def failures(runs: dict[str, Run]) -> list[str]:
-    """Why a way has no figure, and which ways ran while other tracers were attached."""
+    """Why a way has no figure, which ways ran while other tracers were attached, and the
+    losses the tracers reported themselves."""
     notes = [f"{way}: {run.failed}" for way, run in runs.items() if run.failed]
-    return notes + [f"{way}: other BPF tracers were loaded during the run: {', '.join(run.others)}"
-                    for way, run in runs.items() if run.others]
+    notes += [f"{way}: other BPF tracers were loaded during the run: {', '.join(run.others)}"
+              for way, run in runs.items() if run.others]
+    return notes + [f"{way}: {line}" for way, run in runs.items() for line in lost_warnings(run)]
 
 
 def _cell(value: float | None) -> str:
