@@ -3,6 +3,7 @@
  * rendering stap uses (e.g. "%#x" of 0 is "0x0", precision never hides a 0). */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -91,19 +92,9 @@ static const char *escape_of(unsigned char ch)
 	}
 }
 
-/* %c; with '#', non-printable characters as C escapes or \ooo. */
-static void character(struct sink *o, unsigned char ch, int width, int flags)
+/* `len` bytes of text, space-padded to `width` on the side the flags say. */
+static void padded(struct sink *o, const char *text, int len, int width, int flags)
 {
-	char text[5] = {(char)ch, 0};
-	if ((flags & F_SPECIAL) && (!(isprint(ch) && isascii(ch)) || ch == '\'' || ch == '\\')) {
-		const char *esc = escape_of(ch);
-		if (esc)
-			strcpy(text, esc);
-		else
-			text[0] = '\\', text[1] = (char)('0' + ((ch >> 6) & 3)), text[2] = (char)('0' + ((ch >> 3) & 7)),
-			text[3] = (char)('0' + (ch & 7)), text[4] = 0;
-	}
-	int len = ch == 0 && text[1] == 0 ? 1 : (int)strlen(text);
 	if (!(flags & F_LEFT))
 		emit_n(o, ' ', width - len);
 	for (int i = 0; i < len; i++)
@@ -112,15 +103,24 @@ static void character(struct sink *o, unsigned char ch, int width, int flags)
 		emit_n(o, ' ', width - len);
 }
 
+/* %c; with '#', non-printable characters as C escapes or \ooo. */
+static void character(struct sink *o, unsigned char ch, int width, int flags)
+{
+	char text[8] = {(char)ch, 0};
+	int len = 1;
+	if ((flags & F_SPECIAL) && (!(isprint(ch) && isascii(ch)) || ch == '\'' || ch == '\\')) {
+		const char *esc = escape_of(ch);
+		if (esc)
+			len = snprintf(text, sizeof text, "%s", esc);
+		else
+			len = snprintf(text, sizeof text, "\\%03o", ch);
+	}
+	padded(o, text, len, width, flags);
+}
+
 static void string(struct sink *o, const char *s, int width, int precision, int flags)
 {
-	int len = (int)strnlen(s, precision >= 0 ? (size_t)precision : (size_t)-1);
-	if (!(flags & F_LEFT))
-		emit_n(o, ' ', width - len);
-	for (int i = 0; i < len; i++)
-		emit(o, s[i]);
-	if (flags & F_LEFT)
-		emit_n(o, ' ', width - len);
+	padded(o, s, (int)strnlen(s, precision >= 0 ? (size_t)precision : (size_t)-1), width, flags);
 }
 
 static int binary_size(int n)
