@@ -107,9 +107,9 @@ class _Tables:
                 if action.name == "Shift":
                     compiled[symbol] = arg
                 elif _passes_child_through(arg):
-                    compiled[symbol] = arg.origin.name  # `?rule` with one child: no node
+                    compiled[symbol] = str(arg.origin.name)  # `?rule`, one child: no node (str(): fresh tables hold Tokens)
                 else:
-                    compiled[symbol] = (callbacks[arg], len(arg.expansion), arg.origin.name)
+                    compiled[symbol] = (callbacks[arg], len(arg.expansion), str(arg.origin.name))
             self.actions[state] = compiled
 
     def follow_chain(self, below: int, state: int, kind: str) -> int:
