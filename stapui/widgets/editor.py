@@ -16,6 +16,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
+from textual.geometry import Size
 from textual.reactive import reactive
 
 from stapui.lexer import SystemTapLexer
@@ -82,7 +83,17 @@ class ScriptEditor(HighlightedTextArea):
     def set_markers(self, markers: list[Marker]) -> None:
         self.markers = sorted(markers, key=lambda m: (m.row, m.column))
         self._line_cache.clear()
+        self._refresh_size()
         self.refresh()
+
+    def _refresh_size(self) -> None:
+        """Widen the scrollable width so a message drawn after its line is not cut off."""
+        super()._refresh_size()
+        if self.soft_wrap or not getattr(self, "markers", None):
+            return
+        widest = max(len(self.get_line(m.row).plain) for m in self.markers if m.row < self.document.line_count)
+        width, height = self.virtual_size
+        self.virtual_size = Size(max(width, widest + self.gutter_width + 1), height)
 
     def get_line(self, line_index: int) -> Text:
         line = super().get_line(line_index)
