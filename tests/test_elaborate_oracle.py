@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import tempfile
+import threading
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,7 +38,9 @@ def oracle() -> dict[Path, tuple[int, str]]:
             return int(code), out
         proc = stap_oracle("-p2", str(script))
         ORACLE_CACHE.mkdir(parents=True, exist_ok=True)
-        cached.write_text(f"{proc.returncode}\n{proc.stdout}")
+        partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(f"{proc.returncode}\n{proc.stdout}")
+        partial.replace(cached)  # atomic: parallel test runs never read half a file
         return proc.returncode, proc.stdout
 
     with ThreadPoolExecutor(max_workers=4) as pool:
