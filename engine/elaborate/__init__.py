@@ -85,6 +85,7 @@ def elaborate(program: Program, options) -> None:
     program.link(program.user)
     check_embedded(program, options.guru)
     _resolve(program)
+    _check_array_declarations(program)
     if _failed(program):
         return
     lint.never_assigned(program, set(options.global_settings))
@@ -117,6 +118,13 @@ def _resolve(program: Program) -> None:
         while program.pending_functions and not program.pending_files:
             function = program.pending_functions.pop(0)
             SymbolResolver(program, program.file_of[id(function)], function).resolve_body()
+
+
+def _check_array_declarations(program: Program) -> None:
+    """`global a[100]` or `global a%` declares an array; using it as a scalar is stap's error."""
+    for variable in program.globals:
+        if (variable.maxsize is not None or variable.wrap) and variable.arity == 0:
+            program.error("inconsistent arity", variable)
 
 
 def _failed(program: Program) -> bool:
