@@ -30,7 +30,7 @@ from stapui.catalogue import Catalogue
 from stapui.messages import (InsertProbe, PassCrashed, PassEventMessage, RunFinished, SnapshotArrived,
                              SourceLineSelected)
 from stapui.run_model import RunModel
-from stapui.screens.help import HelpScreen, help_text
+from stapui.screens.help import HelpScreen, MarkdownScreen, help_text
 from stapui.screens.path_prompt import PathPrompt
 from stapui.widgets.editor import Marker, ScriptEditor
 from stapui.widgets.editor_pane import EditorPane
@@ -61,7 +61,7 @@ class StapUI(App):
         Binding("f8", "stop", "Stop", priority=True),
         Binding("f3", "next_error", "Next error", priority=True),
         Binding("shift+f3", "previous_error", "Previous error", show=False, priority=True),
-        Binding("f4", "explain", "Explain probe", show=False, priority=True),
+        Binding("f4", "explain", "Explain the probe at the cursor", show=False, priority=True),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("f2", "save_as", "Save as", show=False, priority=True),
         Binding("ctrl+o", "open", "Open", show=False, priority=True),
@@ -336,7 +336,8 @@ class StapUI(App):
     @work(thread=True, group="catalogue")
     def _explain(self, point: str) -> None:
         text = self.catalogue.explain(point)
-        self.call_from_thread(self.notify, text, title=f"probe {point}", timeout=15)
+        document = f"## How `{point}` fires here\n\n```\n{text}\n```\n\nEsc closes."
+        self.call_from_thread(self.push_screen, MarkdownScreen(document))
 
     # -- files -------------------------------------------------------------------------
 

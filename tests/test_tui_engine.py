@@ -9,6 +9,7 @@ import time
 
 from engine.session import PassState
 from stapui.app import NO_ROOT_NOTE, build_app
+from stapui.screens.help import MarkdownScreen
 from stapui.widgets.artifact_view import ArtifactView
 from stapui.widgets.ast_tree import AstTree
 from stapui.widgets.globals_view import ArrayTable
@@ -193,3 +194,15 @@ async def test_a_run_time_error_appears_between_output_lines_and_in_the_status_b
         assert app.model.errors == ["division by 0 near operator '/' at <input>:2:51"]
         assert "│ errors 1 " in str(app.status.render())
         assert states(app)[4] is PassState.FAILED
+
+
+async def test_f4_explains_the_probe_under_the_cursor():
+    app = build_app(["-e", STEP_SCRIPT])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.editor.cursor_location = (2, 24)  # inside the timer probe's body
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, MarkdownScreen))
+        assert "timer.ms(100)  [timer]\n  mechanism: runtime interval timer (timerfd, CLOCK_MONOTONIC)" in app.screen.text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, MarkdownScreen)

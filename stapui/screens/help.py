@@ -1,5 +1,6 @@
 """The help screen: what stapui is, then every key binding, generated from the bindings
-themselves so the list cannot drift from what the keys do."""
+themselves so the list cannot drift from what the keys do. Its Markdown screen also
+shows other documents (a probe's explanation)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ def help_text(groups: list[tuple[str, list[Binding]]]) -> str:
     return intro + "\n## Key bindings\n\n" + bindings_table(groups)
 
 
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close help")]
+class MarkdownScreen(ModalScreen[None]):
+    """A scrollable document over the app: the help, a probe's explanation."""
+
+    BINDINGS = [Binding("escape,f1,q", "app.pop_screen", "Close")]
 
     def __init__(self, text: str) -> None:
         super().__init__()
@@ -41,3 +44,7 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()
+
+
+class HelpScreen(MarkdownScreen):
+    """The help (F1 toggles it)."""
