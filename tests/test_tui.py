@@ -295,3 +295,33 @@ async def test_probe_browser_lists_a_typed_binarys_functions():
         tree.select_node(leaves[add])
         await settle(pilot)
         assert app.editor.text == f'probe {add} {{\n    # $a:int $b:long int $sum:int\n    printf("%s\\n", pp())\n}}\n'
+
+
+def test_bad_command_line_prints_usage_without_a_traceback():
+    import subprocess
+    import sys
+
+    from tests.support import REPO
+
+    result = subprocess.run([sys.executable, "-m", "stapui", "--bogus"], capture_output=True, text=True, cwd=REPO,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("stapui: unrecognized option '--bogus'\nUsage: stapui [options] FILE [ARGS]")
+    assert "Traceback" not in result.stderr
+
+
+async def test_command_line_options_reach_the_session(tmp_path: Path):
+    script = tmp_path / "s.stp"
+    script.write_text("probe begin { exit() }\n")
+    app = build_app(["-x", "1234", "-c", "true", "-I", str(tmp_path), "-g", str(script), "arg1"])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.path == str(script) and app.editor.text == "probe begin { exit() }\n"
+        options = app._session().options
+        assert (options.target_pid, options.command, options.include_dirs, options.guru, options.args) == (
+            1234, "true", [str(tmp_path)], True, ["arg1"])
+        assert (options.script_file, options.script_text, options.monitor, options.timing) == (
+            str(script), None, True, True)
+        await type_text(pilot, "#")  # an edited buffer runs as -e text, the file untouched
+        options = app._session().options
+        assert (options.script_file, options.script_text) == (None, "#probe begin { exit() }\n")
