@@ -60,10 +60,6 @@ def parse_number(token: Token) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _tokens(children) -> list[Token]:
-    return [c for c in children if isinstance(c, Token)]
-
-
 def _nodes(children) -> list:
     return [c for c in children if not isinstance(c, Token)]
 
@@ -171,10 +167,7 @@ class Builder(Transformer):
     # -- globals -------------------------------------------------------------------
 
     def global_decl(self, c):
-        decls = _nodes(c)
-        for decl in decls:
-            decl.span = decl.span
-        return decls
+        return _nodes(c)
 
     def private_decl(self, c):
         items = _nodes(c[1:])
@@ -480,9 +473,6 @@ class Builder(Transformer):
 
     def star_index(self, c):
         return None
-
-    def target_value(self, c):
-        return c[0]
 
     def target(self, c):
         name, pretty = _split_pretty(c[0].value, 2 if c[0].value.startswith("$$") else 1)

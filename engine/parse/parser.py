@@ -18,7 +18,7 @@ from pathlib import Path
 from lark import Lark, Token as LarkToken
 from lark.lexer import Lexer
 
-from engine.diagnostics import Diagnostic, Span
+from engine.diagnostics import Diagnostic
 from engine.parse.builder import Builder, ParseContext, ParseProblem, span
 from engine.parse.errors import unexpected_token_message
 from engine.parse.lexer import Token, describe
@@ -64,7 +64,6 @@ def parse_tokens(tokens: list[Token], end_name: str, privileged: bool) -> tuple[
             items.extend(_parse_from(lark, tokens, start, context))
             return items, diagnostics
         except _Failure as failure:
-            diagnostics.extend(_junk_in_error(failure))
             diagnostics.append(_diagnostic(failure, end_name))
             start = _resume_index(tokens, failure, diagnostics)
             if start >= len(tokens) and failure.index >= len(tokens):
@@ -226,10 +225,6 @@ def _resume_index(tokens: list[Token], failure: _Failure, diagnostics: list[Diag
             diagnostics.append(_junk_diagnostic(tokens[i]))
         i += 1
     return i
-
-
-def _junk_in_error(failure: _Failure) -> list[Diagnostic]:
-    return []
 
 
 def _junk_diagnostic(token: Token) -> Diagnostic:
