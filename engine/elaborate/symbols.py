@@ -167,6 +167,8 @@ class SymbolResolver(ast.Visitor):
     # -- calls --------------------------------------------------------------------------
 
     def visit_FunctionCall(self, node: ast.FunctionCall) -> None:
+        if self.in_condition:
+            raise SemanticError("probe condition must not reference function", node)
         function = self.program.find_function(node, self.file)
         _check_supported(function, node)
         node.referent = function

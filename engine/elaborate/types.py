@@ -51,6 +51,7 @@ class TypeInference(ast.Visitor):
         self.param_index: dict[int, int] = {}
         self.histograms: dict[int, tuple] = {}  # id(stats VarDecl) -> (kind, params) first used
         self.void_call: ast.Node | None = None
+        self.returning: set[int] = set()  # ids of functions with a `return <value>`
 
     def seed(self) -> None:
         """Declared types and global initialisers are known before any inference."""
@@ -60,6 +61,8 @@ class TypeInference(ast.Visitor):
             elif variable.init is not None:
                 variable.type = STRING if isinstance(variable.init, ast.StringLiteral) else LONG
         for function in self.program.functions:
+            if any(isinstance(n, ast.ReturnStatement) and n.value is not None for n in walk(function.body)):
+                self.returning.add(id(function))
             function.type = function.return_type
             for i, param in enumerate(function.params):
                 param.type = param.declared_type
@@ -195,11 +198,13 @@ class TypeInference(ast.Visitor):
     # -- calls ------------------------------------------------------------------------------
 
     def visit_FunctionCall(self, node: ast.FunctionCall) -> None:
-        """Arguments teach parameter types; the context and `return`s teach the function's."""
+        """Arguments teach parameter types. A function's type comes from its `return`s;
+        only one that returns no value takes its type from the context of a call."""
         function = node.referent
         if function is None:
             return
-        function.type = self.unify(function, None, function.type, node, self.t)
+        if function.type is not UNKNOWN or id(function) not in self.returning:
+            function.type = self.unify(function, None, function.type, node, self.t)
         self._adopt(node, function.type)
         for arg, param in zip(node.args, function.params):
             self.expect(arg, _hint(arg, param.type))
