@@ -138,9 +138,19 @@ def tracer_cpu(root: int, workload: int) -> float:
     return total
 
 
+_ALREADY_THERE: set[str] = set()  # BPF holders present before this bench's first run
+
+
 def other_tracers(root: int) -> tuple[str, ...]:
-    """Processes outside the tree of `root` that hold BPF programs: other tracers, whose
-    programs on the same tracepoints would add their cost to every run, bare ones too."""
+    """Processes outside the tree of `root` that hold BPF programs and were not there when
+    the bench started: other tracers, whose programs on the same tracepoints would add
+    their cost to every run, bare ones too. (Long-running holders are the machine's.)"""
+    if not _ALREADY_THERE:
+        _ALREADY_THERE.update(_bpf_holders(root) or {""})
+    return tuple(p for p in _bpf_holders(root) if p not in _ALREADY_THERE)
+
+
+def _bpf_holders(root: int) -> list[str]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == root or int(entry) == os.getpid():
@@ -152,7 +162,7 @@ def other_tracers(root: int) -> tuple[str, ...]:
             continue
         if "anon_inode:bpf-prog" in links and root not in _ancestry(int(entry), _parents()):
             found.append(f"{comm}[{entry}]")
-    return tuple(found)
+    return found
 
 
 def _parents() -> dict[int, int]:
