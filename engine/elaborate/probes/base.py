@@ -37,7 +37,7 @@ Contract for provider authors (helpers F and G code against this):
   base implementation rejects every target variable exactly like stap does for
   probes without context (begin, timer ...).
 
-Component arguments arrive as parse-tree literals; use `literal_int`/`literal_str`.
+Component arguments arrive as parse-tree literals; `match()` returns them as `Match.args`.
 `point_text` renders a point the way stap's -p2 prints it (`timer.ms(16)`).
 """
 
@@ -367,18 +367,6 @@ def _literal(component: ProbePointComponent) -> int | str | None:
 
 # ---------------------------------------------------------------------------
 # Helpers for providers
-
-
-def literal_int(component: ProbePointComponent) -> int | None:
-    """The component's number argument, or None if it has none (or a string)."""
-    arg = component.arg
-    return arg.value if isinstance(arg, NumberLiteral) else None
-
-
-def literal_str(component: ProbePointComponent) -> str | None:
-    """The component's string argument (escapes as written), or None."""
-    arg = component.arg
-    return arg.value if isinstance(arg, StringLiteral) else None
 
 
 def component_text(component: ProbePointComponent) -> str:
