@@ -9,10 +9,13 @@ first component, keeps those whose `handles(point)` is true, and calls `resolve`
 
 Contract for provider authors (helpers F and G code against this):
 
-- `functors`: the first-component names handled ("kernel", "process", "timer", ...).
-  Several providers may share one (kernel.trace and kernel.function); `handles`
-  narrows by later components. The default `handles` accepts any point whose first
-  component is one of `functors`.
+- `patterns`: the probe-point shapes handled, in --dump-probe-types spelling
+  (`timer.ms(number).randomize(number)`); `match(point)` checks a point against them
+  with stap's errors and returns the `Match`es (literal arguments in `Match.args`).
+  When several providers share a first component (kernel.trace, kernel.function),
+  the one whose patterns match gets the point.
+- `functors`: the first-component names handled, if not derived from `patterns`.
+  The default `handles` accepts any point whose first component matches one of them.
 - `resolve(point, ctx) -> list[DerivedProbe]`: expand wildcards against what exists
   on this system and return one `DerivedProbe` per concrete probe. On failure raise
   `ResolutionError(message, component)`; the elaborator reports it the way stap does:
@@ -23,13 +26,14 @@ Contract for provider authors (helpers F and G code against this):
   An empty list means "no match"; the elaborator then reports stap's
   `no match` error unless the point is optional (`?`) — so wildcards that match
   nothing should return [] rather than raise.
-- `list(point, ctx) -> list[ListedProbe]`: what `-l`/`-L` and the workbench's probe
-  browser show. The default resolves and converts; override it when listing can be
-  cheaper than resolving (e.g. without reading debug information for each match).
+- `list(point, ctx) -> list[ListedProbe]`: the probes a point names, with their
+  context variables, for callers that ask one family directly. The default resolves
+  and converts. (`pystap -l/-L` and the workbench go through alias expansion,
+  engine/elaborate/listing.py, and list each DerivedProbe's `target_vars`.)
 - `unavailable(ctx) -> str | None`: why the family cannot work here (no tracefs, no
   kprobes ...), or None. Used by `--dump-probe-types` and the browser.
 - `DerivedProbe.resolve_target(expr, ctx, write=False)` (implemented by the provider's
-  `resolve_target(probe, expr, ctx, write=...)`): called by type inference for every
+  `resolve_target(probe, expr, ctx, write=...)`): called by symbol resolution for every
   `$var`, `$var->a`, `$$vars`, `@cast`, `@entry` in the handler of that probe (`write`
   when it is assigned to, which only guru mode or procfs `$value` allow). Return
   a `TargetValue` (stap type + provider-specific capture info that the translator
@@ -37,7 +41,6 @@ Contract for provider authors (helpers F and G code against this):
   base implementation rejects every target variable exactly like stap does for
   probes without context (begin, timer ...).
 
-Component arguments arrive as parse-tree literals; `match()` returns them as `Match.args`.
 `point_text` renders a point the way stap's -p2 prints it (`timer.ms(16)`).
 """
 
