@@ -227,12 +227,16 @@ def run_session(session: Session) -> int:
         cached = _run_cached_build(session)
         if cached is not None:
             return cached
+    seen: set[str] = set()
     while session.next_pass <= last and not session.failed:
         number = session.next_pass
         result = session.step()
-        _print_diagnostics(session, result.diagnostics)
+        suppressed = _print_diagnostics(session, result.diagnostics, seen)
         if not result.ok:
             sys.stderr.write(f"Pass {number}: {_failed_word(number)} failed.  [man error::pass{number}]\n")
+            if suppressed:
+                sys.stderr.write(f"Number of similar error messages suppressed: {suppressed}.\n")
+                sys.stderr.write("Rerun with -v to see them.\n")
             return 1
         if options.verbose:
             sys.stderr.write(_pass_line(session, number) + "\n")
@@ -272,11 +276,21 @@ def _pass_line(session: Session, number: int) -> str:
     return f"Pass {number}: {text} in {timing}."
 
 
-def _print_diagnostics(session: Session, diagnostics: list) -> None:
+def _print_diagnostics(session: Session, diagnostics: list, seen: set[str] | None = None) -> int:
+    """Print diagnostics; like stap, a parse error already printed with the same message
+    about the same token text is only counted (unless -v). Returns how many were."""
+    suppressed = 0
     for diagnostic in diagnostics:
         if not diagnostic.is_error and session.options.suppress_warnings:
             continue
+        if seen is not None and diagnostic.kind == "parse error" and diagnostic.span is not None:
+            key = f"{diagnostic.message}\0{diagnostic.saw}"  # same words about the same token text
+            if key in seen and not session.options.verbose:
+                suppressed += 1
+                continue
+            seen.add(key)
         sys.stderr.write(diagnostic.format())
+    return suppressed
 
 
 def entry() -> None:
