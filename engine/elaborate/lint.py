@@ -26,10 +26,11 @@ def never_assigned(program: Program, preset: set[str]) -> None:
             reported.add(id(decl))
             others = [v.name for v in holder.locals if v is not decl]
             program.diagnostics.append(warning(f"never-assigned local variable '{decl.name}'{_similar(decl.name, others)}", node))
+    referenced = _referenced(program)
     for variable in program.globals:
         if variable.span is None or variable.span.file.is_tapset or id(variable) in written:
             continue
-        if variable.init is not None or variable.name in preset or not _is_read(program, variable):
+        if variable.init is not None or variable.name in preset or id(variable) not in referenced:
             continue
         names = [g.name for g in program.globals]
         program.diagnostics.append(warning(f"never-assigned global variable '{variable.name}'{_similar(variable.name, names)}", variable))
@@ -66,9 +67,11 @@ def write_targets(node: ast.Node) -> list[ast.Node]:
     return []
 
 
-def _is_read(program: Program, variable: ast.VarDecl) -> bool:
-    return any(
-        isinstance(n, ast.Symbol) and n.referent is variable
+def _referenced(program: Program) -> set[int]:
+    """ids of the declarations some symbol in a handler or function refers to."""
+    return {
+        id(n.referent)
         for holder in [*program.probes, *program.functions]
         for n in walk(holder.body)
-    )
+        if isinstance(n, ast.Symbol) and n.referent is not None
+    }
