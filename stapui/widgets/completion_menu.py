@@ -21,11 +21,14 @@ class CompletionMenu(OptionList):
         self.completions: Completions | None = None
         self.can_focus = False
 
-    def show(self, completions: Completions, at: Offset) -> None:
+    def show(self, completions: Completions, at: Offset, room: int) -> None:
+        """Open at `at` (relative to the editor pane), at most `room` cells wide."""
         self.completions = completions
         self.clear_options()
-        self.add_options(Option(_label(item, completions.prefix)) for item in completions.items)
+        width = max(min(room, 72), 16)
+        self.add_options(Option(_label(item, completions.prefix, width - 4)) for item in completions.items)
         self.highlighted = 0
+        self.styles.width = width
         self.styles.offset = (at.x, at.y)
         self.display = True
 
@@ -48,12 +51,12 @@ class CompletionMenu(OptionList):
         actions[key]()
 
 
-def _label(item: Item, prefix: str) -> Text:
+def _label(item: Item, prefix: str, width: int) -> Text:
     text = Text()
     text.append(f"{_KIND_MARK.get(item.kind, ' ')} ", "dim")
     text.append(item.label[: len(prefix)], "bold underline")
     text.append(item.label[len(prefix) :])
     if item.detail:
         text.append("  " + item.detail, "dim italic")
-    text.truncate(70, overflow="ellipsis")
+    text.truncate(width, overflow="ellipsis")
     return text

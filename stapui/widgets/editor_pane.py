@@ -93,7 +93,8 @@ class EditorPane(Vertical):
                 self.app.notify("no completions here", timeout=2)
             return
         cursor = editor.cursor_screen_offset - self.region.offset
-        self.menu.show(found, Offset(max(cursor.x - len(found.prefix) - 2, 0), cursor.y + 1))
+        x = max(min(cursor.x - len(found.prefix) - 2, self.size.width - 24), 0)
+        self.menu.show(found, Offset(x, cursor.y + 1), self.size.width - x)
         editor.completing = True
 
     def _close(self) -> None:
