@@ -6,29 +6,27 @@ user's handler, because symbol resolution annotates nodes (Symbol.referent) per 
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+import copy
 from typing import TypeVar
 
+from engine.elaborate.walk import child_fields
 from engine.parse.ast import Node
 
 N = TypeVar("N", bound=Node)
 
-_ANNOTATIONS = frozenset({"referent", "derived", "locals", "alias_chain"})
-
 
 def clone(node: N) -> N:
-    """A fresh copy of `node` and every node below it; annotations are not copied."""
-    changes = {}
-    for f in fields(node):
-        if f.name in _ANNOTATIONS or f.name == "span":
-            continue
-        value = getattr(node, f.name)
+    """A fresh copy of `node` and every node below it, without elaboration annotations."""
+    duplicate = copy.copy(node)
+    for name in child_fields(type(node)):
+        value = getattr(node, name)
         if isinstance(value, Node):
-            changes[f.name] = clone(value)
-        elif isinstance(value, list) and any(isinstance(v, Node) for v in value):
-            changes[f.name] = [clone(v) if isinstance(v, Node) else v for v in value]
-    copy = replace(node, **changes)
-    for name in _ANNOTATIONS & {f.name for f in fields(node)}:
-        default = getattr(type(node), name, None)
-        setattr(copy, name, [] if isinstance(getattr(node, name), list) else default)
-    return copy
+            setattr(duplicate, name, clone(value))
+        elif isinstance(value, list):
+            setattr(duplicate, name, [clone(v) if isinstance(v, Node) else v for v in value])
+    if hasattr(duplicate, "referent"):
+        duplicate.referent = None
+    for name in ("derived", "locals", "alias_chain"):
+        if hasattr(duplicate, name):
+            setattr(duplicate, name, [])
+    return duplicate
