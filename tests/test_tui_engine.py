@@ -206,3 +206,19 @@ async def test_f4_explains_the_probe_under_the_cursor():
         assert "timer.ms(100)  [timer]\n  mechanism: runtime interval timer (timerfd, CLOCK_MONOTONIC)" in app.screen.text
         await pilot.press("escape")
         assert not isinstance(app.screen, MarkdownScreen)
+
+
+async def test_minus_o_file_receives_the_complete_output(tmp_path):
+    target = tmp_path / "out.txt"
+    script = 'probe begin { for (i = 1; i <= 3000; i++) printf("line %d\\n", i); exit() }'
+    app = build_app(["-o", str(target), "-e", script])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: app.model is not None and app.handle is None and app.model.exit_status == 0, 120)
+        await settle(pilot)
+    expected = "".join(f"line {i}\n" for i in range(1, 3001))
+    text = target.read_text()
+    assert text[: len(expected)] == expected
+    # the workbench runs with -t (for probe hit counts): stap's hit report ends the output
+    assert text[len(expected) :].startswith("----- probe hit report: \nbegin, (<input>:1:7), hits: 1, ns: ")
