@@ -170,6 +170,8 @@ class SymbolResolver(ast.Visitor):
         if self.in_condition:
             raise SemanticError("probe condition must not reference function", node)
         function = self.program.find_function(node, self.file)
+        if _is_guru(function) and not self.file.is_tapset and not self.program.ctx.options.guru:
+            raise SemanticError("function may not be used unless -g is specified", node)
         _check_supported(function, node)
         node.referent = function
         for arg in node.args:
@@ -259,6 +261,13 @@ def _check_supported(function: ast.FunctionDecl, call: ast.FunctionCall) -> None
         found = _UNSUPPORTED.search(function.body.code)
         if found:
             raise SemanticError(f"function '{function.name}' is not supported by this runtime: {found.group(1)}", call)
+
+
+def _is_guru(function: ast.FunctionDecl) -> bool:
+    """Embedded-C functions marked `/* guru */` are for -g scripts (and tapsets) only."""
+    return "guru" in function.pragmas or (
+        isinstance(function.body, ast.EmbeddedCode) and "/* guru */" in function.body.code
+    )
 
 
 def _probe_name(probe: ast.Probe) -> str:
