@@ -84,9 +84,9 @@ UNSUPPORTED = {
     "kernel_string": "kernel memory cannot be read from user space",
     "kernel_long": "kernel memory cannot be read from user space",
     "set_kernel_long": "kernel memory cannot be written from user space",
-    "print_backtrace": "stack unwinding is not available in this runtime",
-    "sprint_ubacktrace": "stack unwinding is not available in this runtime",
-    "symname": "kernel symbols cannot be resolved from user space",
+    "print_backtrace_fileline": "file names and line numbers need DWARF line tables, which this runtime does not read",
+    "callers": "only whole backtraces are captured (print_backtrace, backtrace, print_ubacktrace, ubacktrace ...)",
+    "modname": "module lookup by address is not implemented; symdata()/usymdata() show the module",
     "register": "registers are not captured in this runtime; use the probe's target variables",
     "task_current": "task_struct pointers are kernel memory, which cannot be read from user space",
     "matched": "regular-expression sub-matches are not kept by this runtime",
@@ -102,6 +102,7 @@ def test_unsupported_functions_carry_their_reason(library: dict[str, ast.StapFil
     reasons = {f.name: tapsets.unsupported_reason(f) for f in functions(library)}
     assert {name: reasons[name] for name in UNSUPPORTED} == UNSUPPORTED
     assert reasons["substr"] is None and reasons["user_string"] is None and reasons["pid"] is None
+    assert reasons["print_ubacktrace"] is None and reasons["symname"] is None
     assert tapsets.unsupported_message("kernel_string", UNSUPPORTED["kernel_string"]) == (
         "function 'kernel_string' is not supported by this runtime: "
         "kernel memory cannot be read from user space"
@@ -118,7 +119,8 @@ def test_unsupported_bodies_hold_nothing_but_the_marker(library: dict[str, ast.S
     assert reasons == set(UNSUPPORTED.values()) | {
         "registers are not captured in this runtime; use return_str(format, $return)",
         "registers are not captured in this runtime; use $return",
-        "user-space symbol lookup is not available in this runtime",
+        "stack unwinding is not available in this runtime",
+        "another task's stack cannot be captured from a BPF program",
         "a user-space runtime cannot panic the kernel",
         "output file rotation (stap -S) is not implemented by this runtime",
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7, R8
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8
 from engine.translate.bpf.task import TaskOffsets
 
 _HEADER_HELPERS = (  # (helper, record offset, store size)
@@ -23,6 +23,8 @@ _HEADER_HELPERS = (  # (helper, record offset, store size)
 _COMM_OFFSET = 32
 _PPID_OFFSET, _EUID_OFFSET, _EGID_OFFSET, _FLAGS_OFFSET = 48, 52, 56, 60
 TASK_IDS_CAPTURED = 1  # header flag: ppid/euid/egid were read from the task
+STACK_FLAGS = {P.KERNEL_STACK: 2, P.USER_STACK: 4}  # header flags: the record ends in that stack slot
+_BPF_F_USER_STACK = 1 << 8
 
 
 def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | None = None) -> Program:
@@ -159,6 +161,21 @@ def _read_string(a: Assembler, helper: str, capture: P.Capture, offset: int, lim
     a.store(R7, offset + 8, R0, 4)
 
 
+def _stack(a: Assembler, capture: P.Capture, offset: int) -> None:
+    """bpf_get_stack(ctx, record + offset + 8, frames * 8, flags): the slot's first word
+    is the number of bytes written or -errno; the header flag tells the runtime the
+    record ends in this stack (stacks are planned last, kernel before user)."""
+    a.mov(R1, R6)
+    _pointer_into_record(a, R2, offset + 8)
+    a.mov(R3, P.STACK_SLOT - 8)
+    a.mov(R4, _BPF_F_USER_STACK if capture.kind == P.USER_STACK else 0)
+    a.call("get_stack")
+    a.store(R7, offset, R0, 8)
+    a.load(R1, R7, _FLAGS_OFFSET, 4)
+    a.alu("|=", R1, STACK_FLAGS[capture.kind])
+    a.store(R7, _FLAGS_OFFSET, R1, 4)
+
+
 def _pointer_into_record(a: Assembler, reg, offset: int) -> None:
     a.mov(reg, R7)
     a.alu("+=", reg, offset)
@@ -181,4 +198,6 @@ _CAPTURERS = {
     P.DATA_LOC: _data_loc,
     P.CHAR_ARRAY: _char_array,
     P.USER_BUFFER: _user_buffer,
+    P.KERNEL_STACK: _stack,
+    P.USER_STACK: _stack,
 }

@@ -25,6 +25,7 @@ from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
+from engine.translate.bpf.stack import stack_captures
 from engine.translate.bpf.task import task_offsets
 
 INCLUDE = '#include "bpf_runtime.h"'
@@ -104,6 +105,7 @@ class KernelProbes:
             for capture in read.captures:
                 plan.add(capture)
         user_strings = [plan.add(c) for c in self._user_strings(derived, body or derived.origin)]
+        plan.captures += stack_captures(body or derived.origin)  # last: the runtime finds them from the end
         probe = KernelProbe(index, derived, plan, capture_program(plan, index, task_offsets()), reads, user_strings)
         self.probes.append(probe)
         return "&" + probe.c_name

@@ -23,7 +23,11 @@ USER_STRING = "user_string"  # a NUL-terminated string behind a user pointer fie
 DATA_LOC = "data_loc"  # a __data_loc char[] field: the string lives in the record
 CHAR_ARRAY = "char_array"  # a fixed char[N] field of the record
 USER_BUFFER = "user_buffer"  # bytes behind a user pointer field, as many as a length field says
-KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY, USER_BUFFER)
+KERNEL_STACK = "kernel_stack"  # return addresses of the kernel stack (bpf_get_stack)
+USER_STACK = "user_stack"  # return addresses of the task's user stack (BPF_F_USER_STACK)
+KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY, USER_BUFFER, KERNEL_STACK, USER_STACK)
+STACK_FRAMES = 20  # stap's MAXBACKTRACE
+STACK_SLOT = 8 + 8 * STACK_FRAMES  # s64 bytes written (or -errno), then the addresses
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class Capture:
     def slot_size(self) -> int:
         if self.kind == INT:
             return 8
+        if self.kind in (KERNEL_STACK, USER_STACK):
+            return STACK_SLOT
         return STRING_HEADER + _round8(self.buffer)
 
 

@@ -1,0 +1,44 @@
+"""Which stacks a kernel probe's handler needs captured at probe time.
+
+Handlers run in the runtime after the event, so the stacks of the probed task are
+copied into the record by the capture program (bpf_get_stack) when, and only when,
+the handler (or a function it calls, followed through pass 2's referents) calls a
+backtrace function. Stack slots go last in the record, kernel before user: the
+runtime finds them from the record's end (runtime_c/bpf_stack.c).
+"""
+
+from __future__ import annotations
+
+from engine.parse import ast
+from engine.translate.bpf import plan as P
+
+KERNEL_STACK_FUNCTIONS = frozenset({"backtrace", "print_backtrace", "sprint_backtrace"})
+USER_STACK_FUNCTIONS = frozenset({"ubacktrace", "print_ubacktrace", "print_ubacktrace_brief", "sprint_ubacktrace"})
+
+
+def stack_captures(body: ast.Node | None) -> list[P.Capture]:
+    """The stack captures `body` needs, kernel first."""
+    called = _called_functions(body) if body is not None else set()
+    captures = []
+    if called & KERNEL_STACK_FUNCTIONS:
+        captures.append(P.Capture("kernel stack", P.KERNEL_STACK, 0, 0))
+    if called & USER_STACK_FUNCTIONS:
+        captures.append(P.Capture("user stack", P.USER_STACK, 0, 0))
+    return captures
+
+
+def _called_functions(body: ast.Node) -> set[str]:
+    """Names of every function called from `body`, directly or through script functions."""
+    names: set[str] = set()
+    pending, visited = [body], set()
+    while pending:
+        node = pending.pop()
+        for call in ast.walk(node):
+            if not isinstance(call, ast.FunctionCall):
+                continue
+            names.add(call.name)
+            referent = call.referent
+            if referent is not None and id(referent) not in visited and isinstance(referent.body, ast.Block):
+                visited.add(id(referent))
+                pending.append(referent.body)
+    return names

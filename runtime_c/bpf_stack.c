@@ -1,0 +1,78 @@
+/* The stacks a capture program copied into the record (engine/translate/bpf/stack.py):
+ * up to 20 return addresses each, kernel slot before user slot, both at the record's
+ * end and announced by header flags. */
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "bpf_runtime.h"
+#include "symbols.h"
+
+#define KERNEL_STACK_FLAG 2  /* capture.py STACK_FLAGS */
+#define USER_STACK_FLAG 4
+#define STACK_FRAMES 20      /* plan.py STACK_FRAMES, stap's MAXBACKTRACE */
+#define STACK_SLOT (8 + 8 * STACK_FRAMES)
+
+struct stack_slot {
+	int64_t bytes;  /* bpf_get_stack's result: bytes written or -errno */
+	uint64_t frames[STACK_FRAMES];
+};
+
+static const struct stack_slot *slot_of(const struct context *c, int user)
+{
+	const struct stp_bpf_record *r = c->event;
+	uint32_t from_end;
+
+	if (r == NULL || c->event_len < STP_BPF_RECORD_HEADER)
+		return NULL;
+	if (!(r->flags & (user ? USER_STACK_FLAG : KERNEL_STACK_FLAG)))
+		return NULL;
+	from_end = (!user && (r->flags & USER_STACK_FLAG)) ? 2 * STACK_SLOT : STACK_SLOT;
+	if (c->event_len < STP_BPF_RECORD_HEADER + from_end)
+		return NULL;
+	return (const struct stack_slot *)((const char *)r + c->event_len - from_end);
+}
+
+size_t stp_stack_frames(const struct context *c, int user, uint64_t *frames, size_t max)
+{
+	const struct stack_slot *slot = slot_of(c, user);
+	size_t n, i;
+
+	if (slot == NULL || slot->bytes <= 0)
+		return 0;
+	n = (size_t)slot->bytes / 8;
+	if (n > STACK_FRAMES)
+		n = STACK_FRAMES;
+	for (i = 0; i < n && i < max; i++)
+		frames[i] = slot->frames[i];
+	return i;
+}
+
+/* Every frame in `format`, appended to buf; stap prints a note for a missing user stack. */
+void stp_stack_sprint(char *buf, size_t size, struct context *c, int user, enum stp_sym_format format)
+{
+	uint64_t frames[STACK_FRAMES];
+	size_t n = stp_stack_frames(c, user, frames, STACK_FRAMES), used = 0, i;
+	int64_t pid = user ? c->pid : -1;
+
+	buf[0] = '\0';
+	if (n == 0 && user) {
+		if (format == STP_SYM_NONE)
+			snprintf(buf, size, "\n");
+		else
+			snprintf(buf, size, "<no user backtrace at %s>\n", c->probe_point);
+		return;
+	}
+	for (i = 0; i < n && used + 1 < size; i++)
+		used += stp_format_address(buf + used, size - used, pid, frames[i], format);
+	if (used >= size)
+		buf[size - 1] = '\0';  /* truncated, as stap truncates at MAXSTRINGLEN */
+}
+
+void stp_stack_print(struct context *c, int user, enum stp_sym_format format)
+{
+	char text[STACK_FRAMES * 4352];
+
+	stp_stack_sprint(text, sizeof(text), c, user, format);
+	stp_output(text, strlen(text));
+}

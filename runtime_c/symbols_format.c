@@ -1,0 +1,61 @@
+/* Writing an address with its symbol, in the shapes of stap's _stp_snprint_addr. */
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "symbols.h"
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static size_t with_symbol(char *buf, size_t size, uint64_t addr, const struct stp_symbol *s, enum stp_sym_format format)
+{
+	unsigned long long a = addr, off = addr - s->start, len = s->size;
+
+	switch (format) {
+	case STP_SYM_FULL:
+		return snprintf(buf, size, " 0x%llx : %s+0x%llx/0x%llx [%s]\n", a, s->name, off, len, s->module);
+	case STP_SYM_SIMPLE:
+		return snprintf(buf, size, "%s+0x%llx [%s]\n", s->name, off, basename_of(s->module));
+	case STP_SYM_BRIEF:
+		return snprintf(buf, size, "%s+0x%llx\n", s->name, off);
+	case STP_SYM_SYMBOL:
+		return snprintf(buf, size, "%s", s->name);
+	case STP_SYM_DATA:
+		return snprintf(buf, size, "%s+0x%llx/0x%llx [%s]", s->name, off, len, s->module);
+	default:
+		return snprintf(buf, size, "0x%llx ", a);
+	}
+}
+
+/* No symbol: the hex address, with the spacing the format's symbolic form has. */
+static size_t hex_only(char *buf, size_t size, uint64_t addr, enum stp_sym_format format)
+{
+	unsigned long long a = addr;
+
+	switch (format) {
+	case STP_SYM_FULL:
+		return snprintf(buf, size, " 0x%llx\n", a);
+	case STP_SYM_SIMPLE:
+	case STP_SYM_BRIEF:
+		return snprintf(buf, size, "0x%llx\n", a);
+	case STP_SYM_NONE:
+		return snprintf(buf, size, "0x%llx ", a);
+	default:
+		return snprintf(buf, size, "0x%llx", a);
+	}
+}
+
+size_t stp_format_address(char *buf, size_t size, int64_t pid, uint64_t addr, enum stp_sym_format format)
+{
+	struct stp_symbol s;
+	int found = 0;
+
+	if (format != STP_SYM_NONE)
+		found = pid < 0 ? stp_kernel_symbol(addr, &s) : stp_user_symbol(pid, addr, &s);
+	return found ? with_symbol(buf, size, addr, &s, format) : hex_only(buf, size, addr, format);
+}

@@ -1,0 +1,109 @@
+"""Backtraces of kernel probes: stacks captured at probe time (bpf_get_stack) only when
+the handler needs them, symbolised by the runtime in stap's formats."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from engine.parse import ast
+from engine.translate.bpf import plan as P
+from engine.translate.bpf.capture import capture_program
+from engine.translate.bpf.disasm import disassemble
+from engine.translate.bpf.stack import stack_captures
+from tests.bpf_harness.util import pystap, require_kernel_probes
+
+CHAIN = r"""
+#include <unistd.h>
+#include <sys/syscall.h>
+__attribute__((noinline)) long c(void)
+{
+	long r;
+	__asm__ volatile ("syscall" : "=a"(r) : "a"(SYS_getpid) : "rcx", "r11", "memory");
+	return r + 1;
+}
+__attribute__((noinline)) long b(void) { return c() + 1; }
+__attribute__((noinline)) long a(void) { return b() + 1; }
+int main(void) { long r = a(); sleep(1); return r == 0; }
+"""
+
+
+def _call(name: str) -> ast.FunctionCall:
+    return ast.FunctionCall(name=name, args=[])
+
+
+def test_only_handlers_calling_backtrace_functions_capture_stacks():
+    assert stack_captures(ast.Block(statements=[ast.ExprStatement(expr=_call("pid"))])) == []
+    helper = ast.FunctionDecl(name="show", params=[], body=ast.Block(statements=[ast.ExprStatement(expr=_call("print_ubacktrace"))]))
+    through = _call("show")
+    through.referent = helper
+    body = ast.Block(statements=[ast.ExprStatement(expr=_call("backtrace")), ast.ExprStatement(expr=through)])
+    assert [c.kind for c in stack_captures(body)] == [P.KERNEL_STACK, P.USER_STACK]
+
+
+def test_stack_slots_end_the_record_and_call_get_stack():
+    plan = P.CapturePlan()
+    for capture in stack_captures(ast.Block(statements=[ast.ExprStatement(expr=_call("print_backtrace")), ast.ExprStatement(expr=_call("ubacktrace"))])):
+        plan.add(capture)
+    assert plan.record_size() == 64 + 2 * (8 + 8 * 20)
+    text = disassemble(capture_program(plan, 3))
+    assert text.count("call bpf_get_stack#67") == 2
+    assert "r4 = 256" in text and "r4 = 0" in text
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    require_kernel_probes()
+    directory = tmp_path_factory.mktemp("chain")
+    (directory / "chain.c").write_text(CHAIN)
+    exe = directory / "chain"
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-no-pie", "-o", str(exe), str(directory / "chain.c")], check=True)
+    symbols = {}
+    for line in subprocess.run(["nm", "-S", str(exe)], capture_output=True, text=True, check=True).stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 4 and fields[3] in ("a", "b", "c", "main"):
+            symbols[fields[3]] = (int(fields[0], 16), int(fields[1], 16))
+    return exe, symbols
+
+
+def _frame(exe, symbols, name: str, address: int, full: bool) -> str:
+    start, size = symbols[name]
+    assert start <= address < start + size
+    if full:
+        return f" 0x{address:x} : {name}+0x{address - start:x}/0x{size:x} [{exe}]"
+    return f"{name}+0x{address - start:x} [{exe.name}]"
+
+
+def test_user_backtrace_lists_c_b_a_main(chain):
+    exe, symbols = chain
+    script = (
+        "probe syscall.getpid { if (pid() == target()) {\n"
+        '  print_ubacktrace(); printf("--\\n%s\\n--\\n", ubacktrace()); print(sprint_ubacktrace()); printf("--\\n"); print_backtrace() } }'
+    )
+    result = pystap("-e", script, "-c", str(exe))
+    assert result.returncode == 0, result.stderr
+    full, hexes, simple, kernel = result.stdout.split("--\n")
+    full_lines = full.splitlines()
+    addresses = [int(line.split()[0], 16) for line in full_lines[:4]]
+    names = ["c", "b", "a", "main"]
+    assert full_lines[:4] == [_frame(exe, symbols, n, a, True) for n, a in zip(names, addresses)]
+    assert hexes.startswith(" ".join(f"0x{a:x}" for a in addresses) + " ")
+    assert hexes.endswith(" \n")
+    assert simple.splitlines()[:4] == [_frame(exe, symbols, n, a, False) for n, a in zip(names, addresses)]
+    kernel_lines = kernel.splitlines()
+    assert all(re.fullmatch(r" 0xffff[0-9a-f]+ : \w+\+0x[0-9a-f]+/0x[0-9a-f]+ \[kernel\]", line) for line in kernel_lines), kernel
+    assert any(" : do_syscall_64+" in line for line in kernel_lines), kernel
+
+
+def test_print_usyms_of_a_ubacktrace_string(chain):
+    exe, symbols = chain
+    script = 'probe syscall.getpid { if (pid() == target()) { s = ubacktrace(); print_ustack(s); printf("%s|\\n", usymname(strtol(tokenize(s, " "), 16))) } }'
+    result = pystap("-e", script, "-c", str(exe))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    address = int(lines[0].split()[0], 16)
+    start, size = symbols["c"]
+    assert lines[0] == f" 0x{address:x} : c+0x{address - start:x}/0x{size:x} [{exe}]"
+    assert lines[-1] == "c|"
