@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import sys
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -23,7 +24,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from engine.session import PASS_NAMES, Options, PassEvent, PassState, Session, is_root
 from stapui.catalogue import Catalogue
@@ -90,6 +90,7 @@ class StapUI(App):
         self.handle = None  # the engine's RunHandle while a script runs
         self.quit_armed = False
         self._wake_pending = False
+        self._engine_lock = threading.Lock()
         self._drawn_version = self._drawn_snapshot = self._drawn_probe_updates = None  # what _tick last drew
 
     # -- layout ----------------------------------------------------------------------
@@ -145,7 +146,7 @@ class StapUI(App):
         elif session.next_pass > 4:
             self.notify("passes 1-4 are done: F5 runs the script")
         else:
-            self._advance(session, session.next_pass, launch=False)
+            self._advance(session, None, launch=False)
 
     def action_build(self) -> None:
         self._advance(self._session(), 4, launch=False)
@@ -174,16 +175,20 @@ class StapUI(App):
         script = {"script_file": self.path, "script_text": None} if unchanged else {"script_text": text, "script_file": None}
         return dataclasses.replace(self.options, monitor=True, timing=True, last_pass=5, **script)
 
-    @work(thread=True, exclusive=True, group="engine")
-    def _advance(self, session: Session, last: int, launch: bool) -> None:
-        while session.next_pass <= last and not session.failed:
-            number = session.next_pass
-            try:
-                session.step()
-            except Exception as error:  # a missing pass or an engine bug: shown, not raised
-                self.post_message(PassCrashed(number, PASS_NAMES[number - 1], f"{type(error).__name__}: {error}"))
-                return
-        if launch and not session.failed and session.next_pass == 5 and not get_current_worker().is_cancelled:
+    @work(thread=True, group="engine")
+    def _advance(self, session: Session, last: int | None, launch: bool) -> None:
+        """Run passes up to `last` (None: just the next one). One worker steps at a time,
+        so keys pressed quickly queue up instead of stepping one session twice at once."""
+        with self._engine_lock:
+            last = session.next_pass if last is None else last
+            while session.next_pass <= min(last, 4) and not session.failed:
+                number = session.next_pass
+                try:
+                    session.step()
+                except Exception as error:  # a missing pass or an engine bug: shown, not raised
+                    self.post_message(PassCrashed(number, PASS_NAMES[number - 1], f"{type(error).__name__}: {error}"))
+                    return
+        if launch and not session.failed and session.next_pass == 5:
             self.call_from_thread(self._launch, session)
 
     def on_pass_event_message(self, message: PassEventMessage) -> None:
@@ -216,6 +221,8 @@ class StapUI(App):
     # -- pass 5: the run ----------------------------------------------------------------
 
     def _launch(self, session: Session) -> None:
+        if session is not self.session:
+            return  # the script was edited while it was being built
         output_file = open(self.options.output_file, "wb") if self.options.output_file else None  # noqa: SIM115
         self.model = RunModel(output_file=output_file, on_snapshot=self._wake)
         self.query_one(OutputView).start(self.model)
@@ -233,22 +240,23 @@ class StapUI(App):
 
             handle = launch(session, build, model.add)
         except Exception as error:  # not runnable here (no launcher, no privileges ...)
-            self.post_message(RunFinished(None, f"{type(error).__name__}: {error}"))
+            self.post_message(RunFinished(None, f"{type(error).__name__}: {error}", model))
             return
         self.handle = handle
         handle.set_monitor(MONITOR_MS)
         status = handle.wait()
         failure = handle.failure()
         handle.close()
-        self.post_message(RunFinished(status, failure))
+        self.post_message(RunFinished(status, failure, model))
 
     def on_run_finished(self, message: RunFinished) -> None:
+        model = message.model
+        model.finish()
+        if model.output_file is not None:
+            model.output_file.close()
+        if model is not self.model:
+            return  # a run that was replaced by a newer one
         self.handle = None
-        model = self.model
-        if model is not None:
-            model.finish()
-            if model.output_file is not None:
-                model.output_file.close()
         self._tick()
         if message.error is not None:
             self.strip.set_pass(5, PassState.FAILED, "" if message.status is None else f"exit {message.status}")

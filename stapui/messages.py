@@ -41,13 +41,14 @@ class PassCrashed(Message):
 
 
 class RunFinished(Message):
-    """The running script ended: its exit status (None if it never started) and, when it
-    did not end normally, why (the launcher's message)."""
+    """A run ended: its exit status (None if it never started), why when it did not end
+    normally (the launcher's message), and which run it was."""
 
-    def __init__(self, status: int | None, error: str | None = None) -> None:
+    def __init__(self, status: int | None, error: str | None, model) -> None:
         super().__init__()
         self.status = status
         self.error = error
+        self.model = model  # the RunModel of the run that ended
 
 
 class SnapshotArrived(Message):

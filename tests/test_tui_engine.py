@@ -69,8 +69,10 @@ async def test_moving_through_c_and_the_parse_tree_selects_the_script_line():
     app = build_app(["-e", STEP_SCRIPT])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("f6", "f6", "f6")
+        await pilot.press("f6", "f6", "f6")  # faster than the passes run: they queue up
         await wait_until(pilot, lambda: states(app)[2] is PassState.DONE)
+        await settle(pilot)
+        assert len(app.session.results) == 3 and states(app)[3] is PassState.PENDING
         view = app.query_one("#view-translate", ArtifactView)
         lines = view.text.split("\n")
         directive = next(i for i, line in enumerate(lines) if line.startswith('#line 3 "<input>"'))
