@@ -14,6 +14,7 @@
 #include "output.h"
 #include "runtime.h"
 #include "session.h"
+#include "run_options.h"
 #include "tapset_support.h"
 
 #define DEFAULT_RING_BYTES (8u << 20)
@@ -164,7 +165,8 @@ int stp_bpf_start_events(const struct stp_script *s)
 	}
 	for (i = 0; i < s->nprobes; i++)
 		table[i] = spec_of(&s->probes[i]);
-	rc = stp_bpf_start(table, (uint32_t)s->nprobes, DEFAULT_RING_BYTES, 0);
+	stp_bpf_uprobe_filter((int)stp_target_pid());  /* -x: process(...) probes in that process only */
+	rc = stp_bpf_start(table, (uint32_t)s->nprobes, stp_bpf_ring_bytes(DEFAULT_RING_BYTES), 0);
 	free(table);
 	if (rc < 0) {
 		stp_report_error(stp_bpf_error());
@@ -233,6 +235,7 @@ static const char *field_string(const struct context *c, const struct stp_bpf_fi
 
 	if (s->status > 0 || !f->is_user)
 		return s->status > 0 ? s->data : "";
+	stp_note_user_reread(c->pid, s->addr, s->status);
 	if (tapset_read_user_string(c->pid, s->addr, retry, stp_strmax(), (int64_t)stp_strmax()) == 0)
 		return retry;
 	return "";
@@ -255,6 +258,8 @@ static void append_pretty(char *out, size_t size, const struct context *c, const
 		return;
 	if (f->is_string)
 		tapset_escape(out + used, size - used, field_string(c, f, out + used), -1, 1);
+	else if (f->is_decimal)
+		snprintf(out + used, size - used, "%lld", (long long)field_long(c, f));
 	else
 		snprintf(out + used, size - used, "0x%llx", (unsigned long long)field_long(c, f));
 }
@@ -269,8 +274,12 @@ static const char *format_fields(const struct context *c, const struct stp_bpf_t
 		size_t used = strlen(out);
 		if (t->form == STP_BPF_VARS)
 			snprintf(out + used, size - used, "%s%s=", i ? " " : "", t->fields[i].name);
+		else if (t->form == STP_BPF_TEMPLATE)
+			snprintf(out + used, size - used, "%s", t->fields[i].name);
 		append_pretty(out, size, c, &t->fields[i]);
 	}
+	if (t->form == STP_BPF_TEMPLATE)
+		snprintf(out + strlen(out), size - strlen(out), "%s", t->text);
 	return out;
 }
 
@@ -294,6 +303,7 @@ const char *stp_bpf_string(struct context *c, uint32_t target)
 		return field_string(c, &t->fields[0], format_buffers[target]);
 	case STP_BPF_VARS:
 	case STP_BPF_PRETTY:
+	case STP_BPF_TEMPLATE:
 		return format_fields(c, t, format_buffers[target]);
 	case STP_BPF_CONST:
 		return t->text;
@@ -323,6 +333,8 @@ int stp_event_string(int64_t pid, uint64_t addr, char *out, size_t size, int64_t
 	const struct stp_bpf_string *s;
 
 	for (uint32_t i = 0; (s = user_copy(pid, i, &f)) != NULL; i++) {
+		if (!f->is_buffer && s->addr == addr && s->status <= 0)
+			stp_note_user_reread(pid, addr, s->status);  /* tapset_read_user_string reads it */
 		if (f->is_buffer || s->addr != addr || s->status <= 0)
 			continue;
 		if ((size_t)s->status - 1 < most)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bpf_runtime.h"
+#include "bpf_uprobe.h"
 
 #define MAX_ATTACHMENTS 4096
 
@@ -44,6 +45,8 @@ static int relocation_value(const char *name)
 		return state.ring_fd;
 	if (strcmp(name, "lost") == 0)
 		return state.lost_fd;
+	if (strcmp(name, "entry") == 0)
+		return stp_bpf_entry_map();
 	stp_bpf_fail("capture program refers to unknown map '%s'", name);
 	return -1;
 }
@@ -102,12 +105,32 @@ static int attach_perf_everywhere(int prog_fd, const struct stp_bpf_probe *probe
 	return 0;
 }
 
+/* For bpf_uprobe.c: load a probe's relocated program and keep the fd. */
+int stp_bpf_load_kept(const struct stp_bpf_probe *probe, uint32_t type)
+{
+	struct bpf_insn *insns = relocate(probe);
+	int prog_fd;
+
+	if (insns == NULL)
+		return -1;
+	prog_fd = stp_bpf_prog_load(type, insns, probe->n_insns, probe->probe_point);
+	free(insns);
+	return stp_bpf_keep(prog_fd);
+}
+
+int stp_bpf_keep(int fd)
+{
+	return fd < 0 ? -1 : keep_fd(fd);
+}
+
 static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
 {
 	int is_tracepoint = probe->attach == STP_BPF_TRACEPOINT;
 	struct bpf_insn *insns;
 	int prog_fd;
 
+	if (probe->attach == STP_BPF_UPROBE || probe->attach == STP_BPF_RAW_TRACEPOINT)
+		return stp_bpf_attach_user(probe);
 	if (is_tracepoint && check_format(probe) < 0)
 		return -1;
 	insns = relocate(probe);

@@ -49,7 +49,9 @@ struct stp_bpf_string {
 
 enum stp_bpf_attach {
 	STP_BPF_TRACEPOINT,  /* target = "system:event" */
-	STP_BPF_PERF_EVENT   /* perf_type/config, sampled every `period` counts on each CPU */
+	STP_BPF_PERF_EVENT,  /* perf_type/config, sampled every `period` counts on each CPU */
+	STP_BPF_UPROBE,      /* target = binary path, uprobe = where (bpf_uprobe.h) */
+	STP_BPF_RAW_TRACEPOINT  /* target = raw tracepoint name (kernel.tracepoint) */
 };
 
 /* How a handler reads one target expression ($field, $$vars ...) from the record. */
@@ -58,7 +60,8 @@ enum stp_bpf_form {
 	STP_BPF_STRING,  /* one string slot */
 	STP_BPF_VARS,    /* every field as name=0x1 name="text" ($$vars, $$parms) */
 	STP_BPF_PRETTY,  /* one field formatted as in STP_BPF_VARS, without its name ($field$) */
-	STP_BPF_CONST    /* text known at translate time ($$name) */
+	STP_BPF_CONST,   /* text known at translate time ($$name) */
+	STP_BPF_TEMPLATE /* each field preceded by its name as text, then `text` ($p$, $$parms of uprobes) */
 };
 
 struct stp_bpf_field {
@@ -69,6 +72,7 @@ struct stp_bpf_field {
 	uint8_t is_signed;
 	uint8_t is_user;     /* string read from user memory (user_string() of a pointer field) */
 	uint8_t is_buffer;   /* bytes of a user buffer: status 0 when read, `reserved` = how many */
+	uint8_t is_decimal;  /* formatted integer: decimal, not 0x hex */
 };
 
 struct stp_bpf_target {
@@ -99,6 +103,7 @@ struct stp_bpf_probe {
 	uint32_t n_targets;
 	const struct stp_bpf_field *user_strings; /* strings captured behind user pointers */
 	uint32_t n_user_strings;
+	const struct stp_bpf_uprobe *uprobe;      /* STP_BPF_UPROBE: offsets, entry program, build-id */
 };
 
 /* Called for each record consumed from the ring buffer. */
@@ -145,5 +150,7 @@ struct stp_bpf_ring;
 struct stp_bpf_ring *stp_bpf_ring_open(int map_fd, uint32_t bytes);
 int stp_bpf_ring_drain(struct stp_bpf_ring *ring, stp_bpf_record_fn fn, void *arg);
 void stp_bpf_ring_close(struct stp_bpf_ring *ring);
+
+#include "bpf_uprobe.h"
 
 #endif

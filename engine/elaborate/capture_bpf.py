@@ -6,7 +6,7 @@ start from a register (struct pt_regs) or a raw-tracepoint argument and follow
 pointers. This module emits that, with the same assembler and the same record
 header, so the runtime's ring-buffer consumer reads both alike:
 
-    record = header (48 bytes) | one 8-byte slot per integer | string slots
+    record = header (64 bytes) | one 8-byte slot per integer | string slots
 
 An integer slot holds the recipe's final value (zero-extended; the reader sign-
 extends from `size` when `signed`). A string slot is the runtime's struct
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from engine.elaborate.dwarf_capture import Capture, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.capture import _count_loss, _header  # the shared record header and loss counter
+from engine.translate.bpf.capture import _count_loss, _header, _skip_own_process  # shared with tracepoint programs
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
 from engine.translate.bpf.plan import HEADER_SIZE, STRING_HEADER
 
@@ -76,14 +76,19 @@ class CaptureError(Exception):
     """A recipe this program generator cannot emit (the message says which part)."""
 
 
-def capture_program(layout: RecordLayout, probe_index: int, probe_address: int | None = None) -> Program:
+def capture_program(layout: RecordLayout, probe_index: int, probe_address: int | None = None,
+                    skip_self: bool = False) -> Program:
     """Reserve a record, fill the header, run each slot's recipe, submit (or count a loss).
 
     `probe_address` is the probe's link-time address, for recipes relative to the load
     address (globals of position-independent files): at an entry uprobe the interrupted
-    %rip is the probe's address in the process, so load base = rip - probe_address."""
+    %rip is the probe's address in the process, so load base = rip - probe_address.
+    `skip_self` ignores the runtime's own events (system-wide raw tracepoints, which
+    its handlers would otherwise feed)."""
     a = Assembler()
     a.mov(R6, R1)  # the context: struct pt_regs * or the raw tracepoint's u64 args
+    if skip_self:
+        _skip_own_process(a)
     a.load_map(R1, "events")
     a.mov(R2, layout.record_size())
     a.mov(R3, 0)
@@ -246,9 +251,10 @@ class ProbeCapture:
     attach: dict  # see `attach_spec`
 
 
-def plan_probe(derived, probe_index: int, maxstringlen: int = 512) -> ProbeCapture:
+def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings: list[Capture] = ()) -> ProbeCapture:
     """Lay out, assemble and describe `derived` (a process(...) or kernel.tracepoint probe)
-    from the TargetValues pass 2 recorded in `derived.targets`."""
+    from the TargetValues pass 2 recorded in `derived.targets`; `extra_strings` are
+    pointer recipes whose strings are copied too (user_string() of a target value)."""
     layout = RecordLayout()
     reads, seen = [], set()
     for value in derived.targets:
@@ -256,9 +262,11 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512) -> ProbeCaptu
         if key not in seen:
             seen.add(key)
             reads.append(_read_for(layout, value.capture, maxstringlen))
+    for recipe in extra_strings:
+        layout.add(Slot(recipe, string=True, buffer=maxstringlen))
     attach = attach_spec(derived)
     address = attach.get("address") if not attach.get("retprobe") else None
-    program = capture_program(layout, probe_index, address)
+    program = capture_program(layout, probe_index, address, skip_self=attach["kind"] == "raw_tracepoint")
     entry = entry_program(layout, attach["entry_address"]) if layout.entry_slots() else None
     return ProbeCapture(layout, program, entry, reads, attach)
 

@@ -27,6 +27,8 @@ from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
 from engine.translate.bpf.stack import stack_captures
 from engine.translate.bpf.task import task_offsets
+from engine.translate.bpf.uprobe_attach import UserProbe, is_user_probe, plan_user_probe
+from engine.translate.bpf.uprobe_attach import target_expression as user_target_expression
 
 INCLUDE = '#include "bpf_runtime.h"'
 START_EVENTS = "stp_bpf_start_events"
@@ -54,8 +56,9 @@ _FORMS = {
 
 
 def is_kernel_probe(derived: Any) -> bool:
-    """True for derived probes captured by a BPF program (tracepoints, syscalls, perf)."""
-    return "tracepoint" in derived.data or "perf_config" in derived.data
+    """True for derived probes captured by a BPF program (tracepoints, syscalls, perf,
+    uprobes and raw tracepoints)."""
+    return "tracepoint" in derived.data or "perf_config" in derived.data or is_user_probe(derived)
 
 
 def target_reads(derived: Any) -> list[tuple[ast.Node, P.TargetRead]]:
@@ -69,6 +72,8 @@ def target_reads(derived: Any) -> list[tuple[ast.Node, P.TargetRead]]:
 
 def target_expression(derived: Any, expr: ast.Node, context: str = "c") -> str:
     """C for reading `expr` in the handler of `derived` (a long or a const char *)."""
+    if is_user_probe(derived):
+        return user_target_expression(derived, expr, context)
     for number, (node, read) in enumerate(target_reads(derived)):
         if node is expr:
             function = "stp_bpf_long" if read.form == P.LONG_READ else "stp_bpf_string"
@@ -95,10 +100,13 @@ class KernelProbes:
     """The kernel probes of one script, in the order the emitter adds them."""
 
     maxstringlen: int = 512
-    probes: list[KernelProbe] = field(default_factory=list)
+    probes: list[KernelProbe | UserProbe] = field(default_factory=list)
 
     def add(self, index: int, derived: Any, body: ast.Node | None = None) -> str:
         """Plan, assemble and remember probe `index`; return `&its_spec` for event_spec."""
+        if is_user_probe(derived):
+            self.probes.append(plan_user_probe(index, derived, body or derived.origin, self.maxstringlen))
+            return "&" + self.probes[-1].c_name
         plan = P.CapturePlan()
         reads = [read for _, read in target_reads(derived)]
         for read in reads:
@@ -134,11 +142,14 @@ class KernelProbes:
         return captures
 
     def declarations(self) -> str:
-        return "\n".join(_probe_tables(probe) for probe in self.probes)
+        return "\n".join(p.tables() if isinstance(p, UserProbe) else _probe_tables(p) for p in self.probes)
 
     def disassembly(self) -> str:
         parts = []
         for probe in self.probes:
+            if isinstance(probe, UserProbe):
+                parts.append(probe.listing())
+                continue
             size = probe.plan.record_size()
             parts.append(f"/* capture program for {probe.derived.point} (probe {probe.index}, {size}-byte records) */")
             parts.append(disassemble(probe.program))

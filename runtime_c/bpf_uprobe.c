@@ -1,0 +1,135 @@
+/* Attaching uprobe capture programs through the uprobe PMU: perf_event_open with
+ * config1 = the binary's path and config2 = the file offset (config bit 0 for a
+ * uretprobe, bits 32-63 the SDT semaphore's offset, which the kernel increments while
+ * attached).  With -x the event is opened for that process only; otherwise one
+ * event (cpu 0, every process) runs the program wherever the probe is hit. */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bpf_uprobe.h"
+
+#define UPROBE_PMU_TYPE "/sys/bus/event_source/devices/uprobe/type"
+#define ENTRY_MAP_ENTRIES 4096  /* threads inside a probed function with entry values */
+#define ENTRY_VALUE_BYTES 64    /* capture_bpf.MAX_ENTRY_VALUES u64s */
+
+static int filter_pid;
+static int entry_map_fd = -1;
+
+void stp_bpf_uprobe_filter(int pid)
+{
+	filter_pid = pid;
+}
+
+int stp_bpf_entry_map(void)
+{
+	if (entry_map_fd < 0)
+		entry_map_fd = stp_bpf_keep(stp_bpf_map_create(BPF_MAP_TYPE_HASH, 8, ENTRY_VALUE_BYTES, ENTRY_MAP_ENTRIES, "stp_entry"));
+	return entry_map_fd;
+}
+
+static int uprobe_pmu_type(void)
+{
+	FILE *f = fopen(UPROBE_PMU_TYPE, "r");
+	int type = -1;
+
+	if (f == NULL) {
+		stp_bpf_fail("this kernel has no uprobe PMU (%s: %s)", UPROBE_PMU_TYPE, strerror(errno));
+		return -1;
+	}
+	if (fscanf(f, "%d", &type) != 1)
+		stp_bpf_fail("cannot read the uprobe PMU type from %s", UPROBE_PMU_TYPE);
+	fclose(f);
+	return type;
+}
+
+/* The binary must still be the build the script was translated against. */
+static int check_build_id(const struct stp_bpf_probe *probe)
+{
+	char now[128];
+
+	if (probe->uprobe->build_id == NULL)
+		return 0;
+	if (stp_elf_build_id(probe->target, now, sizeof(now)) < 0)
+		return -1;
+	if (strcmp(now, probe->uprobe->build_id) == 0)
+		return 0;
+	stp_bpf_fail("%s has changed since the script was translated (build-id %s, expected %s); "
+		     "translate the script again",
+		     probe->target, now[0] ? now : "none", probe->uprobe->build_id);
+	return -1;
+}
+
+static int open_uprobe(const struct stp_bpf_probe *probe, int prog_fd, uint64_t offset, int retprobe, uint64_t ref_ctr)
+{
+	struct perf_event_attr attr;
+	int type = uprobe_pmu_type();
+	int fd;
+
+	if (type < 0)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = (uint32_t)type;
+	attr.config = (retprobe ? 1ULL : 0ULL) | (ref_ctr << 32);
+	attr.config1 = (uint64_t)(uintptr_t)probe->target;
+	attr.config2 = offset;
+	attr.sample_period = 1;
+	attr.disabled = 1;
+	fd = (int)syscall(__NR_perf_event_open, &attr, filter_pid > 0 ? filter_pid : -1, filter_pid > 0 ? -1 : 0, -1,
+			  PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		stp_bpf_fail("cannot place a uprobe for %s in %s at offset 0x%llx: %s", probe->probe_point, probe->target,
+			     (unsigned long long)offset, strerror(errno));
+		return -1;
+	}
+	if (stp_bpf_keep(fd) < 0)
+		return -1;
+	if (ioctl(fd, PERF_EVENT_IOC_SET_BPF, prog_fd) != 0) {
+		stp_bpf_fail("cannot attach the capture program to the uprobe for %s: %s", probe->probe_point, strerror(errno));
+		return -1;
+	}
+	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
+		stp_bpf_fail("cannot enable the uprobe for %s: %s", probe->probe_point, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A .return probe's companion at the function's entry, stashing its entry values. */
+static int attach_entry(const struct stp_bpf_probe *probe)
+{
+	const struct stp_bpf_uprobe *u = probe->uprobe;
+	struct stp_bpf_probe entry = *probe;
+	int prog_fd;
+
+	entry.insns = u->entry_insns;
+	entry.n_insns = u->n_entry_insns;
+	entry.relocs = u->entry_relocs;
+	entry.n_relocs = u->n_entry_relocs;
+	prog_fd = stp_bpf_load_kept(&entry, BPF_PROG_TYPE_KPROBE);
+	if (prog_fd < 0)
+		return -1;
+	return open_uprobe(probe, prog_fd, u->entry_offset, 0, 0);
+}
+
+int stp_bpf_attach_user(const struct stp_bpf_probe *probe)
+{
+	const struct stp_bpf_uprobe *u = probe->uprobe;
+	int prog_fd;
+
+	if (probe->attach == STP_BPF_RAW_TRACEPOINT)
+		return stp_bpf_attach_raw_tracepoint(probe);
+	if (check_build_id(probe) < 0)
+		return -1;
+	if (u->n_entry_insns > 0 && attach_entry(probe) < 0)
+		return -1;
+	prog_fd = stp_bpf_load_kept(probe, BPF_PROG_TYPE_KPROBE);
+	if (prog_fd < 0)
+		return -1;
+	return open_uprobe(probe, prog_fd, u->offset, u->retprobe, u->ref_ctr_offset);
+}
