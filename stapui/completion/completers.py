@@ -96,19 +96,19 @@ def _target_variables(catalogue: Catalogue, match: re.Match, text: str) -> list[
 
 def _symbols(catalogue: Catalogue, match: re.Match, text: str) -> list[Item]:
     """The script's own names first, then the language, then the tapset library."""
-    items = [Item(g, g, "global", "global") for g in script_globals(text)]
-    items += [Item(f, f + "(", "script function", "function") for f in script_functions(text)]
-    items += [Item(k, k, "keyword", "keyword") for k in KEYWORDS]
-    items += [Item(b, b + "(", "builtin", "function") for b in BUILTINS]
-    items += [Item(f.name, f.name + "(", f.signature + (" — " + f.doc if f.doc else ""), "function")
-              for f in catalogue.functions()]
-    unique: dict[str, tuple[int, Item]] = {}
-    for rank, item in enumerate(items):
-        unique.setdefault(item.label, (rank, item))
-    groups = {"global": 0, "keyword": 2}
-    ordered = sorted(unique.values(), key=lambda r: (groups.get(r[1].kind, 1 if r[1].detail == "script function" else 3),
-                                                     len(r[1].label), r[1].label))  # fmt: skip
-    return [item for _, item in ordered]
+    groups = [
+        [Item(g, g, "global", "global") for g in script_globals(text)],
+        [Item(f, f + "(", "script function", "function") for f in script_functions(text)],
+        [Item(k, k, "keyword", "keyword") for k in KEYWORDS],
+        [Item(b, b + "(", "builtin", "function") for b in BUILTINS]
+        + [Item(f.name, f.name + "(", f.signature + (" — " + f.doc if f.doc else ""), "function")
+           for f in catalogue.functions()],
+    ]  # fmt: skip
+    ranked: dict[str, tuple[int, int, str, Item]] = {}
+    for rank, group in enumerate(groups):
+        for item in group:
+            ranked.setdefault(item.label, (rank, len(item.label), item.label, item))
+    return [entry[3] for entry in sorted(ranked.values(), key=lambda e: e[:3])]
 
 
 _CONTEXTS: list[tuple[re.Pattern, Callable[[Catalogue, re.Match, str], list[Item]]]] = [
