@@ -12,9 +12,9 @@
 
 #include "bpf_runtime.h"
 #include "output.h"
+#include "run_options.h"
 #include "runtime.h"
 #include "session.h"
-#include "run_options.h"
 #include "tapset_support.h"
 
 #define DEFAULT_RING_BYTES (8u << 20)

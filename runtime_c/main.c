@@ -2,6 +2,7 @@
  * the main loop, then end (or error) probes, report counts and exit with the status.
  *
  *   SCRIPT [--relay-fd N --wake-fd M] [--timeout MS] [--timing] [--target PID] [--command CMD]
+ *          [--verbose N] [--buffer-mb N]
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include "output.h"
 #include "records.h"
 #include "relay.h"
+#include "run_options.h"
 #include "session.h"
 
 static int parse_args(int argc, char **argv, struct stp_loop_options *opts)
@@ -28,6 +30,8 @@ static int parse_args(int argc, char **argv, struct stp_loop_options *opts)
 			stp_target_configure(strtoll(argv[++i], NULL, 10), NULL);
 		} else if (strcmp(argv[i], "--command") == 0 && i + 1 < argc) {
 			stp_target_configure(0, argv[++i]);
+		} else if (stp_run_option(argc, argv, &i)) {
+			continue;  /* --verbose N, --buffer-mb N */
 		} else {
 			fprintf(stderr, "usage: %s [--relay-fd N --wake-fd M] [--timeout MS] [--timing] [--target PID] [--command CMD]\n", argv[0]);
 			return -1;

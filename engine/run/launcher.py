@@ -33,6 +33,10 @@ def runtime_argv(options, executable: str) -> list[str]:
         argv += ["--target", str(options.target_pid)]
     if options.command:
         argv += ["--command", options.command]
+    if options.verbose:
+        argv += ["--verbose", str(options.verbose)]
+    if options.buffer_mb:
+        argv += ["--buffer-mb", str(options.buffer_mb)]
     return argv
 
 
