@@ -93,7 +93,11 @@ class Builder(Transformer):
         return c[0]
 
     def point_list(self, c):
-        return [point for points in c[::2] for point in points]
+        return list(c[0])
+
+    def point_list_more(self, c):
+        c[0].extend(c[2])
+        return c[0]
 
     def point(self, c):
         """One written point: a ProbePoint per `{a,b}` alternative, sharing the suffix."""
@@ -110,19 +114,13 @@ class Builder(Transformer):
 
     def point_path(self, c):
         """All expansions of `a.{b,c}.d`, each a ProbePoint (alternatives may carry flags)."""
-        paths = [ast.ProbePoint([])]
-        for element in c[::2]:
-            expanded = []
-            for path in paths:
-                for alternative in element:
-                    expanded.append(_joined(path, alternative))
-            paths = expanded
-        for path in paths:
-            path.span = path.components[0].span
-        return paths
+        return c[0]
+
+    def point_path_more(self, c):
+        return [_joined(path, alternative) for path in c[0] for alternative in c[2]]
 
     def point_elem(self, c):
-        return [ast.ProbePoint([c[0]])]
+        return [ast.ProbePoint([c[0]], span=c[0].span)]
 
     def point_alternatives(self, c):
         return [point for points in c[1:-1:2] for point in points]
@@ -243,7 +241,17 @@ class Builder(Transformer):
     # -- statements ------------------------------------------------------------------
 
     def block(self, c):
-        return ast.Block(c[1:-1], span=span(c[0]))
+        return ast.Block(c[1], span=span(c[0]))
+
+    def empty_block(self, c):
+        return ast.Block([], span=span(c[0]))
+
+    def statements(self, c):
+        return [c[0]]
+
+    def statements_more(self, c):
+        c[0].append(c[1])
+        return c[0]
 
     def null_stmt(self, c):
         return ast.NullStatement(span=span(c[0]))
@@ -420,7 +428,11 @@ class Builder(Transformer):
         return ast.NumberLiteral(parse_number(c[0]), c[0].value, span=span(c[0]))
 
     def string_lit(self, c):
-        return ast.StringLiteral("".join(c) if len(c) > 1 else c[0].value, span=span(c[0]))
+        return ast.StringLiteral(c[0].value, span=span(c[0]))
+
+    def string_lit_more(self, c):
+        c[0].value += c[1].value  # adjacent literals are one string, as in C
+        return c[0]
 
     def symbol(self, c):
         item = c[0]
@@ -461,9 +473,14 @@ class Builder(Transformer):
         return node
 
     def args(self, c):
-        args = _ArgList(c[::2])
-        args.separators = c[1::2]
+        args = _ArgList(c)
+        args.separators = []
         return args
+
+    def args_more(self, c):
+        c[0].append(c[2])
+        c[0].separators.append(c[1])
+        return c[0]
 
     def index_list(self, c):
         return c[::2]
@@ -596,7 +613,8 @@ def _joined(head: ast.ProbePoint, tail: ast.ProbePoint) -> ast.ProbePoint:
         first = head.components[0]
         where = (first.span, f"identifier '{first.functor}'")
         raise ParseProblem("'?', '!' or condition must only be specified in suffix", None, label="at", at=where)
-    return ast.ProbePoint(head.components + tail.components, tail.optional, tail.sufficient, tail.condition)
+    components = head.components + tail.components
+    return ast.ProbePoint(components, tail.optional, tail.sufficient, tail.condition, span=head.span)
 
 
 def _negate(value: int) -> int:

@@ -46,9 +46,10 @@ def unexpected_token_message(expected: set[str], token: Token | None, previous: 
         return "unknown operator @"
     if {"IDENT", "NEXT", "RETURN"} <= expected and not expected & {"LPAR", "STAR"}:
         return "expected identifier or keyword"
-    if expected == {"RPAR", "COMMA"}:  # after @cast's/@var's strings, or a call's argument
-        string = previous is not None and previous.type == "STRING_LITERAL"
-        return "expected ')'" if string else "expected one of ') ,'"
+    if expected == {"RPAR", "COMMA", "STRING_LITERAL"}:  # after @cast's or @var's strings
+        return "expected ')'"
+    if expected == {"RPAR", "COMMA"}:  # after a call's last argument
+        return "expected one of ') ,'"
     special = _SPECIAL_SETS.get(frozenset(expected))
     if special is not None:
         return special
