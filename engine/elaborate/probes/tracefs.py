@@ -119,8 +119,16 @@ def tracefs_dir() -> Path:
 def list_events(pattern: str = "*:*") -> list[tuple[str, str]]:
     """(system, event) pairs matching a `SYSTEM:EVENT` glob (no colon: the event part), sorted."""
     system_glob, event_glob = pattern.split(":", 1) if ":" in pattern else ("*", pattern)
+    if not _is_glob(system_glob) and not _is_glob(event_glob):
+        # Exact names (every syscall alias): one stat instead of scanning ~2000 events.
+        exists = (tracefs_dir() / "events" / system_glob / event_glob / "format").exists()
+        return [(system_glob, event_glob)] if exists else []
     events = _all_events(tracefs_dir())
     return [(s, e) for s, e in events if fnmatch.fnmatchcase(s, system_glob) and fnmatch.fnmatchcase(e, event_glob)]
+
+
+def _is_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
 
 
 @lru_cache(maxsize=None)
