@@ -1,0 +1,146 @@
+"""process(...) uprobes and kernel.tracepoint raw tracepoints through all five passes.
+
+tests/programs/probed.c runs its loop three times with known arguments (-O0 and -O2).
+Each test probes a private copy of the binary (uprobes are per file, so the copies
+other tests run concurrently cannot add events) and checks every value exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.bpf_harness.util import PYSTAP, loaded_programs, programs_held_by, wait_until_unloaded
+from tests.programs import build
+from tests.support import REPO, require, require_root
+
+
+def pystap(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*PYSTAP, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout)
+
+
+def private_copy(directory: Path, opt: str) -> str:
+    target = directory / f"probed{opt}"
+    shutil.copy2(build("probed", opt), target)
+    return str(target)
+
+
+@pytest.fixture(scope="module", params=["-O0", "-O2"])
+def binary(request, tmp_path_factory) -> str:
+    require_root()
+    require(Path("/sys/bus/event_source/devices/uprobe/type").exists(), "the uprobe PMU")
+    return private_copy(tmp_path_factory.mktemp("uprobe"), request.param)
+
+
+def script(path: str) -> str:
+    p = f'process("{path}")'
+    return (
+        f'probe {p}.statement("add@probed.c:24") {{ printf("sum %d\\n", $sum) }}\n'
+        f'probe {p}.function("add").return {{ printf("ret %d a=%d b=%d\\n", $return, $a, @entry($b)) }}\n'
+        f'probe {p}.function("greet") {{ printf("greet %s %d\\n", user_string($name), $times) }}\n'
+        f'probe {p}.mark("greeted") {{ printf("greeted %s %d\\n", user_string($arg1), $arg2) }}\n'
+        f'probe {p}.function("norm") {{ printf("norm %d %d %d %s %s\\n", $p->x, $p->y, $p->next->x, user_string($p->label), $p$) }}\n'
+        f'probe {p}.function("norm").return {{ printf("norm ret %d\\n", $return) }}\n'
+        f'probe {p}.mark("loop") {{ printf("loop %d %d %s\\n", $arg1, $arg2, user_string($arg3)) }}\n'
+    )
+
+
+def expected(rounds: int) -> list[str]:
+    lines, checksum = [], 0
+    for i in range(rounds):
+        checksum += (100 + 2 * i) + 6 * (i + 1) - 30 + 2 * i
+        lines += [
+            f"sum {100 + 2 * i}", f"ret {100 + 2 * i} a={i} b={100 + i}",
+            f"greet stapui {i + 1}", f"greeted stapui {6 * (i + 1)}",
+            "norm 3 -40 7 head {.x=3, .y=-40, .label=0xADDR, .next=0xADDR}", "norm ret -30",
+            f"loop {i} {checksum} head",
+        ]
+    return lines
+
+
+def test_function_return_statement_and_mark_probes_exact(binary):
+    result = pystap("-e", script(binary), "-c", f"{binary} 3")
+    assert result.returncode == 0, result.stderr
+    lines = [re.sub(r"0x[0-9a-f]+", "0xADDR", line) for line in result.stdout.splitlines()]
+    assert lines.count("258") == 1  # the program's own output, in any order with the handlers'
+    lines.remove("258")
+    assert lines == expected(3)
+
+
+def test_dollar_parms_and_probe_point(binary):
+    body = 'printf("%s|%s|%d\\n", pp(), $$parms, $a + $b)'
+    result = pystap("-e", f'probe process("{binary}").function("add") {{ {body} }}', "-c", f"{binary} 2")
+    assert result.returncode == 0, result.stderr
+    point = f'process("{binary}").function("add@{REPO / "tests" / "programs" / "probed.c"}:21")'
+    handler = [line for line in result.stdout.splitlines() if line != "162"]
+    assert handler == [f"{point}|a=0x0 b=0x64|100", f"{point}|a=0x1 b=0x65|102"]
+
+
+def test_kernel_tracepoint_btf_arguments():
+    require_root()
+    body = 'if (pid() == target()) printf("%d %d %s %s\\n", $arg2 == pid(), $arg1->pid == pid(), $arg1->comm$, execname())'
+    result = pystap("-e", f'probe kernel.tracepoint("sched_process_exec") {{ {body} }}', "-c", "/bin/true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == '1 1 "true" true\n'
+
+
+def test_changed_binary_is_refused_at_attach_time(tmp_path):
+    """Translated against one build, run against another: stap's build-id check."""
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    artifact = pystap("-p4", "-e", f'probe process("{path}").function("add") {{ println($a) }}')
+    assert artifact.returncode == 0, artifact.stderr
+    old = _build_id(path)
+    shutil.copy2(build("probed", "-O2"), path)
+    new = _build_id(path)
+    assert old != new
+    run = subprocess.run([artifact.stdout.strip(), "--command", f"{path} 1"], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert run.stdout == ""  # the command never ran
+    assert (f"{path} has changed since the script was translated (build-id {new}, expected {old}); "
+            "translate the script again") in run.stderr
+
+
+def _build_id(path: str) -> str:
+    from engine.elaborate.elf import read_image
+
+    return read_image(path, symbols=False).build_id
+
+
+def test_nothing_stays_attached_after_kill_9(tmp_path):
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    body = f'probe process("{path}").function("add").return {{ println($a) }}'
+    driver = subprocess.Popen([*PYSTAP, "-e", body], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        runtime, held = _attached_runtime(driver.pid)
+        assert len(held) == 2  # the return probe's program and its entry companion
+        assert all(loaded_programs().get(i) == "stapui_capture" for i in held)
+        os.kill(runtime, signal.SIGKILL)
+        driver.wait(timeout=60)
+    finally:
+        driver.kill()
+        driver.wait()
+    assert wait_until_unloaded(held) == set()
+    # and the binary runs unprobed: its uprobes are gone with the perf events
+    assert subprocess.run([path, "1"], capture_output=True, text=True, timeout=60).stdout == "76\n"
+
+
+def _attached_runtime(driver: int) -> tuple[int, set[int]]:
+    """The runtime child of pystap and its BPF programs, once it has attached them."""
+    for _ in range(1200):
+        children = Path(f"/proc/{driver}/task/{driver}/children").read_text().split()
+        if children:
+            runtime = int(children[0])
+            held = programs_held_by(runtime)
+            if len(held) >= 2:
+                return runtime, held
+        time.sleep(0.05)
+    raise AssertionError("the runtime never attached its probes")
