@@ -38,8 +38,10 @@ class ArtifactView(HighlightedTextArea):
         self.maps_lines = maps_lines
         self.source_name: str | None = None
 
-    def show(self, text: str, source_name: str | None = None) -> None:
+    def show(self, text: str, source_name: str | None = None, wrap: bool = False) -> None:
+        """Show `text`; messages wrap, code keeps its lines (and scrolls sideways)."""
         self.source_name = source_name
+        self.soft_wrap = wrap
         self.load_text(text)
 
     def on_text_area_selection_changed(self, event: HighlightedTextArea.SelectionChanged) -> None:

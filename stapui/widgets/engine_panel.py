@@ -75,7 +75,7 @@ class EnginePanel(Vertical):
 
     def reset(self, from_pass: int = 1) -> None:
         for number in range(from_pass, len(PANE_PASSES) + 1):
-            self.view(number).show(NOT_RUN)
+            self.view(number).show(NOT_RUN, wrap=True)
         if from_pass == 1:
             self.query_one(AstTree).show_file(None)
 
@@ -89,12 +89,12 @@ class EnginePanel(Vertical):
             if number == 1:
                 self.query_one(AstTree).show_file(getattr(result.artifact, "user_file", None))
         else:
-            self.view(number).show(failure_text(result))
+            self.view(number).show(failure_text(result), wrap=True)
         self.reveal(number)
 
     def show_message(self, number: int, text: str) -> None:
         if number <= len(PANE_PASSES):
-            self.view(number).show(text)
+            self.view(number).show(text, wrap=True)
             self.reveal(number)
 
     def reveal(self, number: int) -> None:
