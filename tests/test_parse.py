@@ -242,3 +242,21 @@ def test_at_var_splits_compilation_unit():
     stapfile = parse_text('probe begin { x = @var("counter@main.c") }', "<input>", conditions=COND)
     node = stapfile.probes[0].body.statements[0].expr.value
     assert (node.target_name, node.cu_name, node.module) == ("counter", "main.c", None)
+
+
+def test_parser_works_from_freshly_built_lark_tables(monkeypatch):
+    """A cold grammar (no lark cache) holds Tokens as rule names; the driver must cope."""
+    from importlib import resources
+
+    from lark import Lark
+
+    from engine.parse import parser
+
+    grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
+    builder = parser._lark()[1]
+    fresh = Lark(grammar, parser="lalr", lexer=parser._NoLexer, transformer=builder, keep_all_tokens=True)
+    monkeypatch.setattr(parser, "_tables", lambda: parser._Tables(fresh))
+    assert body("probe begin { x = a ? b : -c[1]; foreach (k in m-) print(k) }") == [
+        "(x) = ((a)?(b):(-(c[1])));",
+        "foreach ([k] in m-) print(k);",
+    ]
