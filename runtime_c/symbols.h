@@ -61,7 +61,7 @@ enum stp_sym_format {
  * `pid` < 0 looks the address up in the kernel. */
 size_t stp_format_address(char *buf, size_t size, int64_t pid, uint64_t addr, enum stp_sym_format format);
 
-/* bpf_stack.c: the stacks captured in the current record (none outside kernel probes). */
+/* stack_record.c: the stacks captured in the current record (none outside kernel probes). */
 size_t stp_stack_frames(const struct context *c, int user, uint64_t *frames, size_t max);
 void stp_stack_print(struct context *c, int user, enum stp_sym_format format);
 void stp_stack_sprint(char *buf, size_t size, struct context *c, int user, enum stp_sym_format format);

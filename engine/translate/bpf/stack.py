@@ -4,7 +4,7 @@ Handlers run in the runtime after the event, so the stacks of the probed task ar
 copied into the record by the capture program (bpf_get_stack) when, and only when,
 the handler (or a function it calls, followed through pass 2's referents) calls a
 backtrace function. Stack slots go last in the record, kernel before user: the
-runtime finds them from the record's end (runtime_c/bpf_stack.c).
+runtime finds them from the record's end (runtime_c/stack_record.c).
 """
 
 from __future__ import annotations
