@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bpf_runtime.h"
 #include "output.h"
@@ -165,7 +166,9 @@ int stp_bpf_start_events(const struct stp_script *s)
 	}
 	for (i = 0; i < s->nprobes; i++)
 		table[i] = spec_of(&s->probes[i]);
-	stp_bpf_uprobe_filter((int)stp_target_pid());  /* -x: process(...) probes in that process only */
+	/* process(...) probes only in the -x process's hierarchy, or the -c command's (which
+	 * this process starts: its own hierarchy, the runtime's own events being skipped) */
+	stp_bpf_uprobe_filter(stp_target_has_command() ? (int)getpid() : (int)stp_target_pid());
 	rc = stp_bpf_start(table, (uint32_t)s->nprobes, stp_bpf_ring_bytes(DEFAULT_RING_BYTES), 0);
 	free(table);
 	if (rc < 0) {

@@ -47,6 +47,8 @@ static int relocation_value(const char *name)
 		return state.lost_fd;
 	if (strcmp(name, "entry") == 0)
 		return stp_bpf_entry_map();
+	if (strcmp(name, "target") == 0)
+		return stp_bpf_target_map();
 	stp_bpf_fail("capture program refers to unknown map '%s'", name);
 	return -1;
 }

@@ -1,8 +1,10 @@
 /* Attaching uprobe capture programs through the uprobe PMU: perf_event_open with
  * config1 = the binary's path and config2 = the file offset (config bit 0 for a
  * uretprobe, bits 32-63 the SDT semaphore's offset, which the kernel increments while
- * attached).  With -x the event is opened for that process only; otherwise one
- * event (cpu 0, every process) runs the program wherever the probe is hit. */
+ * attached).  One event (cpu 0, every process) runs the program wherever the probe
+ * is hit; with -x/-c the program itself goes on only in the target's process
+ * hierarchy, as stap restricts process probes (perf's per-process events do not
+ * follow forks: inheriting one with a BPF program makes fork fail). */
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -17,12 +19,35 @@
 #define ENTRY_MAP_ENTRIES 4096  /* threads inside a probed function with entry values */
 #define ENTRY_VALUE_BYTES 64    /* capture_bpf.MAX_ENTRY_VALUES u64s */
 
-static int filter_pid;
+static uint32_t filter_tgid;
 static int entry_map_fd = -1;
+static int target_map_fd = -1;
 
+/* The capture programs read the filter from the "target" map (capture_bpf._in_target). */
 void stp_bpf_uprobe_filter(int pid)
 {
-	filter_pid = pid;
+	filter_tgid = (uint32_t)pid;
+}
+
+int stp_bpf_target_map(void)
+{
+	union bpf_attr attr;
+	uint32_t key = 0;
+
+	if (target_map_fd >= 0)
+		return target_map_fd;
+	target_map_fd = stp_bpf_keep(stp_bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 1, "stp_target"));
+	if (target_map_fd < 0)
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)target_map_fd;
+	attr.key = (uint64_t)(uintptr_t)&key;
+	attr.value = (uint64_t)(uintptr_t)&filter_tgid;
+	if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)) < 0) {
+		stp_bpf_fail("cannot set the target process filter: %s", strerror(errno));
+		return -1;
+	}
+	return target_map_fd;
 }
 
 int stp_bpf_entry_map(void)
@@ -80,8 +105,7 @@ static int open_uprobe(const struct stp_bpf_probe *probe, int prog_fd, uint64_t 
 	attr.config2 = offset;
 	attr.sample_period = 1;
 	attr.disabled = 1;
-	fd = (int)syscall(__NR_perf_event_open, &attr, filter_pid > 0 ? filter_pid : -1, filter_pid > 0 ? -1 : 0, -1,
-			  PERF_FLAG_FD_CLOEXEC);
+	fd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0) {
 		stp_bpf_fail("cannot place a uprobe for %s in %s at offset 0x%llx: %s", probe->probe_point, probe->target,
 			     (unsigned long long)offset, strerror(errno));

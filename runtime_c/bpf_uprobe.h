@@ -24,8 +24,13 @@ struct stp_bpf_uprobe {
 	const char *build_id;     /* hex build-id the script was translated against, or NULL */
 };
 
-/* Process filter for -x / -c: uprobes fire only in this process (> 0), else everywhere. */
+/* Process filter for -x / -c: uprobes capture only in the hierarchy of this process
+ * (> 0), else everywhere.  Set before stp_bpf_start(). */
 void stp_bpf_uprobe_filter(int pid);
+int stp_bpf_target_map(void);  /* the 1-entry array map holding it */
+
+/* target.c: whether a -c command will be started (its pid is not known yet). */
+int stp_target_has_command(void);
 
 /* Attach a STP_BPF_UPROBE or STP_BPF_RAW_TRACEPOINT probe; 0, or -1 with stp_bpf_error(). */
 int stp_bpf_attach_user(const struct stp_bpf_probe *probe);

@@ -23,6 +23,11 @@ int64_t stp_target_pid(void)
 	return target_pid;
 }
 
+int stp_target_has_command(void)
+{
+	return command != NULL;
+}
+
 void stp_target_configure(int64_t pid, const char *cmd)
 {
 	target_pid = pid;

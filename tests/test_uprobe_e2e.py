@@ -133,14 +133,53 @@ def test_nothing_stays_attached_after_kill_9(tmp_path):
     assert subprocess.run([path, "1"], capture_output=True, text=True, timeout=60).stdout == "76\n"
 
 
-def _attached_runtime(driver: int) -> tuple[int, set[int]]:
-    """The runtime child of pystap and its BPF programs, once it has attached them."""
+def _attached_runtime(driver: int, programs: int = 2) -> tuple[int, set[int]]:
+    """The runtime child of pystap and its BPF programs, once it has attached `programs`."""
     for _ in range(1200):
         children = Path(f"/proc/{driver}/task/{driver}/children").read_text().split()
         if children:
             runtime = int(children[0])
             held = programs_held_by(runtime)
-            if len(held) >= 2:
+            if len(held) >= programs:
                 return runtime, held
         time.sleep(0.05)
     raise AssertionError("the runtime never attached its probes")
+
+
+def test_c_restricts_process_probes_to_the_commands_hierarchy(tmp_path):
+    """stap: with -c/-x, process probes fire only in the target's process hierarchy. The
+    same binary runs in a loop outside it all along; only the command's children count."""
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    outside = subprocess.Popen(["sh", "-c", f"while :; do {path} 1 >/dev/null; sleep 0.01; done"])
+    try:
+        body = f'probe process("{path}").function("add") {{ printf("%d %d\\n", ppid() == target(), $a) }}'
+        result = pystap("-e", body, "-c", f'sh -c "{path} 1; {path} 2"')
+    finally:
+        outside.kill()
+        outside.wait()
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if line not in ("76", "162")] == ["1 0", "1 0", "1 1"]
+
+
+def test_x_restricts_process_probes_to_that_process(tmp_path):
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    target = subprocess.Popen(["sh", "-c", f"read go < {fifo}; exec {path} 2"], stdout=subprocess.PIPE, text=True)
+    body = f'global n probe process("{path}").function("add") {{ printf("%d %d\\n", pid() == target(), $a); if (++n == 2) exit() }}'
+    driver = subprocess.Popen([*PYSTAP, "-x", str(target.pid), "-e", body], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=REPO)
+    try:
+        _attached_runtime(driver.pid, 1)
+        subprocess.run([path, "1"], capture_output=True, timeout=60)  # not the target: not seen
+        with open(fifo, "w") as go:
+            go.write("go\n")
+        out, err = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+        target.kill()
+        target.wait()
+    assert driver.returncode == 0, err
+    assert out == "1 0\n1 1\nn=2\n"  # stap prints the written-only global at exit

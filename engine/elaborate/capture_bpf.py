@@ -29,8 +29,9 @@ from engine.elaborate.dwarf_capture import Capture, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import _count_loss, _header, _skip_own_process  # shared with tracepoint programs
-from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, Reg
 from engine.translate.bpf.plan import HEADER_SIZE, STRING_HEADER
+from engine.translate.bpf.task import TaskOffsets, task_offsets
 
 PROG_TYPE_KPROBE = 2  # uprobes and uretprobes run BPF_PROG_TYPE_KPROBE programs
 PROG_TYPE_RAW_TRACEPOINT = 17
@@ -77,25 +78,29 @@ class CaptureError(Exception):
 
 
 def capture_program(layout: RecordLayout, probe_index: int, probe_address: int | None = None,
-                    skip_self: bool = False) -> Program:
+                    skip_self: bool = False, task: TaskOffsets | None = None, in_target: bool = False) -> Program:
     """Reserve a record, fill the header, run each slot's recipe, submit (or count a loss).
 
     `probe_address` is the probe's link-time address, for recipes relative to the load
     address (globals of position-independent files): at an entry uprobe the interrupted
     %rip is the probe's address in the process, so load base = rip - probe_address.
     `skip_self` ignores the runtime's own events (system-wide raw tracepoints, which
-    its handlers would otherwise feed)."""
+    its handlers would otherwise feed). `task` offsets let the header carry the parent
+    pid and effective ids; with them, `in_target` captures only in the -x/-c target's
+    process hierarchy when the runtime has one (`_in_target`)."""
     a = Assembler()
     a.mov(R6, R1)  # the context: struct pt_regs * or the raw tracepoint's u64 args
     if skip_self:
         _skip_own_process(a)
+    if task is not None and in_target:
+        _in_target(a, task)
     a.load_map(R1, "events")
     a.mov(R2, layout.record_size())
     a.mov(R3, 0)
     a.call("ringbuf_reserve")
     a.jump_if("==", R0, 0, "lost")
     a.mov(R7, R0)
-    _header(a, probe_index)
+    _header(a, probe_index, task)
     entry = layout.entry_slots()
     for index, slot in enumerate(layout.slots):
         if index not in entry:
@@ -112,6 +117,45 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
     a.mov(R0, 0)
     a.exit()
     return a.assemble()
+
+
+TARGET_DEPTH = 16  # ancestors looked at for the target process (stap: its process hierarchy)
+
+
+def _in_target(a: Assembler, task: TaskOffsets) -> None:
+    """Go on only if the runtime's "target" map holds 0 (no -x/-c) or the tgid of the
+    current task or of one of its TARGET_DEPTH nearest ancestors (0xffffffff: the -c
+    command has not started yet, so nothing matches)."""
+    a.store(FP, -4, 0, 4)
+    a.load_map(R1, "target")
+    a.mov(R2, FP)
+    a.alu("+=", R2, -4)
+    a.call("map_lookup_elem")
+    a.jump_if("==", R0, 0, "out")
+    a.load(R9, R0, 0, 4)
+    a.jump_if("==", R9, 0, "in_target")
+    a.call("get_current_task")
+    a.mov(R8, R0)
+    for _ in range(TARGET_DEPTH):
+        _read_task_field(a, task.tgid, 4)
+        a.load(R1, FP, -16, 4)
+        a.jump_if("==", R1, R9, "in_target")
+        _read_task_field(a, task.real_parent, 8)
+        a.load(R8, FP, -16, 8)
+        a.jump_if("==", R8, 0, "out")
+    a.jump("out")
+    a.label("in_target")
+
+
+def _read_task_field(a: Assembler, offset: int, size: int) -> None:
+    """*(fp - 16) = the `size`-byte field at `offset` of the task at r8 (zero if unreadable)."""
+    a.store(FP, -16, 0, 8)
+    a.mov(R1, FP)
+    a.alu("+=", R1, -16)
+    a.mov(R2, size)
+    a.mov(R3, R8)
+    a.alu("+=", R3, offset)
+    a.call("probe_read_kernel")
 
 
 def entry_program(layout: RecordLayout, probe_address: int | None = None) -> Program:
@@ -266,7 +310,8 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings
         layout.add(Slot(recipe, string=True, buffer=maxstringlen))
     attach = attach_spec(derived)
     address = attach.get("address") if not attach.get("retprobe") else None
-    program = capture_program(layout, probe_index, address, skip_self=attach["kind"] == "raw_tracepoint")
+    program = capture_program(layout, probe_index, address, skip_self=True, task=task_offsets(),
+                              in_target=attach["kind"] == "uprobe")
     entry = entry_program(layout, attach["entry_address"]) if layout.entry_slots() else None
     return ProbeCapture(layout, program, entry, reads, attach)
 

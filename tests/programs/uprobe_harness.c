@@ -7,7 +7,8 @@
  *   PROGRAM.bin PATH OFFSET RETPROBE REF_CTR_OFFSET [SLOT=MAP ...]
  * or, for a BTF raw tracepoint (system-wide; the caller filters by pid):
  *   PROGRAM.bin rawtp:NAME 0 0 0 [SLOT=MAP ...]
- * (MAP is "events", "lost", or "entry": the stash of entry values by pid_tgid). The child is forked first and held on a pipe while
+ * (MAP is "events", "lost", "entry": the stash of entry values by pid_tgid, or "target":
+ * the process filter, left 0; "runtime_pid" is the harness's own pid). The child is forked first and held on a pipe while
  * the probes are attached with its pid, so per-process filtering is the kernel's
  * and nothing fires before every probe is in place. Output: "child PID", one
  * "record HEX" line per record, "lost N" per probe, "exit STATUS".
@@ -115,7 +116,7 @@ static int uprobe_pmu_type(void)
 	return type;
 }
 
-static int map_fds[3]; /* events, lost, entry */
+static int map_fds[4]; /* events, lost, entry, target (0: no process filter) */
 
 static int map_fd(const char *name)
 {
@@ -125,6 +126,10 @@ static int map_fd(const char *name)
 		return map_fds[1];
 	if (strcmp(name, "entry") == 0)
 		return map_fds[2];
+	if (strcmp(name, "target") == 0)
+		return map_fds[3];
+	if (strcmp(name, "runtime_pid") == 0)
+		return (int)getpid();
 	die("unknown map in spec file");
 	return -1;
 }
@@ -232,7 +237,8 @@ int main(int argc, char **argv)
 	map_fds[0] = stp_bpf_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, ring_bytes, "events");
 	map_fds[1] = stp_bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 8, MAX_PROBES, "lost");
 	map_fds[2] = stp_bpf_map_create(BPF_MAP_TYPE_HASH, 8, 64, 1024, "entry");
-	if (map_fds[0] < 0 || map_fds[1] < 0 || map_fds[2] < 0)
+	map_fds[3] = stp_bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 1, "target");
+	if (map_fds[0] < 0 || map_fds[1] < 0 || map_fds[2] < 0 || map_fds[3] < 0)
 		die(stp_bpf_error());
 	child = start_held_child(argv + 4, &release_fd);
 	printf("child %d\n", (int)child);
