@@ -6,7 +6,7 @@ Runs, in one process tree on this machine: uprobe hit cost (bench/uprobe.py), sy
 tracepoint cost and throughput (bench/syscall.py), start-up to the first event
 (bench/startup.py) and output-heavy tracing (bench/output.py), each bare, under perf stat
 (the kernel's floor), bpftrace and pystap; then the component benchmarks other parts of
-the project keep (bench/parse.py, elaborate.py, runtime.py, channel.py), run as
+the project keep (bench/parse.py, elaborate.py, runtime.py, channel.py, tui.py), run as
 subprocesses, whose headline lines are folded in under the table. Defaults keep the
 whole run near five minutes on two cores: 2 s syscall loops, 100 000 uprobe calls
 (each benchmark's own command defaults to the issue's 5 s and 1 000 000).
@@ -28,7 +28,7 @@ sys.path.insert(0, str(BENCH.parent))
 from bench import output, startup, syscall, uprobe  # noqa: E402
 from bench.workloads.report import Row, render  # noqa: E402
 
-COMPONENTS = ("parse", "elaborate", "runtime", "channel")  # kept by the other parts' owners
+COMPONENTS = ("parse", "elaborate", "runtime", "channel", "tui")  # kept by the other parts' owners
 
 
 def machine() -> str:
