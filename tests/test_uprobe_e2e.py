@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.bpf_harness.util import PYSTAP, loaded_programs, programs_held_by, wait_until_unloaded
-from tests.programs import build
+from tests.programs import build, build_with_library, stripped_copy
 from tests.support import REPO, require, require_root
 
 
@@ -183,3 +183,31 @@ def test_x_restricts_process_probes_to_that_process(tmp_path):
         target.wait()
     assert driver.returncode == 0, err
     assert out == "1 0\n1 1\nn=2\n"  # stap prints the written-only global at exit
+
+
+def test_library_function_and_return():
+    """.library("libprobedlib*") found through the program's $ORIGIN run path; the
+    probes are in the library file, so they fire in the -c command that loads it."""
+    require_root()
+    program = str(build_with_library())
+    lib = f'process("{program}").library("libprobedlib*")'
+    body = (f'probe {lib}.function("lib_scale") {{ printf("in %d %d\\n", $value, $factor) }}\n'
+            f'probe {lib}.function("lib_scale").return {{ printf("out %d\\n", $return) }}')
+    result = pystap("-e", body, "-c", program)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line != "21"]
+    assert lines == ["in 0 7", "out 0", "in 1 7", "out 7", "in 2 7", "out 14"]
+
+
+@pytest.mark.parametrize("point, reason", [
+    ('process("/nonexistent/probed").function("add")', "cannot probe /nonexistent/probed: No such file or directory"),
+    ('process("PROBED").function("nothere")', "no match (similar functions: norm, twice, _start)"),
+    ('process("STRIPPED").function("add")', "has no symbols and no debug information (stripped; no .debug_info section"),
+])
+def test_probe_errors_through_pystap(point, reason):
+    binary = build("probed", "-O0")
+    point = point.replace("PROBED", str(binary)).replace("STRIPPED", str(stripped_copy(binary)))
+    result = pystap("-e", f"probe {point} {{ }}")
+    assert result.returncode == 1 and result.stdout == ""
+    assert reason in result.stderr
+    assert result.stderr.rstrip().endswith("Pass 2: analysis failed.  [man error::pass2]")
