@@ -141,7 +141,7 @@ def _char_array(a: Assembler, capture: P.Capture, offset: int) -> None:
 def _user_buffer(a: Assembler, capture: P.Capture, offset: int) -> None:
     """min(length field, buffer) bytes behind the pointer; the slot's reserved word keeps
     how many were asked for, the status is 0 or -errno (struct stp_bpf_string)."""
-    a.load(R2, R6, capture.length_offset, 8)
+    a.load(R2, R6, capture.length_offset, capture.length_size)
     a.jump_if("<=", R2, capture.buffer, f"length_{offset}")
     a.mov(R2, capture.buffer)
     a.label(f"length_{offset}")

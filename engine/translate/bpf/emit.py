@@ -43,7 +43,7 @@ USER_STRING_FUNCTIONS = frozenset(
 )
 
 # Functions reading a user buffer (pointer argument, length argument): copied at probe time.
-USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2)}
+USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2), "_struct_sockaddr_u": (0, 1)}
 BUFFER_BYTES = 64  # enough for argstr's 50 characters (syscall_string_trunc) and the "..." test
 
 _FORMS = {
@@ -135,9 +135,12 @@ class KernelProbes:
             if node.name in USER_BUFFER_FUNCTIONS and len(node.args) > max(USER_BUFFER_FUNCTIONS[node.name]):
                 at, length_at = USER_BUFFER_FUNCTIONS[node.name]
                 pointer, length = longs.get(id(node.args[at])), longs.get(id(node.args[length_at]))
-                if pointer is not None and length is not None and pointer.size == 8 and length.size == 8:
+                if pointer is not None and length is not None and pointer.size == 8 and length.size in (4, 8):
                     captures.append(
-                        P.Capture(pointer.name, P.USER_BUFFER, pointer.ctx_offset, 8, buffer=BUFFER_BYTES, length_offset=length.ctx_offset)
+                        P.Capture(
+                            pointer.name, P.USER_BUFFER, pointer.ctx_offset, 8, buffer=BUFFER_BYTES,
+                            length_offset=length.ctx_offset, length_size=length.size,
+                        )
                     )
         return captures
 

@@ -47,6 +47,7 @@ class Capture:
     signed: bool = False
     buffer: int = 0
     length_offset: int = -1
+    length_size: int = 8  # bytes of the length field (an int length is 4)
 
     def slot_size(self) -> int:
         if self.kind == INT:
