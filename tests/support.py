@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 STAP_TAPSET_DIR = Path("/usr/share/systemtap/tapset")
-STAP_EXAMPLES_DIR = Path("/usr/share/doc/systemtap-doc/examples")
+STAP_EXAMPLES_DIR = Path("/usr/share/systemtap/examples")  # shipped by systemtap-doc
 
 
 def require(condition: bool, what: str) -> None:
