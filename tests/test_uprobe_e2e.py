@@ -211,3 +211,15 @@ def test_probe_errors_through_pystap(point, reason):
     assert result.returncode == 1 and result.stdout == ""
     assert reason in result.stderr
     assert result.stderr.rstrip().endswith("Pass 2: analysis failed.  [man error::pass2]")
+
+
+def test_program_begin_fires_once_per_process_of_that_executable(tmp_path):
+    """process("PATH").begin: a uprobe at the executable's entry point; /bin/true runs too
+    and is not counted; -c restricts it to the command's hierarchy."""
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    body = f'global n probe process("{path}").begin {{ n++; printf("%s %d %d\\n", pp(), ppid() == target(), n) }}'
+    result = pystap("-e", body, "-c", f'sh -c "{path} 1; /bin/true; {path} 2"')
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line not in ("76", "162")]
+    assert lines == [f'process("{path}").begin 1 1', f'process("{path}").begin 1 2']

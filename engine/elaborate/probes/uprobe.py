@@ -100,6 +100,8 @@ class UprobeProvider(ProbeProvider):
         """
         which = "begin" if match.has("begin") else "end"
         process = match.args.get("process")
+        if isinstance(process, str) and which == "begin":
+            return self._program_begin(point, match)
         if process is not None:
             if isinstance(process, str):
                 process = _find_program(process, point)
@@ -116,6 +118,19 @@ class UprobeProvider(ProbeProvider):
         data = {"tracepoint": fmt.name, "id": fmt.id, "format digest": fmt.digest}
         mechanism = f"tracepoint {fmt.name} (id {fmt.id}), BPF program attached with perf_event_open"
         return self.derive(point, f"process.{which}", mechanism, data=data)
+
+    def _program_begin(self, point: ProbePoint, match: Match) -> DerivedProbe:
+        """process("PATH").begin: a uprobe at the executable's entry point, which every
+        process running it passes once, in its own context, right after exec (processes
+        already running when the script starts are not seen)."""
+        target = _Target.open(point, match)
+        entry = target.image.entry
+        if not entry:
+            raise ResolutionError(f"{target.binary} has no entry point (a shared library?) for process(...).begin",
+                                  point.components[0])
+        mechanism = f"uprobe at the entry point 0x{entry:x} of {target.binary}"
+        return UprobeProbe(f'{target.head()}.begin', self.family, mechanism, self, location=point,
+                           data=target.base_data(entry), image=target.image)
 
     # -- target variables ---------------------------------------------------------------
 
