@@ -139,12 +139,16 @@ def _char_array(a: Assembler, capture: P.Capture, offset: int) -> None:
 
 
 def _user_buffer(a: Assembler, capture: P.Capture, offset: int) -> None:
-    """min(length field, buffer) bytes behind the pointer; the slot's reserved word keeps
-    how many were asked for, the status is 0 or -errno (struct stp_bpf_string)."""
-    a.load(R2, R6, capture.length_offset, capture.length_size)
-    a.jump_if("<=", R2, capture.buffer, f"length_{offset}")
-    a.mov(R2, capture.buffer)
-    a.label(f"length_{offset}")
+    """min(length field, buffer) bytes behind the pointer (`buffer` bytes without a length
+    field: a structure); the slot's reserved word keeps how many were asked for, the
+    status is 0 or -errno (struct stp_bpf_string)."""
+    if capture.length_offset < 0:
+        a.mov(R2, capture.buffer)
+    else:
+        a.load(R2, R6, capture.length_offset, capture.length_size)
+        a.jump_if("<=", R2, capture.buffer, f"length_{offset}")
+        a.mov(R2, capture.buffer)
+        a.label(f"length_{offset}")
     a.store(R7, offset + 12, R2, 4)
     a.load(R3, R6, capture.ctx_offset, 8)
     a.store(R7, offset, R3, 8)

@@ -44,6 +44,10 @@ USER_STRING_FUNCTIONS = frozenset(
 
 # Functions reading a user buffer (pointer argument, length argument): copied at probe time.
 USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2), "_struct_sockaddr_u": (0, 1)}
+# Functions reading a fixed-size structure (pointer argument, bytes): copied at probe time.
+USER_STRUCT_FUNCTIONS = {
+    "__sc_timespec": (1, 16), "_stp_sigset_u": (0, 8), "_struct_sigaction_u": (0, 32), "_struct_rlimit_u": (0, 16),
+}
 BUFFER_BYTES = 64  # enough for argstr's 50 characters (syscall_string_trunc) and the "..." test
 
 _FORMS = {
@@ -142,6 +146,11 @@ class KernelProbes:
                             length_offset=length.ctx_offset, length_size=length.size,
                         )
                     )
+            if node.name in USER_STRUCT_FUNCTIONS and len(node.args) > USER_STRUCT_FUNCTIONS[node.name][0]:
+                at, size = USER_STRUCT_FUNCTIONS[node.name]
+                pointer = longs.get(id(node.args[at]))
+                if pointer is not None and pointer.size == 8:
+                    captures.append(P.Capture(pointer.name, P.USER_BUFFER, pointer.ctx_offset, 8, buffer=size))
         return captures
 
     def declarations(self) -> str:

@@ -36,8 +36,8 @@ class Capture:
 
     `ctx_offset`/`size` locate the field in the tracepoint record (for USER_STRING and
     USER_BUFFER the 8-byte pointer); `buffer` is the string buffer size (MAXSTRINGLEN)
-    for strings and the most bytes copied for USER_BUFFER, whose length is the 8-byte
-    field at `length_offset`.
+    for strings and the most bytes copied for USER_BUFFER, whose length is the field at
+    `length_offset` (exactly `buffer` bytes, a structure, when there is none).
     """
 
     name: str
