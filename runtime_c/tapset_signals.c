@@ -1,5 +1,6 @@
 /* Signal sets, sigactions and rlimits in user memory, as stap's syscall tapsets write
  * them.  The bytes come from the probe-time copy when the kernel probe made one. */
+#define _GNU_SOURCE  /* the SA_* flags */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
