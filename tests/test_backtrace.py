@@ -107,3 +107,21 @@ def test_print_usyms_of_a_ubacktrace_string(chain):
     start, size = symbols["c"]
     assert lines[0] == f" 0x{address:x} : c+0x{address - start:x}/0x{size:x} [{exe}]"
     assert lines[-1] == "c|"
+
+
+SPIN = r"""
+__attribute__((noinline)) void c(void) { volatile unsigned long i; for (i = 0; i < 400000000ul; i++) ; }
+__attribute__((noinline)) void b(void) { c(); }
+__attribute__((noinline)) void a(void) { b(); }
+int main(void) { a(); return 0; }
+"""
+
+
+def test_sampled_user_backtrace_from_timer_profile(tmp_path):
+    require_kernel_probes()
+    (tmp_path / "spin.c").write_text(SPIN)
+    exe = tmp_path / "spin"
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-no-pie", "-o", str(exe), str(tmp_path / "spin.c")], check=True)
+    result = pystap("-e", "probe timer.profile { if (pid() == target()) { print_ubacktrace_brief(); exit() } }", "-c", str(exe))
+    assert result.returncode == 0, result.stderr
+    assert [line.split("+")[0] for line in result.stdout.splitlines()[:4]] == ["c", "b", "a", "main"]
