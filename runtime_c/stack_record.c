@@ -76,3 +76,34 @@ void stp_stack_print(struct context *c, int user, enum stp_sym_format format)
 	stp_stack_sprint(text, sizeof(text), c, user, format);
 	stp_output(text, strlen(text));
 }
+
+int stp_stack_at(const struct context *c, int user, int64_t n, uint64_t *addr)
+{
+	uint64_t frames[STACK_FRAMES];
+	size_t count = stp_stack_frames(c, user, frames, STACK_FRAMES);
+
+	if (n < 0 || (uint64_t)n >= count)
+		return -1;
+	*addr = frames[n];
+	return 0;
+}
+
+int stp_stack_callers(char *buf, size_t size, const struct context *c, int user, int64_t n)
+{
+	uint64_t frames[STACK_FRAMES];
+	size_t count = stp_stack_frames(c, user, frames, STACK_FRAMES), used = 0, i;
+	char one[24];
+
+	buf[0] = '\0';
+	if (n >= 0 && (uint64_t)n >= count)
+		return -1;
+	for (i = 0; i < count && (n < 0 || i <= (uint64_t)n); i++) {
+		size_t length = (size_t)snprintf(one, sizeof(one), "%s0x%llx", i ? " " : "", (unsigned long long)frames[i]);
+
+		if (used + length > size - 1)
+			break;  /* whole addresses only, as stap's callers() */
+		memcpy(buf + used, one, length + 1);
+		used += length;
+	}
+	return 0;
+}

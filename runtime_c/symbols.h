@@ -65,6 +65,11 @@ size_t stp_format_address(char *buf, size_t size, int64_t pid, uint64_t addr, en
 size_t stp_stack_frames(const struct context *c, int user, uint64_t *frames, size_t max);
 void stp_stack_print(struct context *c, int user, enum stp_sym_format format);
 void stp_stack_sprint(char *buf, size_t size, struct context *c, int user, enum stp_sym_format format);
+/* stack(n): the address at depth n (0: where the event happened); -1 past the end. */
+int stp_stack_at(const struct context *c, int user, int64_t n, uint64_t *addr);
+/* callers(n): "0x1 0x2 ..." of depths 0..n (n == -1: all), whole addresses only;
+ * -1 when the stack ends before depth n. */
+int stp_stack_callers(char *buf, size_t size, const struct context *c, int user, int64_t n);
 
 /* symbols_list.c: each hex address of a backtrace string (" 0x1 0x2 "), as
  * " 0x1 : name+0x4/0x20 [module]\n" lines; the string form keeps whole lines only. */

@@ -125,3 +125,25 @@ def test_sampled_user_backtrace_from_timer_profile(tmp_path):
     result = pystap("-e", "probe timer.profile { if (pid() == target()) { print_ubacktrace_brief(); exit() } }", "-c", str(exe))
     assert result.returncode == 0, result.stderr
     assert [line.split("+")[0] for line in result.stdout.splitlines()[:4]] == ["c", "b", "a", "main"]
+
+
+def test_stack_callers_and_caller(chain):
+    exe, symbols = chain
+    script = (
+        "probe syscall.getpid { if (pid() == target()) {\n"
+        '  u = ucallers(3); printf("%s|%s\\n", u, ubacktrace())\n'
+        '  printf("%x %s\\n", stack(0), callers(1)); println(caller())\n'
+        '  try { println(ucallers(40)) } catch (e) { println(e) } } }'
+    )
+    result = pystap("-e", script, "-c", str(exe))
+    assert result.returncode == 0, result.stderr
+    user, kernel, caller, error = result.stdout.splitlines()
+    ucallers, ubacktrace = user.split("|")
+    addresses = ubacktrace.split()
+    assert ucallers == " ".join(addresses[:4])
+    assert [int(a, 16) - symbols[n][0] < symbols[n][1] for a, n in zip(addresses, ["c", "b", "a", "main"])] == [True] * 4
+    first, callers = kernel.split(" ", 1)
+    assert callers.split()[0] == "0x" + first and len(callers.split()) == 2
+    name, address = caller.split()
+    assert address == callers.split()[1] and re.fullmatch(r"\w+", name)
+    assert error == "reached end of stack before unwinding to level 40"

@@ -85,7 +85,7 @@ UNSUPPORTED = {
     "kernel_long": "kernel memory cannot be read from user space",
     "set_kernel_long": "kernel memory cannot be written from user space",
     "print_backtrace_fileline": "file names and line numbers need DWARF line tables, which this runtime does not read",
-    "callers": "only whole backtraces are captured (print_backtrace, backtrace, print_ubacktrace, ubacktrace ...)",
+    "usymfile": "file names and line numbers need DWARF line tables, which this runtime does not read",
     "modname": "module lookup by address is not implemented; symdata()/usymdata() show the module",
     "register": "registers are not captured in this runtime; use the probe's target variables",
     "task_current": "task_struct pointers are kernel memory, which cannot be read from user space",
@@ -102,7 +102,7 @@ def test_unsupported_functions_carry_their_reason(library: dict[str, ast.StapFil
     reasons = {f.name: tapsets.unsupported_reason(f) for f in functions(library)}
     assert {name: reasons[name] for name in UNSUPPORTED} == UNSUPPORTED
     assert reasons["substr"] is None and reasons["user_string"] is None and reasons["pid"] is None
-    assert reasons["print_ubacktrace"] is None and reasons["symname"] is None
+    assert reasons["print_ubacktrace"] is None and reasons["symname"] is None and reasons["callers"] is None
     assert tapsets.unsupported_message("kernel_string", UNSUPPORTED["kernel_string"]) == (
         "function 'kernel_string' is not supported by this runtime: "
         "kernel memory cannot be read from user space"

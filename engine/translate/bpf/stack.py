@@ -12,8 +12,10 @@ from __future__ import annotations
 from engine.parse import ast
 from engine.translate.bpf import plan as P
 
-KERNEL_STACK_FUNCTIONS = frozenset({"backtrace", "print_backtrace", "sprint_backtrace"})
-USER_STACK_FUNCTIONS = frozenset({"ubacktrace", "print_ubacktrace", "print_ubacktrace_brief", "sprint_ubacktrace"})
+KERNEL_STACK_FUNCTIONS = frozenset({"backtrace", "print_backtrace", "sprint_backtrace", "stack", "callers"})
+USER_STACK_FUNCTIONS = frozenset(
+    {"ubacktrace", "print_ubacktrace", "print_ubacktrace_brief", "sprint_ubacktrace", "ucallers"}
+)
 
 
 def stack_captures(body: ast.Node | None) -> list[P.Capture]:
