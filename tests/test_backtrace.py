@@ -131,15 +131,16 @@ def test_stack_callers_and_caller(chain):
     exe, symbols = chain
     script = (
         "probe syscall.getpid { if (pid() == target()) {\n"
-        '  u = ucallers(3); printf("%s|%s\\n", u, ubacktrace())\n'
+        '  u = ucallers(3); printf("%s|%s|%x\\n", u, ubacktrace(), uaddr())\n'
         '  printf("%x %s\\n", stack(0), callers(1)); println(caller())\n'
         '  try { println(ucallers(40)) } catch (e) { println(e) } } }'
     )
     result = pystap("-e", script, "-c", str(exe))
     assert result.returncode == 0, result.stderr
     user, kernel, caller, error = result.stdout.splitlines()
-    ucallers, ubacktrace = user.split("|")
+    ucallers, ubacktrace, uaddr = user.split("|")
     addresses = ubacktrace.split()
+    assert addresses[0] == "0x" + uaddr
     assert ucallers == " ".join(addresses[:4])
     assert [int(a, 16) - symbols[n][0] < symbols[n][1] for a, n in zip(addresses, ["c", "b", "a", "main"])] == [True] * 4
     first, callers = kernel.split(" ", 1)

@@ -14,7 +14,7 @@ from engine.translate.bpf import plan as P
 
 KERNEL_STACK_FUNCTIONS = frozenset({"backtrace", "print_backtrace", "sprint_backtrace", "stack", "callers"})
 USER_STACK_FUNCTIONS = frozenset(
-    {"ubacktrace", "print_ubacktrace", "print_ubacktrace_brief", "sprint_ubacktrace", "ucallers"}
+    {"ubacktrace", "print_ubacktrace", "print_ubacktrace_brief", "sprint_ubacktrace", "ucallers", "uaddr"}
 )
 
 
