@@ -36,6 +36,8 @@ static int add_mapping(struct process_maps *p, size_t *cap, const struct mapping
 	return 0;
 }
 
+/* Replaces the cached maps only when the process is still there: events queued
+ * before it exited can still use what an earlier event read. */
 static int read_maps(struct process_maps *p, int64_t pid)
 {
 	char path[64], line[4608], perms[8], file[4096];
@@ -43,12 +45,12 @@ static int read_maps(struct process_maps *p, int64_t pid)
 	size_t cap = 0;
 	FILE *f;
 
-	free(p->maps);
-	*p = (struct process_maps){pid, NULL, 0};
 	snprintf(path, sizeof(path), "/proc/%lld/maps", (long long)pid);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;  /* the process has exited since the event */
+	free(p->maps);
+	*p = (struct process_maps){pid, NULL, 0};
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct mapping m;
 
