@@ -9,9 +9,11 @@ file and are therefore not indexed.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from engine.parse import ast
+from engine.parse.index import LibraryFiles
 
 
 @dataclass
@@ -31,7 +33,9 @@ class Library:
     aliases: list[AliasEntry] = field(default_factory=list)
 
     @classmethod
-    def index(cls, files: list[ast.StapFile]) -> "Library":
+    def index(cls, files: "list[ast.StapFile] | LibraryFiles") -> "Library":
+        if isinstance(files, LibraryFiles):
+            return LazyLibrary.of(files)
         library = cls(files)
         for file in files:
             library.add(file)
@@ -50,16 +54,74 @@ class Library:
 
     def matching_aliases(self, point: ast.ProbePoint) -> list[AliasEntry]:
         """Aliases whose name matches `point` component by component (with `*` wildcards)."""
-        components = point.components
-        if any(c.arg is not None for c in components):
-            return []
-        found = []
-        for entry in self.aliases:
-            if len(entry.names) == len(components) and all(
-                fnmatch.fnmatchcase(name, c.functor) for name, c in zip(entry.names, components)
-            ):
-                found.append(entry)
-        return found
+        return [entry for entry in self.aliases if _matches(entry.names, point)]
 
     def alias_heads(self) -> list[str]:
         return list(dict.fromkeys(entry.names[0] for entry in self.aliases))
+
+
+def _matches(names: tuple[str, ...], point: ast.ProbePoint) -> bool:
+    components = point.components
+    return (
+        len(names) == len(components)
+        and all(c.arg is None for c in components)
+        and all(fnmatch.fnmatchcase(name, c.functor) for name, c in zip(names, components))
+    )
+
+
+class _Loading(Mapping):
+    """name -> value, where a value is built (loading its file) when first asked for."""
+
+    def __init__(self, refs: dict, build: Callable):
+        self._refs = refs
+        self._build = build
+        self._values: dict = {}
+
+    def __getitem__(self, name):
+        if name not in self._values:
+            self._values[name] = self._build(self._refs[name])
+        return self._values[name]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+
+@dataclass
+class LazyLibrary(Library):
+    """Library's answers from pass 1's index: a file is unpickled when one of its names is used."""
+
+    alias_refs: list[tuple[tuple[str, ...], int, int]] = field(default_factory=list)  # (functors, file, alias)
+
+    @classmethod
+    def of(cls, files: LibraryFiles) -> "LazyLibrary":
+        functions: dict[str, list[tuple[int, int]]] = {}
+        globals_: dict[str, tuple[int, int]] = {}
+        alias_refs = []
+        for number, summary in enumerate(files.summaries):
+            for name, position in summary.functions:
+                functions.setdefault(name, []).append((number, position))
+            for name, position in summary.globals:
+                globals_.setdefault(name, (number, position))
+            alias_refs.extend((names, number, alias) for names, alias in summary.aliases)
+
+        def function(refs):
+            return [(files.load(n).functions[i], files.load(n)) for n, i in refs]
+
+        def variable(ref):
+            return files.load(ref[0]).globals[ref[1]], files.load(ref[0])
+
+        return cls(files, _Loading(functions, function), _Loading(globals_, variable), alias_refs=alias_refs)
+
+    def matching_aliases(self, point: ast.ProbePoint) -> list[AliasEntry]:
+        found = []
+        for names, number, alias in self.alias_refs:
+            if _matches(names, point):
+                file = self.files.load(number)
+                found.append(AliasEntry(names, file.aliases[alias], file))
+        return found
+
+    def alias_heads(self) -> list[str]:
+        return list(dict.fromkeys(names[0] for names, *_ in self.alias_refs))

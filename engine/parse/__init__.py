@@ -7,7 +7,9 @@
 Like stap's pass 1, the whole library is parsed (every .stp under the tapset
 search path; .stpm macro files first, their macros visible everywhere); pass 2
 links only what the script uses. Library parses are cached by content hash (see
-`cache.py`), so a warm pass 1 is mostly unpickling.
+`cache.py`) and summarised in an index of the names each file defines (see
+`index.py`), so a warm pass 1 only stats the files: the library is a lazy
+sequence whose files are unpickled when pass 2 first links them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from engine.parse import ast
 from engine.parse.cache import ParseCache
 from engine.parse.conditions import Conditions, machine_conditions
 from engine.parse.lexer import tokenize
+from engine.parse.index import LibraryFiles, index_library
 from engine.parse.library import library_files
 from engine.parse.parser import parse_tokens
 from engine.parse.preprocess import Macro, Preprocessor
@@ -37,7 +40,7 @@ __all__ = ["ParseArtifact", "run", "parse_text", "parse_file", "Conditions", "ma
 @dataclass
 class ParseArtifact:
     user_file: ast.StapFile
-    library: list[ast.StapFile] = field(default_factory=list)
+    library: "LibraryFiles | list[ast.StapFile]" = field(default_factory=list)
     verbose_dump: bool = False  # stap -v -p1 also prints the library files
     macro_files: list[str] = field(default_factory=list)  # the .stpm files read (they define no AST)
 
@@ -197,8 +200,12 @@ def _assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
 
 def parse_library(
     include_dirs: list[str], conditions: Conditions, cache: "ParseCache | None" = None, roots: list[Path] | None = None
-) -> tuple[list[ast.StapFile], dict[str, Macro], list[Diagnostic]]:
-    """Parse the tapset search path (or `roots`): .stpm macro files first, then every .stp."""
+) -> tuple[LibraryFiles, dict[str, Macro], list[Diagnostic]]:
+    """Parse the tapset search path (or `roots`): .stpm macro files first, then every .stp.
+
+    The .stp files come back as a lazy sequence: validated through the index,
+    each unpickled on first access.
+    """
     with _bulk_allocation():
         return _parse_library(include_dirs, conditions, cache, roots)
 
@@ -238,12 +245,8 @@ def _parse_library(include_dirs, conditions, cache, roots):
         except OSError:
             continue
     digest = _macros_digest(macro_files)
-    library = []
-    for path in script_files:
-        stapfile = _parse_library_file(path, conditions, macros, digest, cache, diagnostics)
-        if stapfile is not None:
-            library.append(stapfile)
-    return library, macros, diagnostics
+    library, warnings = index_library(script_files, conditions, macros, digest, cache or ParseCache(None))
+    return library, macros, diagnostics + warnings
 
 
 def _macros_digest(paths: list[Path]) -> str:
@@ -255,18 +258,6 @@ def _macros_digest(paths: list[Path]) -> str:
         except OSError:
             continue
     return digest.hexdigest()
-
-
-def _parse_library_file(path, conditions, macros, digest, cache, diagnostics) -> ast.StapFile | None:
-    try:
-        if cache is not None:
-            return cache.parse(path, conditions, macros, digest)
-        return parse_file(path, is_tapset=True, session_conditions=conditions, macros=macros)
-    except DiagnosticError as error:
-        diagnostics.extend(_as_warnings(error))
-        return None
-    except OSError:
-        return None
 
 
 def _as_warnings(error: DiagnosticError) -> list[Diagnostic]:

@@ -45,24 +45,35 @@ class ParseCache:
         digest.update(f"\0{FORMAT_VERSION}\0{conditions.key()}\0{macros_digest}".encode())
         return digest.hexdigest()
 
-    def parse(self, path: Path, conditions: Conditions, macros: dict, macros_digest: str = "") -> ast.StapFile:
-        """The parsed tapset file at `path`, from the cache when its content is known."""
+    def parse(
+        self, path: Path, conditions: Conditions, macros: dict, macros_digest: str = "", data: bytes | None = None
+    ) -> ast.StapFile:
+        """The parsed tapset file at `path` (whose bytes may be given), from the cache when known."""
         from engine.parse import parse_text
 
-        data = Path(path).read_bytes()
+        data = Path(path).read_bytes() if data is None else data
         key = self.key(data, conditions, macros_digest)
-        hit = self.memory.get(key) or self._load(key)
+        hit = self.load(key)
         if hit is not None:
             self.hits += 1
-            self.memory[key] = hit
             return hit
         self.misses += 1
         stapfile = parse_text(
             data.decode("utf-8", "surrogateescape"), str(path), is_tapset=True, conditions=conditions, macros=macros
         )
-        self.memory[key] = stapfile
-        self._store(key, stapfile)
+        self.store(key, stapfile)
         return stapfile
+
+    def load(self, key: str):
+        """The entry stored under `key` (kept in memory once read), or None."""
+        hit = self.memory.get(key) or self._load(key)
+        if hit is not None:
+            self.memory[key] = hit
+        return hit
+
+    def store(self, key: str, value) -> None:
+        self.memory[key] = value
+        self._store(key, value)
 
     def macros(self, path: Path, conditions: Conditions) -> dict:
         """The macros a .stpm file defines, from the cache when its content is known."""
@@ -70,14 +81,12 @@ class ParseCache:
 
         data = Path(path).read_bytes()
         key = self.key(data, conditions, "macros")
-        hit = self.memory.get(key) or self._load(key)
+        hit = self.load(key)
         if hit is not None:
-            self.memory[key] = hit
             return hit
         text = data.decode("utf-8", "surrogateescape")
         macros = parse_with_macros(text, str(path), is_tapset=True, conditions=conditions)[1]
-        self.memory[key] = macros
-        self._store(key, macros)
+        self.store(key, macros)
         return macros
 
     def _path(self, key: str) -> Path | None:

@@ -1,0 +1,138 @@
+"""The tapset library as an index of names, its files loaded one by one on demand.
+
+stap's pass 1 parses every tapset file. We parse each file once (cold) and keep a
+small index, in memory and on disk: for each file its stamp (mtime, size), its
+parse-cache key, and the names it defines (public functions and globals, probe-alias
+points) or the warnings it gave. A warm pass 1 stats the files and reads the index,
+loading no AST at all; pass 2's linker asks the index which files define what the
+script uses and loads (unpickles) only those, the first time it needs them.
+
+A file whose stamp changed (or a new file) is parsed again; an edit that keeps a
+file's size and mtime would go unseen, as with make.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.parse import ast
+from engine.parse.cache import ParseCache
+from engine.parse.conditions import Conditions
+
+INDEX_VERSION = "2"
+
+
+@dataclass
+class FileSummary:
+    """What one library file defines, by name and position in its StapFile."""
+
+    path: str
+    stamp: tuple[int, int]
+    key: str | None = None  # the parse-cache key; None when the file did not parse
+    functions: list[tuple[str, int]] = field(default_factory=list)  # (name, index in .functions)
+    globals: list[tuple[str, int]] = field(default_factory=list)  # (name, index in .globals)
+    aliases: list[tuple[tuple[str, ...], int]] = field(default_factory=list)  # (point's functors, alias index)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, path: str, stamp: tuple[int, int], key: str, stapfile: ast.StapFile) -> "FileSummary":
+        summary = cls(path, stamp, key)
+        summary.functions = [(f.name, i) for i, f in enumerate(stapfile.functions) if not f.private]
+        summary.globals = [(v.name, i) for i, v in enumerate(stapfile.globals) if not v.private]
+        summary.aliases = [
+            (tuple(c.functor for c in point.components), i)
+            for i, alias in enumerate(stapfile.aliases)
+            for point in alias.alias_points
+        ]
+        return summary
+
+
+class LibraryFiles(Sequence):
+    """The parsed library files, in stap's order; each is unpickled on first access."""
+
+    def __init__(self, summaries: list[FileSummary], cache: ParseCache, conditions: Conditions, macros: dict, digest: str):
+        self.summaries = summaries
+        self._cache = cache
+        self._conditions = conditions
+        self._macros = macros
+        self._digest = digest
+        self._loaded: dict[int, ast.StapFile] = {}
+
+    def __len__(self) -> int:
+        return len(self.summaries)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.load(i) for i in range(len(self))[index]]
+        return self.load(index if index >= 0 else len(self) + index)
+
+    def load(self, number: int) -> ast.StapFile:
+        """File `number` (the same object every time): the cache's entry, or parsed again."""
+        stapfile = self._loaded.get(number)
+        if stapfile is None:
+            summary = self.summaries[number]
+            stapfile = self._cache.load(summary.key)
+            if stapfile is None:
+                stapfile = self._cache.parse(Path(summary.path), self._conditions, self._macros, self._digest)
+            self._loaded[number] = stapfile
+        return stapfile
+
+
+def stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def index_library(
+    script_files: list[Path], conditions: Conditions, macros: dict, digest: str, cache: ParseCache
+) -> tuple[LibraryFiles, list[Diagnostic]]:
+    """Validate the index against the files' stamps, parsing only files new or changed."""
+    key = _index_key(script_files, conditions, digest)
+    known: dict[str, FileSummary] = cache.load(key) or {}
+    current: dict[str, FileSummary] = {}
+    for path in script_files:
+        summary = _summary(path, known.get(str(path)), conditions, macros, digest, cache)
+        if summary is not None:
+            current[str(path)] = summary
+    if current.keys() != known.keys() or any(current[p] is not known[p] for p in current):
+        cache.store(key, current)
+    diagnostics = [w for s in current.values() for w in s.warnings]
+    parsed = [s for s in current.values() if s.key is not None]
+    return LibraryFiles(parsed, cache, conditions, macros, digest), diagnostics
+
+
+def _index_key(script_files: list[Path], conditions: Conditions, digest: str) -> str:
+    text = "\0".join([INDEX_VERSION, conditions.key(), digest] + [str(p) for p in script_files])
+    return "index-" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _summary(path, known, conditions, macros, digest, cache) -> FileSummary | None:
+    current = stamp(path)
+    if current is None:
+        return None
+    if known is not None and known.stamp == current:
+        return known
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    key = cache.key(data, conditions, digest)
+    try:
+        stapfile = cache.parse(path, conditions, macros, digest, data)
+    except DiagnosticError as error:
+        return FileSummary(str(path), current, warnings=_as_warnings(error))
+    return FileSummary.of(str(path), current, key, stapfile)
+
+
+def _as_warnings(error: DiagnosticError) -> list[Diagnostic]:
+    from engine.parse import _as_warnings as warnings
+
+    return warnings(error)
