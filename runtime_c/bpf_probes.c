@@ -199,6 +199,7 @@ void stp_bpf_stop(void)
 {
 	while (state.n_fds > 0)
 		close(state.fds[--state.n_fds]);
+	stp_bpf_uprobe_forget();
 	stp_bpf_ring_close(state.ring);
 	state.ring = NULL;
 	if (state.lost_fd >= 0)

@@ -57,6 +57,11 @@ int stp_bpf_entry_map(void)
 	return entry_map_fd;
 }
 
+void stp_bpf_uprobe_forget(void)
+{
+	entry_map_fd = target_map_fd = -1;
+}
+
 static int uprobe_pmu_type(void)
 {
 	FILE *f = fopen(UPROBE_PMU_TYPE, "r");

@@ -38,6 +38,7 @@ int stp_bpf_attach_raw_tracepoint(const struct stp_bpf_probe *probe);
 
 /* The hash map of stashed entry values (pid_tgid -> 8 u64), created on first use. */
 int stp_bpf_entry_map(void);
+void stp_bpf_uprobe_forget(void);  /* stp_bpf_stop() closed both maps */
 
 /* bpf_buildid.c: the GNU build-id of an ELF file as hex ("" if none): 0, or -1 with stp_bpf_error(). */
 int stp_elf_build_id(const char *path, char *hex, size_t size);

@@ -95,8 +95,9 @@ class UprobeProvider(ProbeProvider):
         """process.begin/.end over the scheduler's tracepoints, captured like kernel.trace.
 
         begin is a process image starting (sched_process_exec, in the new image's
-        context), end a task exiting (sched_process_exit). The tracepoint pipeline has
-        no in-kernel filter yet, so the PATH and PID forms are refused with the reason.
+        context), end a task exiting (sched_process_exit). process("PATH").begin is a
+        uprobe instead (`_program_begin`); the tracepoint pipeline has no in-kernel
+        filter by program or pid, so the other PATH and PID forms are refused with the reason.
         """
         which = "begin" if match.has("begin") else "end"
         process = match.args.get("process")
