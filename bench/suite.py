@@ -70,7 +70,15 @@ def tracer_rows(args: argparse.Namespace, only: set[str]) -> list[Row]:
         "startup": lambda: startup.table(args.runs),
         "output": lambda: output.table(args.seconds, 200_000),
     }
-    return [row for name, make in plan.items() if name in only for row in make()]
+    return [row for name, make in plan.items() if name in only for row in _rows_or_why(name, make)]
+
+
+def _rows_or_why(name: str, make) -> list[Row]:
+    """One benchmark's rows; if it breaks, one row that says how, and the suite goes on."""
+    try:
+        return make()
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        return [Row(name, "(did not run)", "", {}, ratios=False, notes=[f"{type(error).__name__}: {error}"])]
 
 
 def main() -> None:

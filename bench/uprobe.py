@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -56,12 +57,19 @@ SCRIPTS = [
 
 @contextlib.contextmanager
 def floor_event(exe: str, returns: bool) -> Iterator[str]:
-    """A uprobe event made with `perf probe -x` for perf stat to count; removed after."""
+    """A uprobe event made with `perf probe -x` for perf stat to count; removed after.
+    Raises OSError with perf's message when it cannot be made (tracefs busy, no debug info)."""
     name = "stapui_entry"
     spec = f"{name}=work%return" if returns else f"{name}=work"
     event = f"{PROBE_GROUP}:{name}__return" if returns else f"{PROBE_GROUP}:{name}"  # perf's naming
-    subprocess.run(["perf", "probe", "-q", "-d", event], capture_output=True)  # left by a killed run
-    subprocess.run(["perf", "probe", "-q", "-x", exe, "-a", spec], check=True, capture_output=True)
+    for _ in range(3):  # uprobe_events is shared: a concurrent writer can make one attempt fail
+        subprocess.run(["perf", "probe", "-q", "-d", event], capture_output=True)  # left by a killed run
+        made = subprocess.run(["perf", "probe", "-q", "-x", exe, "-a", spec], capture_output=True, text=True)
+        if made.returncode == 0:
+            break
+        time.sleep(1)
+    else:
+        raise OSError(f"perf probe -x {exe} -a {spec}: {made.stderr.strip() or made.returncode}")
     try:
         yield event
     finally:
@@ -70,8 +78,12 @@ def floor_event(exe: str, returns: bool) -> Iterator[str]:
 
 def measure(script: Script, calls: int, rounds: int = 1) -> dict[str, Run]:
     exe = str(build("bench_call"))
-    with floor_event(exe, script.returns) as event:
-        return run_ways([exe, str(calls)], script.texts(exe), [event], rounds=rounds)
+    try:
+        with floor_event(exe, script.returns) as event:
+            return run_ways([exe, str(calls)], script.texts(exe), [event], rounds=rounds)
+    except OSError as error:
+        runs = run_ways([exe, str(calls)], script.texts(exe), [], ways=("bare", "bpftrace", "pystap"), rounds=rounds)
+        return {**runs, "perf": Run("perf", failed=f"no floor event: {error}")}
 
 
 def counted(run: Run) -> int | None:
