@@ -19,7 +19,9 @@ struct stp_symbol {
 	const char *module;
 };
 
-/* Each returns 1 and fills `sym` when the address lies in a known symbol. */
+/* Each returns 1 and fills `sym` when the address lies in a known symbol; a user
+ * address in a mapped file without a symbol for it gives 2 and only the module:
+ * `name` NULL, `start`/`size` the file's load address and extent. */
 int stp_kernel_symbol(uint64_t addr, struct stp_symbol *sym);
 int stp_user_symbol(int64_t pid, uint64_t addr, struct stp_symbol *sym);
 

@@ -104,14 +104,38 @@ static int file_vaddr(const struct mapping *m, uint64_t addr, uint64_t *vaddr)
 	return 0;
 }
 
+/* The lowest address and the extent of the file's loadable segments. */
+static void module_extent(const struct stp_elf *elf, uint64_t *low, uint64_t *size)
+{
+	uint64_t high = 0;
+	size_t i;
+
+	*low = UINT64_MAX;
+	for (i = 0; i < elf->nsegments; i++) {
+		const struct stp_elf_segment *s = &elf->segments[i];
+
+		if (s->vaddr < *low)
+			*low = s->vaddr;
+		if (s->vaddr + s->filesz > high)
+			high = s->vaddr + s->filesz;
+	}
+	*size = high - *low;
+}
+
 int stp_user_symbol(int64_t pid, uint64_t addr, struct stp_symbol *sym)
 {
 	const struct mapping *m = mapping_of(pid, addr);
 	const struct stp_symbol *found;
-	uint64_t vaddr;
+	uint64_t vaddr, low;
 
-	if (m == NULL || !file_vaddr(m, addr, &vaddr) || (found = stp_symtab_find(&m->elf->symbols, vaddr)) == NULL)
+	if (m == NULL || !file_vaddr(m, addr, &vaddr))
 		return 0;
+	found = stp_symtab_find(&m->elf->symbols, vaddr);
+	if (found == NULL) {
+		module_extent(m->elf, &low, &sym->size);
+		*sym = (struct stp_symbol){addr - (vaddr - low), sym->size, NULL, m->elf->path};
+		return 2;
+	}
 	*sym = *found;
 	sym->start = addr - (vaddr - found->start);
 	return 1;

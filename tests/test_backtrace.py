@@ -92,6 +92,11 @@ def test_user_backtrace_lists_c_b_a_main(chain):
     assert hexes.startswith(" ".join(f"0x{a:x}" for a in addresses) + " ")
     assert hexes.endswith(" \n")
     assert simple.splitlines()[:4] == [_frame(exe, symbols, n, a, False) for n, a in zip(names, addresses)]
+    # main's caller is in libc, whose exported symbols do not cover it: module and offset
+    libc = re.fullmatch(r" 0x([0-9a-f]+) \[(/\S+/libc\.so\.6)\+0x([0-9a-f]+)/0x[0-9a-f]+\]", full_lines[4])
+    assert libc, full_lines[4]
+    assert (int(libc[1], 16) - int(libc[3], 16)) % 4096 == 0  # the offset is from libc's load address
+    assert simple.splitlines()[4] == f"0x{libc[1]} [libc.so.6+0x{libc[3]}]"
     kernel_lines = kernel.splitlines()
     assert all(re.fullmatch(r" 0xffff[0-9a-f]+ : \w+\+0x[0-9a-f]+/0x[0-9a-f]+ \[kernel\]", line) for line in kernel_lines), kernel
     assert any(" : do_syscall_64+" in line for line in kernel_lines), kernel
