@@ -217,3 +217,30 @@ def test_program_begin_fires_once_per_process_of_that_executable(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line not in ("76", "162")]
     assert lines == [f'process("{path}").begin 1 1', f'process("{path}").begin 1 2']
+
+
+def test_unspecified_process_probe_is_the_c_program(tmp_path):
+    """stap fills `process.function(...)` in with the -c command's program."""
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    result = pystap("-e", 'probe process.function("add") { println($a) } probe process.mark("loop") { println($arg2) }',
+                    "-c", f"{path} 2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    lines.remove("162")  # the program's own output, in any order with the handlers'
+    assert lines == ["0", "76", "1", "162"]
+    refused = pystap("-p2", "-e", 'probe process.function("add") { }')
+    assert refused.returncode == 1
+    assert "unspecified process probe is invalid without a -c COMMAND or -x PID [man stapprobes]" in refused.stderr
+
+
+def test_rerun_after_the_binary_is_rebuilt_translates_again(tmp_path):
+    """The start-up fast path reuses a build only while the probed files are unchanged."""
+    require_root()
+    path = private_copy(tmp_path, "-O0")
+    body = f'probe process("{path}").function("add").return {{ println($return) }}'
+    first = pystap("-e", body, "-c", f"{path} 1")
+    shutil.copy2(build("probed", "-O2"), path)
+    second = pystap("-e", body, "-c", f"{path} 1")
+    assert (first.returncode, second.returncode) == (0, 0), second.stderr
+    assert sorted(first.stdout.splitlines()) == sorted(second.stdout.splitlines()) == ["100", "76"]

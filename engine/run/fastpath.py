@@ -87,6 +87,10 @@ def lookup(options) -> CachedBuild | None:
     except (OSError, ValueError):
         return None
     path = Path(data["path"])
+    from engine.elaborate.probes.uprobe import dependencies_changed
+
+    if dependencies_changed(data.get("depends"), options):  # a probed binary rebuilt, another -c program
+        return None
     return CachedBuild(path, data["diagnostics"]) if path.exists() else None
 
 
@@ -100,7 +104,10 @@ def remember(session) -> None:
     shown = [d for r in session.results for d in r.diagnostics if d.is_error or not options.suppress_warnings]
     record.parent.mkdir(parents=True, exist_ok=True)
     temp = record.with_suffix(f".{os.getpid()}.tmp")
-    temp.write_text(json.dumps({"path": str(build.path), "diagnostics": "".join(d.format() for d in shown)}))
+    from engine.elaborate.probes.uprobe import cache_dependencies
+
+    depends = cache_dependencies(session.artifact(2), options) if session.artifact(2) is not None else None
+    temp.write_text(json.dumps({"path": str(build.path), "diagnostics": "".join(d.format() for d in shown), "depends": depends}))
     os.replace(temp, record)
     from engine.build.cache import prune
 

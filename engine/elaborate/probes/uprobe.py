@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shlex
 import shutil
 from dataclasses import dataclass, replace
 
@@ -48,7 +49,7 @@ _FUNCTION_SUFFIXES = ("", ".call", ".return", ".inline", ".exported")
 
 
 def _patterns() -> tuple[str, ...]:
-    heads = ("process(string)", "process(string).library(string)")
+    heads = ("process", "process(string)", "process(string).library(string)")  # bare: the -c/-x program
     shapes = ["process.begin", "process.end", "process(string).begin", "process(string).end",
               "process(number).begin", "process(number).end"]
     for head in heads:
@@ -80,6 +81,8 @@ class UprobeProvider(ProbeProvider):
         match = self.match(point)[0]
         if match.has("begin") or match.has("end"):
             return [self._lifecycle(point, match)]
+        if match.args.get("process") is None:
+            match = Match(match.pattern, {**match.args, "process": _target_program(point, ctx)})
         target = _Target.open(point, match)
         if match.has("function"):
             return target.functions(self, point, match)
@@ -381,6 +384,49 @@ def _find_program(name: str, point: ProbePoint) -> str:
     if not os.path.exists(path):
         raise ResolutionError(f"cannot probe {path}: No such file or directory", point.components[0])
     return os.path.realpath(path)  # stap names the file itself, not a symlink to it
+
+
+def cache_dependencies(program, options) -> dict | None:
+    """What a cached build of `program` depends on beyond the script and options: the
+    probed files (path, size, mtime) and, for an unspecified process probe, -c/-x.
+    None when it has no process probes (the start-up fast path checks this)."""
+    files = sorted({d.data["path"] for p in program.probes for d in p.derived if d.family == "uprobe" and "path" in d.data})
+    if not files:
+        return None
+    return {"files": [_stamp(f) for f in files], "command": options.command, "target_pid": options.target_pid}
+
+
+def dependencies_changed(depends: dict | None, options) -> bool:
+    """True when a build recorded with `depends` must be translated again."""
+    if depends is None:
+        return False
+    if (depends["command"], depends["target_pid"]) != (options.command, options.target_pid):
+        return True
+    return any(_stamp(entry[0]) != entry for entry in depends["files"])
+
+
+def _stamp(path: str) -> list:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, -1, -1]
+    return [path, st.st_size, st.st_mtime_ns]
+
+
+def _target_program(point: ProbePoint, ctx: ResolveContext) -> str:
+    """An unspecified process probe means the -c command's program (its first word; no
+    shell syntax, as stap requires) or the -x process's executable."""
+    options = ctx.options
+    if options.command and not any(c in options.command for c in "|&;<>(){}"):
+        return shlex.split(options.command)[0]
+    if options.target_pid:
+        try:
+            return os.readlink(f"/proc/{options.target_pid}/exe")
+        except OSError as error:
+            raise ResolutionError(f"cannot find the program of process {options.target_pid}: {error.strerror}",
+                                  point.components[0]) from None
+    raise ResolutionError("unspecified process probe is invalid without a -c COMMAND or -x PID [man stapprobes]",
+                          point.components[0])
 
 
 def _pc_comment(image: elfinfo.ElfImage, address: int) -> str:
