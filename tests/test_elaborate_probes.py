@@ -122,3 +122,34 @@ def test_listing_and_explain():
     explained = resolve(point("timer", ("s", 1)))[0].explain()
     assert explained.splitlines()[0] == "timer.s(1)  [timer]"
     assert "interval_ns: 1000000000" in explained
+
+
+def test_family_table_names_what_each_module_registers():
+    """load_providers(head) imports a family only for the heads FAMILIES lists: they must be right."""
+    import importlib
+
+    from engine.elaborate.probes import FAMILIES
+
+    base.providers()
+    for name, functors in FAMILIES.items():
+        try:
+            module = importlib.import_module(f"engine.elaborate.probes.{name}")
+        except ModuleNotFoundError:
+            continue
+        registered = {f for p in base._REGISTRY if type(p).__module__ == module.__name__ for f in p.first_functors()}
+        assert registered == set(functors), name
+
+
+def test_timer_script_imports_no_kernel_or_user_family():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from engine.session import Options, Session\n"
+        "s = Session(Options(script_text='probe timer.ms(100) { println(execname()) } probe end {}', last_pass=2))\n"
+        "s.run_all()\n"
+        "print(s.failed, sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('engine.elaborate.probes.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "False ['base', 'builtin', 'perf', 'timer']\n"

@@ -230,8 +230,15 @@ def providers() -> list[ProbeProvider]:
 
 
 def providers_for(point: ProbePoint) -> list[ProbeProvider]:
-    """The providers that claim `point`, in registration order."""
-    return [p for p in providers() if p.handles(point)]
+    """The providers that claim `point`, in family order (importing only the families it may name)."""
+    from engine.elaborate.probes import FAMILY_MODULES, load_providers
+
+    if not point.components:
+        return []
+    load_providers(point.components[0].functor)
+    rank = {f"{__package__}.{name}": i for i, name in enumerate(FAMILY_MODULES)}
+    ordered = sorted(_REGISTRY, key=lambda p: rank.get(type(p).__module__, len(rank)))
+    return [p for p in ordered if p.handles(point)]
 
 
 def known_functors() -> list[str]:
