@@ -54,6 +54,8 @@ def _cell(value: float | None) -> str:
         return "n/a"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
+    if 0 < abs(value) < 0.01:  # a tracer's CPU at /proc's 10 ms resolution: not zero
+        return f"{value:.2g}"
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
