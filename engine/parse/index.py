@@ -24,7 +24,7 @@ from engine.parse import ast
 from engine.parse.cache import ParseCache
 from engine.parse.conditions import Conditions
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "2"  # bump when FileSummary changes shape: old indexes then simply miss
 
 
 @dataclass
