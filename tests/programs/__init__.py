@@ -17,12 +17,17 @@ SOURCES = Path(__file__).resolve().parent
 OUT_DIR = Path(tempfile.gettempdir()) / "stapui-test-programs"
 
 
+def _key(source: Path, flags: list[str]) -> str:
+    """Content, flags and the source's path: the path is in the DWARF the tests compare."""
+    text = source.read_bytes() + " ".join(flags).encode() + str(source).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
 def build(name: str, opt: str = "-O0", *extra: str) -> Path:
     """Path of `name`.c compiled with `-g opt extra...`; compiled only if not already there."""
     source = SOURCES / f"{name}.c"
     flags = ["-g", opt, *extra]
-    key = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
-    target = OUT_DIR / f"{name}{opt}-{key}"
+    target = OUT_DIR / f"{name}{opt}-{_key(source, flags)}"
     if not target.exists():
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
@@ -56,8 +61,7 @@ def build_with_library() -> Path:
 def build_shared(name: str) -> Path:
     """`name`.c as a -g -fPIC shared library, named lib<name>-<hash>.so by content."""
     source = SOURCES / f"{name}.c"
-    key = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    target = OUT_DIR / f"lib{name}-{key}.so"
+    target = OUT_DIR / f"lib{name}-{_key(source, [])}.so"
     if not target.exists():
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
