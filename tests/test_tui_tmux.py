@@ -57,6 +57,15 @@ class Terminal:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
 
+    def wait_gone(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never went away; the screen was:\n{self.screen()}")
+
     def wait_ready(self, text: str) -> str:
         """Wait for `text`, then a moment more: keys sent while Textual is still switching
         the terminal to raw mode are lost by the tty, not by the app."""
@@ -121,6 +130,9 @@ def test_completion_menu_in_a_real_terminal(terminal_factory):
     term.keys("p", "r", "o", "b", "e", "Space", "t", "i", "m", "e", "r", ".", "m", "s")
     screen = term.wait_for("timer.ms(number)")
     assert "timer.msec(number)" in screen
+    # The menu shown may still be the one for "timer." (all timers): wait until it has
+    # been narrowed to the typed prefix before accepting its first item.
+    term.wait_gone("timer.hz(")
     term.keys("Enter")
     term.wait_for("probe timer.ms(")
 
