@@ -49,22 +49,19 @@ class Terminal:
         return result.stdout
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+        return self._wait(lambda screen: text in screen, f"{text!r} never appeared", timeout)
 
     def wait_gone(self, text: str, timeout: float = 20.0) -> str:
+        return self._wait(lambda screen: text not in screen, f"{text!r} never went away", timeout)
+
+    def _wait(self, done, failure: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text not in screen:
+            if done(screen):
                 return screen
             time.sleep(0.2)
-        raise AssertionError(f"{text!r} never went away; the screen was:\n{self.screen()}")
+        raise AssertionError(f"{failure}; the screen was:\n{self.screen()}")
 
     def wait_ready(self, text: str) -> str:
         """Wait for `text`, then a moment more: keys sent while Textual is still switching
