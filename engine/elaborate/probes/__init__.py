@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import threading
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "builtin": ("begin", "end", "error", "never"),
@@ -27,17 +28,25 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 FAMILY_MODULES = tuple(FAMILIES)
 
 _loaded: set[str] = set()
+# The workbench's catalogue worker and a pass running in another worker may both load
+# families: a family marked loaded must be registered before anyone else looks.
+_loading = threading.RLock()
 
 
 def load_providers(head: str | None = None) -> None:
     """Import (once) the family modules that may handle first component `head`, or all."""
-    for name, functors in FAMILIES.items():
-        if name in _loaded or not (head is None or any(fnmatch.fnmatchcase(f, head) for f in functors)):
-            continue
-        _loaded.add(name)
-        qualified = f"{__name__}.{name}"
-        try:
-            importlib.import_module(qualified)
-        except ModuleNotFoundError as error:
-            if error.name != qualified:
-                raise
+    with _loading:
+        for name, functors in FAMILIES.items():
+            if name in _loaded or not (head is None or any(fnmatch.fnmatchcase(f, head) for f in functors)):
+                continue
+            _loaded.add(name)
+            _import_family(f"{__name__}.{name}")
+
+
+def _import_family(qualified: str) -> None:
+    """Import one family module: one missing from this checkout is skipped, an error inside one raised."""
+    try:
+        importlib.import_module(qualified)
+    except ModuleNotFoundError as error:
+        if error.name != qualified:
+            raise
