@@ -88,7 +88,7 @@ static void dispatch_record(const struct stp_bpf_record *r, uint32_t len, void *
 	if (r->probe >= script->nprobes || spec_of(&script->probes[r->probe]) == NULL)
 		return;
 	p = &script->probes[r->probe];
-	stp_context_init(&c, p);
+	stp_context_init_event(&c, p);
 	fill_context(&c, r, len);
 	current_record = r;
 	current_spec = p->event_spec;

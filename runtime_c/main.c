@@ -50,8 +50,8 @@ static void report_timing(void)
 			continue;
 		stp_printf("%s, (%s), hits: %llu, ns: %llumin/%lluavg/%llumax, from: %s, index: %zu\n", p->pp,
 			   p->location, (unsigned long long)s->hits, (unsigned long long)s->min_ns,
-			   (unsigned long long)(s->total_ns / s->hits), (unsigned long long)s->max_ns, p->name, i);
-		rec_probe_stat(stp_relay, (uint32_t)i, p->pp, s->hits, s->min_ns, s->total_ns / s->hits, s->max_ns);
+			   (unsigned long long)stp_probe_avg_ns(s), (unsigned long long)s->max_ns, p->name, i);
+		rec_probe_stat(stp_relay, (uint32_t)i, p->pp, s->hits, s->min_ns, stp_probe_avg_ns(s), s->max_ns);
 	}
 	stp_flush();
 }
@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 		stp_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
 	if (parse_args(argc, argv, &opts) < 0 || stp_session_init() < 0 || stp_loop_init() < 0)
 		return 1;
+	stp_set_timing(opts.timing);
 	if (stp_script.init_globals && stp_script.init_globals() < 0) {
 		stp_report_error("cannot allocate the script's globals");
 		relay_close(stp_relay);

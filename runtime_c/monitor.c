@@ -83,7 +83,7 @@ static void send_probe_stats(void)
 	for (size_t i = 0; i < stp_script.nprobes; i++) {
 		const struct stp_probe_stats *s = stp_probe_stats(i);
 		rec_probe_stat(stp_relay, (uint32_t)i, stp_script.probes[i].pp, s->hits, s->min_ns,
-			       s->hits ? s->total_ns / s->hits : 0, s->max_ns);
+			       stp_probe_avg_ns(s), s->max_ns);
 	}
 }
 

@@ -268,6 +268,8 @@ extern const struct stp_script stp_script; /* defined by the generated file */
 int stp_add_event_source(int fd, void (*on_ready)(int fd, void *arg), void *arg);
 void stp_remove_event_source(int fd);
 void stp_context_init(struct context *c, const struct stp_probe *p); /* own-process fields */
+/* The same without the cpu and time, which a kernel event's record supplies. */
+void stp_context_init_event(struct context *c, const struct stp_probe *p);
 void stp_dispatch(const struct stp_probe *p, struct context *c);     /* run with checks */
 /* Report kernel-side drops for a probe (counted and sent as LOST records). */
 void stp_count_lost(const struct stp_probe *p, uint64_t n);
