@@ -1,5 +1,6 @@
 /* map_iter.c - foreach over a stable snapshot of a map: optional slice, stable sort on
- * a key column or the value (statistics sort by @count), ascending or descending, limit. */
+ * a key column or the value (statistics sort by @count, or the aggregate named), ascending
+ * or descending, limit. */
 #include <stdlib.h>
 
 #include "runtime.h"
@@ -8,9 +9,31 @@ struct sort_key {
 	const struct stp_map_spec *spec;
 	int column;
 	int direction;
+	enum stp_sort_aggregate aggregate;
 };
 
 static struct sort_key sorting; /* qsort has no context argument; handlers never nest sorts concurrently */
+
+/* The extractors need a context only to report an empty aggregate, and an entry of a
+ * statistics array always holds at least one value. */
+static int64_t aggregate_of(const struct stp_stat *st)
+{
+	switch (sorting.aggregate) {
+	case STP_SORT_SUM:
+		return stp_stat_sum(NULL, st);
+	case STP_SORT_MIN:
+		return stp_stat_min(NULL, st);
+	case STP_SORT_MAX:
+		return stp_stat_max(NULL, st);
+	case STP_SORT_AVG:
+		return stp_stat_avg(NULL, st);
+	case STP_SORT_VARIANCE:
+		return stp_stat_variance(NULL, st);
+	case STP_SORT_COUNT:
+		break;
+	}
+	return st->count;
+}
 
 static int compare_column(const struct stp_map_entry *a, const struct stp_map_entry *b)
 {
@@ -18,8 +41,8 @@ static int compare_column(const struct stp_map_entry *a, const struct stp_map_en
 	if (sorting.column == 0) {
 		if (spec->value_type == STP_STRING)
 			return strcmp(a->s ? a->s : "", b->s ? b->s : "");
-		int64_t x = spec->value_type == STP_STATS ? a->stat.count : a->n;
-		int64_t y = spec->value_type == STP_STATS ? b->stat.count : b->n;
+		int64_t x = spec->value_type == STP_STATS ? aggregate_of(&a->stat) : a->n;
+		int64_t y = spec->value_type == STP_STATS ? aggregate_of(&b->stat) : b->n;
 		return (x > y) - (x < y);
 	}
 	int k = sorting.column - 1;
@@ -54,8 +77,9 @@ static int in_slice(const struct stp_map_spec *spec, const struct stp_map_entry 
 	return 1;
 }
 
-int stp_map_iter_start(struct stp_map_iter *it, struct stp_map *m, int column, int direction, int64_t limit,
-		       const union stp_value *slice, unsigned wildcard_mask)
+int stp_map_iter_start(struct stp_map_iter *it, struct stp_map *m, int column, int direction,
+		       enum stp_sort_aggregate aggregate, int64_t limit, const union stp_value *slice,
+		       unsigned wildcard_mask)
 {
 	const struct stp_map_spec *spec = stp_map_spec(m);
 	int64_t n = stp_map_size(m);
@@ -73,7 +97,7 @@ int stp_map_iter_start(struct stp_map_iter *it, struct stp_map *m, int column, i
 		count++;
 	}
 	if (column >= 0 && direction != 0 && count > 1) {
-		sorting = (struct sort_key){spec, column, direction};
+		sorting = (struct sort_key){spec, column, direction, aggregate};
 		qsort(rows, (size_t)count, sizeof *rows, compare);
 	}
 	if (limit >= 0 && limit < count)

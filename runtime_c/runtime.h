@@ -172,8 +172,11 @@ struct stp_map_iter {
 	struct stp_map_entry **entries;
 	int64_t count, pos;
 };
+/* The statistic a value sort over a statistics array compares (`foreach (k in s @sum-)`). */
+enum stp_sort_aggregate { STP_SORT_COUNT, STP_SORT_SUM, STP_SORT_MIN, STP_SORT_MAX, STP_SORT_AVG, STP_SORT_VARIANCE };
 int stp_map_iter_start(struct stp_map_iter *it, struct stp_map *m, int column, int direction,
-		       int64_t limit, const union stp_value *slice, unsigned wildcard_mask);
+		       enum stp_sort_aggregate aggregate, int64_t limit, const union stp_value *slice,
+		       unsigned wildcard_mask);
 struct stp_map_entry *stp_map_iter_next(struct stp_map_iter *it);
 void stp_map_iter_end(struct stp_map_iter *it);
 

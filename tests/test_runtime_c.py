@@ -27,7 +27,7 @@ static struct stp_stat hist;
 static void show_words(struct context *c, int column, int direction, int64_t limit)
 {
 	struct stp_map_iter it;
-	stp_map_iter_start(&it, words, column, direction, limit, 0, ~0u);
+	stp_map_iter_start(&it, words, column, direction, STP_SORT_COUNT, limit, 0, ~0u);
 	for (struct stp_map_entry *e; (e = stp_map_iter_next(&it)) != 0;)
 		stp_printf("%s/%lld=%lld ", e->keys[0].s, (long long)e->keys[1].n, (long long)e->n);
 	stp_map_iter_end(&it);

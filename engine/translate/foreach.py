@@ -22,6 +22,7 @@ def emit_foreach(st: "StmtEmitter", node: ast.ForeachLoop) -> None:
     cont, brk = st.frame.fresh("continue_"), st.frame.fresh("break_")
     column = node.sort_column if node.sort_column is not None and node.sort_direction else -1
     limit = em.visit(node.limit) if node.limit is not None else "-1"
+    aggregate = f"STP_SORT_{(node.sort_aggregate or 'count').upper()}"
     if node.array_slice is not None:
         prelude, slice_keys, mask = em.keys(node.array_slice)
     else:
@@ -32,7 +33,8 @@ def emit_foreach(st: "StmtEmitter", node: ast.ForeachLoop) -> None:
         st.emit(line)
     st.emit(f"struct stp_map_iter {it};")
     st.emit(
-        f"if (stp_map_iter_start(&{it}, {array}, {column}, {node.sort_direction or 0}, {limit}, {slice_keys}, {mask}u) < 0)"
+        f"if (stp_map_iter_start(&{it}, {array}, {column}, {node.sort_direction or 0}, {aggregate}, {limit},"
+        f" {slice_keys}, {mask}u) < 0)"
         f' {{ c->last_error = "out of memory"; goto {st.frame.error_label}; }}'
     )
     st.emit(f"for (struct stp_map_entry *{entry}; ({entry} = stp_map_iter_next(&{it})) != 0; ) {{")
