@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 from engine.elaborate.dwarf_capture import Capture, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.capture import _count_loss, _header, _skip_own_process  # shared with tracepoint programs
+from engine.translate.bpf.capture import (  # shared with tracepoint programs
+    _header,
+    _skip_own_process,
+    submit_record,
+)
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, Reg
 from engine.translate.bpf.plan import HEADER_SIZE, STRING_HEADER
 from engine.translate.bpf.task import TaskOffsets, task_offsets
@@ -107,15 +111,7 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
             _slot(a, slot, R7, layout.offset(index), probe_address)
     if entry:
         _unstash(a, [layout.offset(i) for i in entry])
-    a.mov(R1, R7)
-    a.mov(R2, 0)
-    a.call("ringbuf_submit")
-    a.jump("out")
-    a.label("lost")
-    _count_loss(a, probe_index)
-    a.label("out")
-    a.mov(R0, 0)
-    a.exit()
+    submit_record(a, probe_index)
     return a.assemble()
 
 

@@ -42,6 +42,13 @@ def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | N
     _header(a, probe_index, task)
     for capture in plan.captures:
         _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
+    submit_record(a, probe_index)
+    return a.assemble()
+
+
+def submit_record(a: Assembler, probe_index: int) -> None:
+    """Submit the record reserved in R7 and return 0; the `lost` path (reserve failed)
+    counts the loss for this probe instead."""
     a.mov(R1, R7)
     a.mov(R2, 0)
     a.call("ringbuf_submit")
@@ -51,7 +58,6 @@ def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | N
     a.label("out")
     a.mov(R0, 0)
     a.exit()
-    return a.assemble()
 
 
 def _skip_own_process(a: Assembler) -> None:
