@@ -9,8 +9,7 @@ from __future__ import annotations
 import copy
 from typing import TypeVar
 
-from engine.elaborate.walk import child_fields
-from engine.parse.ast import Node
+from engine.parse.ast import Node, child_fields
 
 N = TypeVar("N", bound=Node)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from engine.elaborate.lint import write_targets
 from engine.elaborate.probes.base import dispatch
 from engine.elaborate.program import Program
-from engine.elaborate.walk import walk
 from engine.parse import ast
-from engine.parse.ast import Type
+from engine.parse.ast import Type, walk
 
 _STATS = ("count", "min", "max", "sum", "avg")
 

@@ -9,7 +9,7 @@ an effect beyond its own locals; embedded-C functions are impure unless marked
 
 from __future__ import annotations
 
-from engine.elaborate.walk import walk
+from engine.parse.ast import walk
 from engine.parse import ast
 
 _PRINTS = frozenset({"print", "println", "printf", "printd", "printdln"})

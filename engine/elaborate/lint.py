@@ -6,7 +6,7 @@ from engine.elaborate.effects import is_global
 from engine.elaborate.errors import warning
 from engine.elaborate.probes.base import similar
 from engine.elaborate.program import Program
-from engine.elaborate.walk import walk
+from engine.parse.ast import walk
 from engine.parse import ast
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 from engine.elaborate.effects import Effects, is_global
 from engine.elaborate.errors import first_token, semantic_error, warning
 from engine.elaborate.program import Program
-from engine.elaborate.walk import transform, walk
+from engine.elaborate.walk import transform
+from engine.parse.ast import walk
 from engine.parse import ast
 
 

@@ -15,7 +15,7 @@ from engine.diagnostics import DiagnosticError
 from engine.elaborate.errors import SemanticError, semantic_error
 from engine.elaborate.probes.base import ResolutionError, TargetValue
 from engine.elaborate.program import Program
-from engine.elaborate.walk import walk
+from engine.parse.ast import walk
 from engine.parse import ast
 
 _UNSUPPORTED = re.compile(r"/\*\s*unsupported:\s*(.*?)\s*\*/", re.S)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from engine.elaborate.errors import semantic_error
 from engine.elaborate.formats import argument_types
 from engine.elaborate.program import Program
-from engine.elaborate.walk import walk
 from engine.parse import ast
-from engine.parse.ast import Type
+from engine.parse.ast import Type, walk
 
 UNKNOWN, LONG, STRING, STATS = Type.UNKNOWN, Type.LONG, Type.STRING, Type.STATS
 _MAX_ROUNDS = 50

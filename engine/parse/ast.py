@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
+from functools import lru_cache
 from typing import Any, Iterator
 
 from engine.diagnostics import Span
@@ -33,10 +34,8 @@ class Node:
 
     def children(self) -> Iterator["Node"]:
         """Yield direct child nodes, in source order."""
-        for f in fields(self):
-            if f.name in _NOT_CHILDREN:
-                continue
-            value = getattr(self, f.name)
+        for name in child_fields(type(self)):
+            value = getattr(self, name)
             if isinstance(value, Node):
                 yield value
             elif isinstance(value, list):
@@ -47,6 +46,16 @@ class Node:
 
 # Fields that hold cross-references filled by elaboration, never owned children.
 _NOT_CHILDREN = frozenset({"span", "referent", "derived", "locals", "alias_chain"})
+
+
+@lru_cache(maxsize=None)
+def child_fields(cls: type) -> tuple[str, ...]:
+    """Names of the fields of `cls` that may hold child nodes (or lists of them).
+
+    Computed once per class: `dataclasses.fields()` on every visit dominated pass 2 for
+    alias-heavy scripts (hundreds of derived handlers).
+    """
+    return tuple(f.name for f in fields(cls) if f.name not in _NOT_CHILDREN)
 
 
 # ---------------------------------------------------------------------------
@@ -530,9 +539,16 @@ class Visitor:
 
 
 def walk(node: Node) -> Iterator[Node]:
-    """Yield `node` and all its descendants, depth first."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
+    """Yield `node` and all its descendants, depth first in source order.
+
+    Children are listed only when the walk reaches them, so a caller may rewrite the
+    fields of a node it has just been given.
+    """
+    pending = [iter((node,))]
+    while pending:
+        current = next(pending[-1], None)
+        if current is None:
+            pending.pop()
+            continue
         yield current
-        stack.extend(reversed(list(current.children())))
+        pending.append(current.children())
