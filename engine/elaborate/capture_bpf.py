@@ -29,8 +29,8 @@ from engine.elaborate.dwarf_capture import Capture, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import (  # shared with tracepoint programs
-    _header,
     _skip_own_process,
+    reserve_record,
     submit_record,
 )
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, Reg
@@ -98,13 +98,7 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
         _skip_own_process(a)
     if task is not None and in_target:
         _in_target(a, task)
-    a.load_map(R1, "events")
-    a.mov(R2, layout.record_size())
-    a.mov(R3, 0)
-    a.call("ringbuf_reserve")
-    a.jump_if("==", R0, 0, "lost")
-    a.mov(R7, R0)
-    _header(a, probe_index, task)
+    reserve_record(a, layout.record_size(), probe_index, task)
     entry = layout.entry_slots()
     for index, slot in enumerate(layout.slots):
         if index not in entry:

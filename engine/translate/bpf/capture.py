@@ -33,17 +33,23 @@ def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | N
     a = Assembler()
     a.mov(R6, R1)
     _skip_own_process(a)
+    reserve_record(a, plan.record_size(), probe_index, task)
+    for capture in plan.captures:
+        _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
+    submit_record(a, probe_index)
+    return a.assemble()
+
+
+def reserve_record(a: Assembler, size: int, probe_index: int, task: TaskOffsets | None) -> None:
+    """Reserve a `size`-byte record in R7 and write its header; a full ring jumps to
+    `lost` (see `submit_record`)."""
     a.load_map(R1, "events")
-    a.mov(R2, plan.record_size())
+    a.mov(R2, size)
     a.mov(R3, 0)
     a.call("ringbuf_reserve")
     a.jump_if("==", R0, 0, "lost")
     a.mov(R7, R0)
     _header(a, probe_index, task)
-    for capture in plan.captures:
-        _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
-    submit_record(a, probe_index)
-    return a.assemble()
 
 
 def submit_record(a: Assembler, probe_index: int) -> None:
