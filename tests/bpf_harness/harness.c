@@ -16,18 +16,7 @@
 #include <unistd.h>
 
 #include "bpf_runtime.h"
-
-static void print_record(const struct stp_bpf_record *record, uint32_t len, void *arg)
-{
-	const uint8_t *bytes = (const uint8_t *)record;
-	uint32_t i;
-
-	(void)arg;
-	printf("record ");
-	for (i = 0; i < len; i++)
-		printf("%02x", bytes[i]);
-	printf("\n");
-}
+#include "print_record.h"
 
 static void *read_program(const char *path, uint32_t *n_insns)
 {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bpf_runtime.h"
+#include "../bpf_harness/print_record.h"
 
 #define MAX_PROBES 16
 #define MAX_INSNS 4096
@@ -209,18 +210,6 @@ static pid_t start_held_child(char **argv, int *release_fd)
 	close(fds[0]);
 	*release_fd = fds[1];
 	return child;
-}
-
-static void print_record(const struct stp_bpf_record *record, uint32_t len, void *arg)
-{
-	const uint8_t *bytes = (const uint8_t *)record;
-	uint32_t i;
-
-	(void)arg;
-	printf("record ");
-	for (i = 0; i < len; i++)
-		printf("%02x", bytes[i]);
-	printf("\n");
 }
 
 int main(int argc, char **argv)
