@@ -63,7 +63,9 @@ class Invocation:
 
 
 def parse_args(argv: list[str]) -> Invocation:
-    """Parse argv the way stap's getopt loop does: options, then script, then its args."""
+    """Parse argv the way stap's GNU getopt loop does: options anywhere (`stap s.stp -c CMD`
+    is an option, not a script argument), the first other word the script, the rest its
+    arguments; everything after `--` is an argument."""
     options = Options()
     inv = Invocation(options)
     rest: list[str] = []
@@ -79,9 +81,6 @@ def parse_args(argv: list[str]) -> Invocation:
             continue
         if not arg.startswith("-") or arg == "-":
             rest.append(arg)
-            if options.script_text is None and inv.listing is None and len(rest) == 1:
-                rest.extend(argv[i:])
-                break
             continue
         j = 1
         while j < len(arg):
