@@ -306,3 +306,7 @@ def entry() -> None:
             raise
         code = 1
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    entry()
