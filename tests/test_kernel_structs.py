@@ -88,3 +88,63 @@ def test_structure_arguments_are_decoded(structs):
         "nanosleep([0.000001000], 0x0)",
     ]
     assert calls[first + 6].startswith("prlimit64(0, RLIMIT_NOFILE, NULL, 0x")
+
+
+WAITS = r"""
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static unsigned int word, word2;
+
+int main(void)
+{
+	struct timeval tv = {0, 1500};
+	struct timespec ppoll_ts = {0, 2000}, pselect_ts = {0, 3000}, futex_ts = {5, 4000};
+	unsigned char statx_buf[256];
+
+	printf("words %p %p\n", (void *)&word, (void *)&word2);
+	fflush(stdout);
+	syscall(SYS_select, 0, NULL, NULL, NULL, &tv);
+	syscall(SYS_ppoll, NULL, 0, &ppoll_ts, NULL, 8);
+	syscall(SYS_pselect6, 0, NULL, NULL, NULL, &pselect_ts, NULL);
+	syscall(SYS_futex, &word, FUTEX_WAIT, 1, &futex_ts, NULL, 0);  /* word is 0: EAGAIN at once */
+	syscall(SYS_futex, &word, FUTEX_WAKE_OP, 1, (void *)2, &word2, FUTEX_OP(FUTEX_OP_ADD, -1, FUTEX_OP_CMP_GT, 3));
+	syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	syscall(SYS_statx, AT_FDCWD, "/", 0, 0xfff, statx_buf);
+	syscall(SYS_statx, AT_FDCWD, "/", 0, 0, statx_buf);
+	return 0;
+}
+"""
+
+WAITS_SCRIPT = (
+    "probe syscall.select, syscall.ppoll, syscall.pselect6, syscall.futex, syscall.statx {\n"
+    '  if (pid() == target()) printf("%s(%s)\\n", name, argstr) }'
+)
+
+
+def test_timeouts_futex_operations_and_statx_masks_are_decoded(tmp_path):
+    require_kernel_probes()
+    (tmp_path / "waits.c").write_text(WAITS)
+    subprocess.run(["gcc", "-O1", "-o", str(tmp_path / "waits"), str(tmp_path / "waits.c")], check=True)
+    result = pystap("-e", WAITS_SCRIPT, "-c", str(tmp_path / "waits"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    word, word2 = next(line.split()[1:] for line in lines if line.startswith("words "))
+    calls = [line for line in lines if not line.startswith("words ") and not line.startswith("futex(0x7")]
+    first = calls.index("select(0, 0x0, 0x0, 0x0, [0.001500])")
+    assert calls[first:] == [
+        "select(0, 0x0, 0x0, 0x0, [0.001500])",
+        "ppoll(0x0, 0, [0.000002000], 0x0, 8)",
+        "pselect6(0, 0x0, 0x0, 0x0, [0.000003000], 0x0)",
+        f"futex({word}, FUTEX_WAIT, 1, [5.000004000])",
+        f"futex({word}, FUTEX_WAKE_OP, 1, 2, {word2}, {{FUTEX_OP_ADD, -1, FUTEX_OP_CMP_GT, 3}})",
+        f"futex({word}, FUTEX_WAKE_PRIVATE, 1)",
+        'statx(AT_FDCWD, "/", 0x0, 0xfff, ' + calls[first + 6].rsplit(", ", 1)[1],
+        'statx(AT_FDCWD, "/", 0x0, AT_STATX_SYNC_AS_STAT, ' + calls[first + 7].rsplit(", ", 1)[1],
+    ]

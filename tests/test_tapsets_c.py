@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -430,6 +431,9 @@ def sleeper():
         env={"STAPUI_PROBE": "value=with=equals", "PATH": "/usr/bin:/bin"},
         start_new_session=True,
     )
+    comm = Path(f"/proc/{proc.pid}/comm")
+    while comm.read_text() != "sh\n":  # until the child has finished becoming /bin/sh
+        time.sleep(0.001)
     yield proc
     proc.send_signal(signal.SIGKILL)
     proc.wait()
