@@ -46,7 +46,8 @@ USER_STRING_FUNCTIONS = frozenset(
 USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2), "_struct_sockaddr_u": (0, 1)}
 # Functions reading a fixed-size structure (pointer argument, bytes): copied at probe time.
 USER_STRUCT_FUNCTIONS = {
-    "_struct_timespec_u": (0, 16), "_struct_timeval_u": (0, 16), "_stp_sigset_u": (0, 8), "_struct_sigaction_u": (0, 32), "_struct_rlimit_u": (0, 16),
+    "_struct_timespec_u": (0, 16), "_struct_timeval_u": (0, 16), "_stp_sigset_u": (0, 8),
+    "_struct_sigaction_u": (0, 32), "_struct_rlimit_u": (0, 16),
 }
 BUFFER_BYTES = 64  # enough for argstr's 50 characters (syscall_string_trunc) and the "..." test
 
