@@ -71,6 +71,10 @@ static void start_running(void)
 
 static void stop_running(void)
 {
+	/* Detaching kernel probes waits for the kernel's RCU grace periods (tens of ms):
+	 * what the handlers printed goes to the reader first. */
+	stp_flush();
+	relay_flush(stp_relay);
 	if (stp_script.stop_events)
 		stp_script.stop_events();
 	stp_procfs_stop();

@@ -8,8 +8,6 @@ script: the linker then names any symbol a script really needed from it.
 
 from __future__ import annotations
 
-import concurrent.futures
-import importlib.resources
 import os
 import tempfile
 import threading
@@ -33,7 +31,9 @@ class RuntimeLibrary:
 
 
 def runtime_dir() -> Path:
-    return Path(str(importlib.resources.files("runtime_c")))
+    import runtime_c
+
+    return Path(runtime_c.__file__).parent
 
 
 def _sources(directory: Path) -> list[Path]:
@@ -74,6 +74,8 @@ def _compile(compiler: Compiler, source: Path, out: Path, include: Path) -> str 
 
 
 def _build(compiler: Compiler, directory: Path, archive: Path) -> list[str]:
+    import concurrent.futures  # only when building: the start-up fast path never does
+
     with tempfile.TemporaryDirectory(prefix="stapui-rt-") as temp:
         sources = _sources(directory)
         objects = [Path(temp) / (s.stem + ".o") for s in sources]

@@ -87,11 +87,17 @@ def lookup(options) -> CachedBuild | None:
     except (OSError, ValueError):
         return None
     path = Path(data["path"])
-    from engine.elaborate.probes.uprobe import dependencies_changed
-
-    if dependencies_changed(data.get("depends"), options):  # a probed binary rebuilt, another -c program
+    if data.get("depends") is not None and _dependencies_changed(data["depends"], options):
         return None
     return CachedBuild(path, data["diagnostics"]) if path.exists() else None
+
+
+def _dependencies_changed(depends: dict, options) -> bool:
+    """A probed binary rebuilt, or another -c program. Imported only for scripts with
+    process probes: the uprobe provider pulls in the ELF/DWARF readers and pass 2."""
+    from engine.elaborate.probes.uprobe import dependencies_changed
+
+    return dependencies_changed(depends, options)
 
 
 def remember(session) -> None:
