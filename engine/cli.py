@@ -239,6 +239,8 @@ def run_session(session: Session) -> int:
             return 1
         if options.verbose:
             sys.stderr.write(_pass_line(session, number) + "\n")
+            for note in getattr(session.artifact(number), "verbose_notes", lambda: [])():
+                sys.stderr.write(note + "\n")
         if number == 4 and last == 5:
             _remember_build(session)
     if last < 5:

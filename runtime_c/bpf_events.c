@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf_agg.h"
 #include "bpf_runtime.h"
 #include "output.h"
 #include "run_options.h"
@@ -197,6 +198,7 @@ void stp_bpf_stop_events(void)
 
 	if (script == NULL || stp_bpf_poll_fd() < 0)
 		return;
+	stp_bpf_agg_final();
 	stp_remove_event_source(stp_bpf_poll_fd());
 	unhandled = calloc(script->nprobes ? script->nprobes : 1, sizeof(*unhandled));
 	while (unhandled != NULL && stp_bpf_drain(count_unhandled, unhandled) > 0)

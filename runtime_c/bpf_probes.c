@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf_agg.h"
 #include "bpf_runtime.h"
 #include "bpf_uprobe.h"
 
@@ -49,6 +50,8 @@ static int relocation_value(const char *name)
 		return stp_bpf_entry_map();
 	if (strcmp(name, "target") == 0)
 		return stp_bpf_target_map();
+	if (strncmp(name, "agg", 3) == 0)
+		return stp_bpf_agg_map_fd(name);
 	stp_bpf_fail("capture program refers to unknown map '%s'", name);
 	return -1;
 }

@@ -3,6 +3,7 @@
  * insertion order kept for unsorted foreach (as stap's entry list does). */
 #include <stdlib.h>
 
+#include "bpf_agg.h"
 #include "runtime.h"
 
 struct stp_map {
@@ -170,6 +171,12 @@ static struct stp_map_entry *lookup_or_add(struct context *c, struct stp_map *m,
 	if (e == NULL)
 		c->last_error = "out of memory";
 	return e;
+}
+
+/* For bpf_agg.c: the entry a merged statistic goes to, created as an update would. */
+struct stp_map_entry *stp_map_entry_for(struct context *c, struct stp_map *m, const union stp_value *keys)
+{
+	return lookup_or_add(c, m, keys);
 }
 
 int64_t stp_map_get_long(struct stp_map *m, const union stp_value *keys)

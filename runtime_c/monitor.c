@@ -1,5 +1,6 @@
 /* monitor.c - periodic snapshots of the script's globals and per-probe statistics as
  * structured records (what `stap --monitor` shows), when the reader asks for them. */
+#include "bpf_agg.h"
 #include "loop.h"
 #include "output.h"
 #include "records.h"
@@ -96,6 +97,7 @@ void stp_monitor_tick(uint64_t now_ns)
 	struct context c;
 	memset(&c, 0, sizeof c);
 	stp_flush();
+	stp_bpf_agg_sync(&c);  /* what the kernel aggregated, as the script would read it */
 	rec_snapshot_begin(stp_relay, ++snapshot_seq, now_ns);
 	for (size_t i = 0; i < stp_script.nglobals; i++) {
 		const struct stp_global *g = &stp_script.globals[i];

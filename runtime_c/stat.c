@@ -3,6 +3,7 @@
  * aggregation step stap applies when a value is read). */
 #include <stdlib.h>
 
+#include "bpf_agg.h"
 #include "runtime.h"
 
 static int linear_buckets(const struct stp_stat_spec *spec)
@@ -95,6 +96,25 @@ void stp_stat_add(struct stp_stat *st, int64_t v)
 		st->histogram[log_bucket(v)]++;
 	else if (st->buckets)
 		st->histogram[linear_bucket(st, v)]++;
+}
+
+/* For bpf_agg.c: values aggregated in the kernel, added as if each had been
+ * stp_stat_add()ed (count, sum, min, max and buckets; not the running @variance,
+ * which in-kernel aggregation leaves to handlers that never read it). */
+void stp_stat_merge(struct stp_stat *st, int64_t count, int64_t sum, int64_t min, int64_t max,
+		    const int64_t *buckets, int n_buckets)
+{
+	if (count == 0)
+		return;
+	if (st->count == 0 || min < st->min)
+		st->min = min;
+	if (st->count == 0 || max > st->max)
+		st->max = max;
+	st->count += count;
+	st->sum += sum;
+	st->avg_s = (st->sum << st->spec->bit_shift) / st->count;
+	for (int i = 0; buckets != NULL && i < n_buckets && i < st->buckets; i++)
+		st->histogram[i] += buckets[i];
 }
 
 static int empty(struct context *c, const struct stp_stat *st)

@@ -9,7 +9,7 @@ The emitters are small visitors: expressions.py, statements.py, declarations.py.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.diagnostics import Diagnostic, Span
 from engine.session import PassResult
@@ -24,13 +24,20 @@ class TranslateArtifact:
     c_source: str
     script_name: str
     kernel_disassembly: str = ""
+    probe_paths: list[str] = field(default_factory=list)  # where each kernel probe's handler runs, and why
 
     def dump(self) -> str:
-        """The C, then each kernel capture program's disassembly as line comments."""
+        """The C, then where each kernel probe's handler runs and each capture program's
+        disassembly, as line comments."""
         if not self.kernel_disassembly:
             return self.c_source
+        paths = "".join(f"// {line}\n" for line in self.probe_paths)
         listing = "".join(f"// {line}\n" for line in self.kernel_disassembly.splitlines())
-        return self.c_source + "\n// ---- kernel capture programs ----\n" + listing
+        return self.c_source + "\n// ---- kernel probe handlers ----\n" + paths + "// ---- kernel capture programs ----\n" + listing
+
+    def verbose_notes(self) -> list[str]:
+        """Lines -v prints after the pass-3 line: which path each kernel probe took."""
+        return self.probe_paths
 
     def verbose_summary(self) -> str:
         from engine.parse import memory_usage
@@ -53,7 +60,7 @@ def translate(program, options) -> TranslateArtifact:
     name = module_name(options)
     declarations = Declarations(program, options, name)
     source = declarations.emit()
-    return TranslateArtifact(source, name, declarations.kernel.disassembly())
+    return TranslateArtifact(source, name, declarations.kernel.disassembly(), declarations.aggregation.report())
 
 
 def run(session, elaborated) -> PassResult:

@@ -13,7 +13,10 @@ from typing import Any
 
 from engine.parse import ast
 from engine.translate.bpf import emit as bpf
+from engine.translate.bpf import aggregate
 from engine.translate.cstrings import c_comment, c_literal, decode
+from engine.translate.bpf.aggregate_bpf import AggMap, plan_maps
+from engine.translate.bpf.aggregate_bpf import tables as aggregation_tables
 from engine.translate.expressions import ExprEmitter, int_literal
 from engine.translate.functions import emit_function, emit_probe, prototype
 from engine.translate.nesting import default_maxnesting
@@ -45,6 +48,8 @@ class Declarations:
         self.parts: list[str] = []
         self.entries: list[ProbeEntry] = []
 
+        self.aggregation = aggregate.AggregationPlan()
+        self.agg_maps: list[AggMap] = []
     def emit(self) -> str:
         for decl in self.program.globals:
             self.unit.add_global(decl)
@@ -54,11 +59,14 @@ class Declarations:
         for info in self.unit.globals.values():
             info.spec = specs.get(id(info.decl))
         self.parts += [self.header(), *self.embeds(), self.global_declarations(), self.prototypes()]
+        self.aggregation = aggregate.analyse(self.program, self.options.defines, bpf.is_kernel_probe)
         self.parts += [emit_function(self.unit, f) for f in self.program.functions]
         self.parts += self.probes()
         if self.kernel.probes:
             self.parts.append(self.kernel.declarations())
         self.parts += [self.probe_table(), self.global_table(), self.init_globals(), self.script_table()]
+        if self.agg_maps:
+            self.parts.append(aggregation_tables(self.agg_maps, lambda decl: self.unit.global_of(decl).cname))
         return "\n".join(p for p in self.parts if p) + "\n"
 
     # -- file header ---------------------------------------------------------------------------
@@ -119,12 +127,32 @@ class Declarations:
             handler = f"probe_{number}"
             family = probe.derived[0].family
             hook = self.target_hook(probe.derived[0]) if bpf.is_kernel_probe(probe.derived[0]) else None
-            out.append(emit_probe(self.unit, probe, handler, family, hook))
+            out.append(emit_probe(self.unit, probe, handler, family, hook, self.merge_first(probe)))
+            maps = self.aggregation_maps(probe)
             for derived in probe.derived:
-                out.append(self.add_entry(derived, handler, probe))
+                out.append(self.add_entry(derived, handler, probe, maps))
         return out
 
     def target_hook(self, derived: Any):
+    def aggregation_maps(self, probe: ast.Probe) -> list[AggMap]:
+        """The maps a probe aggregating in the kernel updates (none for the others)."""
+        decision = self.aggregation.decision(probe)
+        if decision is None or not decision.in_kernel:
+            return []
+        specs = {id(info.decl): info.spec for info in self.unit.globals.values() if info.spec is not None}
+        maps = plan_maps(decision.updates, specs, self.options.defines, len(self.agg_maps))
+        self.agg_maps += maps
+        return maps
+
+    def merge_first(self, probe: ast.Probe) -> tuple[str, ...]:
+        """Handlers run in the runtime (begin, end, timers ...) reading a global the kernel
+        aggregates merge the kernel's gains first (runtime_c/bpf_agg.c)."""
+        if self.aggregation.decision(probe) is not None:
+            return ()
+        if not aggregate.globals_used(probe.body) & self.aggregation.aggregated_globals():
+            return ()
+        return ("stp_bpf_agg_sync(c);", "if (c->last_error) goto out;")
+
         def hook(expr: ast.Expr, emitter: ExprEmitter) -> str:
             try:
                 return bpf.target_expression(derived, expr)
@@ -133,7 +161,7 @@ class Declarations:
 
         return hook
 
-    def add_entry(self, derived: Any, handler: str, probe: ast.Probe) -> str:
+    def add_entry(self, derived: Any, handler: str, probe: ast.Probe, maps: list[AggMap] = ()) -> str:
         """Adds the table row for `derived`; returns a condition wrapper when it has one."""
         wrapper = ""
         if derived.condition is not None:
@@ -159,7 +187,7 @@ class Declarations:
             entry.fields = {"procfs_name": c_literal(data["name"]), "procfs_maxsize": str(data.get("maxsize") or 0)}
         elif bpf.is_kernel_probe(derived):
             entry.kind = "STP_PROBE_EVENT"
-            entry.fields = {"event_spec": self.kernel.add(len(self.entries), derived, probe.body)}
+            entry.fields = {"event_spec": self.kernel.add(len(self.entries), derived, probe.body, maps)}
         elif derived.family != "never":
             raise TranslateError(f"probes of the {derived.family} family cannot run in this runtime yet", derived.location)
         self.entries.append(entry)
@@ -204,6 +232,8 @@ class Declarations:
                     init.append(f"  stp_strset({name}, {value});" if decl.type is ast.Type.STRING else f"  {name} = {value};")
         return (
             "static int init_globals(void)\n{\n" + "\n".join(init) + "\n  return 0;\n}\n\n"
+        if self.agg_maps:
+            init.append(f"  stp_bpf_agg_register(stp_bpf_aggs, {len(self.agg_maps)});")
             "static void free_globals(void)\n{\n" + "\n".join(free) + "\n}\n"
         )
 

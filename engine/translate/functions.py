@@ -104,7 +104,9 @@ def _embedded_function(unit: Unit, function: ast.FunctionDecl) -> str:
     return "\n".join(lines) + "\n"
 
 
-def emit_probe(unit: Unit, probe: ast.Probe, name: str, family: str, hook: Callable | None) -> str:
+def emit_probe(unit: Unit, probe: ast.Probe, name: str, family: str, hook: Callable | None,
+               prologue: tuple[str, ...] = ()) -> str:
+    """The handler of `probe`; `prologue` lines run first (after the MAXACTION check)."""
     frame = Frame(unit, probe=probe, family=family)
     if hook is not None:
         unit.target_hooks[family] = hook
@@ -119,6 +121,7 @@ def emit_probe(unit: Unit, probe: ast.Probe, name: str, family: str, hook: Calla
     lines += ["  " + d for d in frame.declarations]
     cost = count_statements(probe.body)
     lines.append(f'  if (c->actionremaining < {cost}) {{ c->last_error = "MAXACTION exceeded"; goto out; }}')
+    lines += ["  " + line for line in prologue]
     lines += body.lines
     lines += ["out: __attribute__((unused));", "  return;", "}"]
     return "\n".join(lines) + "\n"

@@ -132,6 +132,13 @@ class Assembler:
             raise AsmError(f"label {name!r} defined twice")
         self._labels[name] = self._slot_count()
 
+    def append(self, program: Program) -> None:
+        """Continue with an assembled program as it is: its jumps are relative, so they
+        still land inside it; its relocations move with it."""
+        start = self._slot_count()
+        self._relocations += [(start + slot, name) for slot, name in program.relocations]
+        self._slots += program.insns
+
     # -- result -------------------------------------------------------------------
 
     def assemble(self) -> Program:

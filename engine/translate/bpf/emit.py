@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.parse import ast
 from engine.translate.bpf import plan as P
+from engine.translate.bpf.aggregate_bpf import AggMap, aggregate_program
 from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
@@ -30,7 +31,7 @@ from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import UserProbe, is_user_probe, plan_user_probe
 from engine.translate.bpf.uprobe_attach import target_expression as user_target_expression
 
-INCLUDE = '#include "bpf_runtime.h"'
+INCLUDE = '#include "bpf_runtime.h"\n#include "bpf_agg.h"'
 START_EVENTS = "stp_bpf_start_events"
 STOP_EVENTS = "stp_bpf_stop_events"
 
@@ -107,11 +108,15 @@ class KernelProbes:
     maxstringlen: int = 512
     probes: list[KernelProbe | UserProbe] = field(default_factory=list)
 
-    def add(self, index: int, derived: Any, body: ast.Node | None = None) -> str:
-        """Plan, assemble and remember probe `index`; return `&its_spec` for event_spec."""
+    def add(self, index: int, derived: Any, body: ast.Node | None = None, maps: list[AggMap] = ()) -> str:
+        """Plan, assemble and remember probe `index`; return `&its_spec` for event_spec.
+        With aggregation `maps` its program aggregates in the kernel (aggregate_bpf.py)."""
         if is_user_probe(derived):
-            self.probes.append(plan_user_probe(index, derived, body or derived.origin, self.maxstringlen))
-            return "&" + self.probes[-1].c_name
+            probe = plan_user_probe(index, derived, body or derived.origin, self.maxstringlen)
+            if maps:
+                probe.capture.program = aggregate_program(derived, list(maps), probe.capture.program)
+            self.probes.append(probe)
+            return "&" + probe.c_name
         plan = P.CapturePlan()
         reads = [read for _, read in target_reads(derived)]
         for read in reads:
@@ -119,7 +124,10 @@ class KernelProbes:
                 plan.add(capture)
         user_strings = [plan.add(c) for c in self._user_strings(derived, body or derived.origin)]
         plan.captures += stack_captures(body or derived.origin)  # last: the runtime finds them from the end
-        probe = KernelProbe(index, derived, plan, capture_program(plan, index, task_offsets()), reads, user_strings)
+        program = capture_program(plan, index, task_offsets())
+        if maps:
+            program = aggregate_program(derived, list(maps), program)
+        probe = KernelProbe(index, derived, plan, program, reads, user_strings)
         self.probes.append(probe)
         return "&" + probe.c_name
 

@@ -1,0 +1,479 @@
+"""BPF programs that aggregate in the kernel, and the map tables the runtime merges.
+
+For a handler aggregate.py found eligible, each derived probe's program becomes
+
+    filters of the capture program (the runtime's own events, the -x/-c target)
+    phase 1: per aggregation statement, its conditions, then the key built on the
+             stack and its entry looked up (or created from the "agg_zero" template,
+             stamped with the time the key was first seen); the entry pointers are
+             kept on the stack
+    phase 2: per statement with an entry, its value added (count, sum, min, max,
+             histogram bucket)
+    fallback: the unchanged capture program, reached when a map is full: the record
+             goes to the ring and the user-space handler does the work, so nothing is
+             lost and nothing is counted twice (phase 1 changes no total)
+
+Register use: r6 the context, r7 an entry, r8 the value being aggregated; r1-r5 are
+clobbered by helpers. Stack layout below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.elaborate import capture_bpf as planner
+from engine.parse import ast
+from engine.translate.bpf import aggregate as A
+from engine.translate.bpf.asm import Assembler, Program
+from engine.translate.bpf.capture import _skip_own_process
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
+from engine.translate.bpf.task import task_offsets
+from engine.translate.bpf.uprobe_attach import is_user_probe
+from engine.translate.cstrings import c_literal
+
+ZERO_MAP = "agg_zero"
+_ZERO_KEY = -4  # u32 0: the key of one-entry arrays
+_COMM = -40  # 16 bytes: execname() for comparisons
+_SLOT = -48  # 8 bytes: a target value read through capture_bpf's recipes
+_TEMPS = -56  # 8 bytes per nesting level of arithmetic, downwards
+_MAX_DEPTH = 16
+_POINTERS = _TEMPS - 8 * _MAX_DEPTH  # one entry pointer per statement, downwards
+_KEY = -480  # the key being built (at most 9 x 16 bytes)
+COMM_BYTES = 16
+_BPF_NOEXIST = 1
+
+# Value words (bpf_agg.h): counter = first_ns, hits, total; stat = first_ns, count, sum, min, max, buckets...
+_FIRST_NS, _HITS, _TOTAL = 0, 8, 16
+_COUNT, _SUM, _MIN, _MAX, _BUCKETS = 8, 16, 24, 32, 40
+LOG_BUCKETS = 128  # STP_HIST_LOG_BUCKETS
+LOG_BUCKET0 = 64
+
+
+@dataclass
+class AggMap:
+    """The BPF map of one aggregation statement."""
+
+    name: str
+    update: A.Update
+    buckets: int  # histogram buckets of a stat value
+    hist: str  # "", "log" or "linear"
+    linear: tuple[int, int, int] = (0, 0, 0)
+    entries: int = 2048
+    key_offsets: list[int] = field(default_factory=list)  # per key: offset in the BPF key, -1 if constant
+
+    @property
+    def key_size(self) -> int:
+        return sum(COMM_BYTES if k.comm else 8 for k in self.update.keys if k.constant is None)
+
+    @property
+    def value_size(self) -> int:
+        return _BUCKETS + 8 * self.buckets if self.update.stat else 24
+
+
+ENTRIES = "STP_KERNEL_AGGREGATION_ENTRIES"  # -D: fewer BPF map entries, to test the full-map fallback
+
+
+def plan_maps(updates: list[A.Update], specs: dict[int, Any], defines: dict[str, str], first: int) -> list[AggMap]:
+    """One map per statement, named agg<first>, agg<first + 1> ...; `specs` are the
+    statistics globals' StatSpecs (unit.GlobalInfo.spec). A map holds as many keys as
+    its global (`global a[N]`, else MAXMAPENTRIES), or -DSTP_KERNEL_AGGREGATION_ENTRIES."""
+    limit = _define(defines, "MAXMAPENTRIES", 2048)
+    cap = _define(defines, ENTRIES, 0)
+    maps = []
+    for number, update in enumerate(updates, first):
+        spec = specs.get(id(update.target))
+        hist, buckets, linear = "", 0, (0, 0, 0)
+        if spec is not None and spec.hist == "STP_HIST_LOG":
+            hist, buckets = "log", LOG_BUCKETS
+        elif spec is not None and spec.hist == "STP_HIST_LINEAR":
+            linear = spec.params
+            buckets = _linear_buckets(*linear)
+            hist = "linear" if buckets else ""
+        entries = min(update.target.maxsize or limit, cap or limit)
+        offsets, offset = [], 0
+        for key in update.keys:
+            offsets.append(-1 if key.constant is not None else offset)
+            offset += 0 if key.constant is not None else COMM_BYTES if key.comm else 8
+        maps.append(AggMap(f"agg{number}", update, buckets, hist, linear, entries, offsets))
+    return maps
+
+
+def _define(defines: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(str(defines.get(name) or default), 0)
+    except ValueError:
+        return default
+
+
+def _linear_buckets(start: int, stop: int, interval: int) -> int:
+    """As stat.c's linear_buckets: the range, an underflow and an overflow bucket."""
+    if interval <= 0:
+        return 0
+    n = int((stop - start) / interval) + 3
+    return n if 3 <= n <= 128 else 0
+
+
+def aggregate_program(derived: Any, maps: list[AggMap], capture: Program) -> Program:
+    """The program for `derived`: aggregate into `maps`, or fall back to `capture`."""
+    a = Assembler()
+    a.mov(R6, R1)
+    _skip_own_process(a)
+    user = is_user_probe(derived)
+    task = task_offsets()
+    if user and task is not None and "raw_tracepoint" not in derived.data:
+        planner._in_target(a, task)
+    emitter = _Emitter(a, derived)
+    for index, agg in enumerate(maps):
+        emitter.find_entry(index, agg)
+    for index, agg in enumerate(maps):
+        emitter.add_value(index, agg)
+    a.label("out")
+    a.mov(R0, 0)
+    a.exit()
+    a.label("fallback")
+    a.mov(R1, R6)
+    a.append(capture)
+    return a.assemble()
+
+
+class _Emitter:
+    """Emits the computations of one derived probe's aggregation statements."""
+
+    def __init__(self, a: Assembler, derived: Any):
+        self.a = a
+        self.derived = derived
+        self.labels = 0
+        attach = planner.attach_spec(derived) if is_user_probe(derived) else {}
+        self.probe_address = attach.get("address") if attach.get("kind") == "uprobe" and not attach["retprobe"] else None
+
+    def label(self, base: str) -> str:
+        self.labels += 1
+        return f"{base}_{self.labels}"
+
+    # -- phase 1: find (or create) each statement's entry ---------------------------------
+
+    def find_entry(self, index: int, agg: AggMap) -> None:
+        a = self.a
+        pointer = _POINTERS - 8 * index
+        skip = self.label("skip")
+        a.store(FP, pointer, 0, 8)
+        for cond, truth in agg.update.guards:
+            self.branch(cond, not truth, skip)
+        if agg.key_size == 0:
+            self.lookup(agg.name, _ZERO_KEY, zero_key=True)
+            a.jump_if("==", R0, 0, "fallback")
+        else:
+            self.build_key(agg)
+            found = self.label("found")
+            self.lookup(agg.name, _KEY)
+            a.jump_if("!=", R0, 0, found)
+            self.create(agg)
+            a.label(found)
+        a.store(FP, pointer, R0, 8)
+        a.label(skip)
+
+    def lookup(self, map_name: str, key: int, zero_key: bool = False) -> None:
+        a = self.a
+        if zero_key:
+            a.store(FP, _ZERO_KEY, 0, 4)
+        a.load_map(R1, map_name)
+        a.mov(R2, FP)
+        a.alu("+=", R2, key)
+        a.call("map_lookup_elem")
+
+    def create(self, agg: AggMap) -> None:
+        """Insert a zero value stamped with the time (BPF_NOEXIST: a racing CPU's insert
+        wins), then look the entry up; a full map falls back to the ring."""
+        a = self.a
+        self.lookup(ZERO_MAP, _ZERO_KEY, zero_key=True)
+        a.jump_if("==", R0, 0, "fallback")
+        a.mov(R7, R0)
+        a.call("ktime_get_ns")
+        a.store(R7, _FIRST_NS, R0, 8)
+        a.load_map(R1, agg.name)
+        a.mov(R2, FP)
+        a.alu("+=", R2, _KEY)
+        a.mov(R3, R7)
+        a.mov(R4, _BPF_NOEXIST)
+        a.call("map_update_elem")
+        self.lookup(agg.name, _KEY)
+        a.jump_if("==", R0, 0, "fallback")
+
+    def build_key(self, agg: AggMap) -> None:
+        a = self.a
+        for key, offset in zip(agg.update.keys, agg.key_offsets):
+            if offset < 0:
+                continue
+            if key.comm:
+                a.mov(R1, FP)
+                a.alu("+=", R1, _KEY + offset)
+                a.mov(R2, COMM_BYTES)
+                a.call("get_current_comm")
+            else:
+                self.integer(key.value)
+                a.store(FP, _KEY + offset, R1, 8)
+
+    # -- phase 2: add each value ----------------------------------------------------------
+
+    def add_value(self, index: int, agg: AggMap) -> None:
+        a = self.a
+        done = self.label("done")
+        a.load(R7, FP, _POINTERS - 8 * index, 8)
+        a.jump_if("==", R7, 0, done)
+        self.integer(agg.update.value)
+        if agg.update.negate:
+            a.neg(R1)
+        if agg.update.stat:
+            self.add_stat(agg, done)
+        else:
+            self.add_word(_HITS, 1)
+            self.add_word(_TOTAL, R1)
+        a.label(done)
+
+    def add_word(self, offset: int, amount: Reg | int) -> None:
+        a = self.a
+        a.load(R2, R7, offset, 8)
+        a.alu("+=", R2, amount)
+        a.store(R7, offset, R2, 8)
+
+    def add_stat(self, agg: AggMap, done: str) -> None:
+        """count, sum, min, max as stat.c's stp_stat_add, then the histogram bucket."""
+        a = self.a
+        a.mov(R8, R1)
+        later, no_min, counted = self.label("later"), self.label("no_min"), self.label("counted")
+        a.load(R2, R7, _COUNT, 8)
+        a.jump_if("!=", R2, 0, later)
+        a.store(R7, _MIN, R8, 8)
+        a.store(R7, _MAX, R8, 8)
+        a.jump(counted)
+        a.label(later)
+        a.load(R3, R7, _MIN, 8)
+        a.jump_if("s>=", R8, R3, no_min)
+        a.store(R7, _MIN, R8, 8)
+        a.label(no_min)
+        a.load(R3, R7, _MAX, 8)
+        a.jump_if("s<=", R8, R3, counted)
+        a.store(R7, _MAX, R8, 8)
+        a.label(counted)
+        self.add_word(_COUNT, 1)
+        self.add_word(_SUM, R8)
+        if agg.hist == "log":
+            self.log_bucket()
+        elif agg.hist == "linear":
+            self.linear_bucket(agg)
+        else:
+            return
+        a.jump_if(">", R2, agg.buckets - 1, done)  # never taken: tells the verifier the bound
+        a.alu("<<=", R2, 3)
+        a.alu("+=", R2, R7)
+        a.load(R3, R2, _BUCKETS, 8)
+        a.alu("+=", R3, 1)
+        a.store(R2, _BUCKETS, R3, 8)
+
+    def log_bucket(self) -> None:
+        """r2 = 64 for 0, 64 + bits(|v|) for v > 0, 64 - bits(|v|) for v < 0 (stat.c)."""
+        a = self.a
+        positive, negative, indexed = self.label("positive"), self.label("negative"), self.label("indexed")
+        a.mov(R2, R8)
+        a.jump_if("s>=", R8, 0, positive)
+        a.neg(R2)
+        a.label(positive)
+        a.mov(R3, 0)
+        for shift in (32, 16, 8, 4, 2, 1):
+            smaller = self.label("smaller")
+            a.mov(R4, R2)
+            a.alu(">>=", R4, shift)
+            a.jump_if("==", R4, 0, smaller)
+            a.mov(R2, R4)
+            a.alu("+=", R3, shift)
+            a.label(smaller)
+        a.alu("+=", R3, R2)  # r2 is now 1 (v != 0) or 0: bits = floor(log2 |v|) + 1
+        a.mov(R2, LOG_BUCKET0)
+        a.jump_if("s<", R8, 0, negative)
+        a.alu("+=", R2, R3)
+        a.jump(indexed)
+        a.label(negative)
+        a.alu("-=", R2, R3)
+        a.label(indexed)
+        clamp = self.label("clamp")
+        a.jump_if("<=", R2, LOG_BUCKETS - 1, clamp)
+        a.mov(R2, LOG_BUCKETS - 1)
+        a.label(clamp)
+
+    def linear_bucket(self, agg: AggMap) -> None:
+        """r2 = 0 below start, else (v - start) / interval + 1, at most buckets - 1."""
+        a = self.a
+        start, _, interval = agg.linear
+        under, inside = self.label("under"), self.label("inside")
+        a.mov(R2, R8)
+        a.load_imm64(R3, start)
+        a.alu("-=", R2, R3)
+        a.jump_if("s<", R2, 0, under)
+        a.load_imm64(R3, interval)
+        a.alu("/=", R2, R3)
+        a.alu("+=", R2, 1)
+        a.jump_if("<", R2, agg.buckets - 1, inside)
+        a.mov(R2, agg.buckets - 1)
+        a.jump(inside)
+        a.label(under)
+        a.mov(R2, 0)
+        a.label(inside)
+
+    # -- values and conditions ------------------------------------------------------------
+
+    def integer(self, value: A.Value, depth: int = 0) -> None:
+        """r1 = the value of `value` (helpers clobber r0-r5)."""
+        a, expr, env = self.a, value.expr, value.env
+        if depth >= _MAX_DEPTH:
+            raise A.NotEligible("arithmetic nested too deeply")
+        if isinstance(expr, ast.NumberLiteral):
+            if -(1 << 31) <= expr.value < (1 << 31):
+                a.mov(R1, expr.value)
+            else:
+                a.load_imm64(R1, expr.value)
+        elif isinstance(expr, ast.Symbol):
+            self.integer(env[id(expr.referent)], depth)
+        elif isinstance(expr, ast.TargetSymbol):
+            self.target(expr)
+        elif isinstance(expr, ast.FunctionCall) and expr.name in A.CONTEXT_FUNCTIONS:
+            self.context(expr.name)
+        elif isinstance(expr, ast.FunctionCall):
+            self.integer(A.inline_call(value), depth)
+        elif isinstance(expr, ast.UnaryExpr):
+            self.integer(A.Value(expr.operand, env), depth)
+            if expr.op == "-":
+                a.neg(R1)
+            elif expr.op == "~":
+                a.alu("^=", R1, -1)
+        elif isinstance(expr, ast.BinaryExpr):
+            self.integer(A.Value(expr.left, env), depth)
+            a.store(FP, _TEMPS - 8 * depth, R1, 8)
+            self.integer(A.Value(expr.right, env), depth + 1)
+            a.mov(R2, R1)
+            a.load(R1, FP, _TEMPS - 8 * depth, 8)
+            op = {">>": "s>>="}.get(expr.op, expr.op + "=")
+            a.alu(op, R1, R2)
+        else:
+            raise A.NotEligible(f"cannot compute {type(expr).__name__} in the kernel")
+
+    def context(self, name: str) -> None:
+        a = self.a
+        if name == "cpu":
+            a.call("get_smp_processor_id")
+            a.mov(R1, R0)
+            return
+        a.call("get_current_uid_gid" if name in ("uid", "gid") else "get_current_pid_tgid")
+        a.mov(R1, R0)
+        if name in ("pid", "gid"):
+            a.alu(">>=", R1, 32)
+        else:
+            a.alu("<<=", R1, 32)
+            a.alu(">>=", R1, 32)
+
+    def target(self, expr: ast.Expr) -> None:
+        """r1 = the integer target value, sign- or zero-extended from its size."""
+        a = self.a
+        read = A.target_read(self.derived, expr)
+        if is_user_probe(self.derived):
+            planner._slot(a, planner.Slot(read), FP, _SLOT, self.probe_address)
+            a.load(R1, FP, _SLOT, 8)
+        else:
+            a.load(R1, R6, read.ctx_offset, read.size)
+        if read.size < 8:
+            bits = 64 - 8 * read.size
+            a.alu("<<=", R1, bits)
+            a.alu("s>>=" if read.signed else ">>=", R1, bits)
+
+    def branch(self, value: A.Value, truth: bool, label: str) -> None:
+        """Jump to `label` when the condition `value` is `truth`."""
+        a, expr, env = self.a, value.expr, value.env
+        if isinstance(expr, ast.Symbol) and A._is_local(expr):
+            self.branch(env[id(expr.referent)], truth, label)
+        elif isinstance(expr, ast.UnaryExpr) and expr.op == "!":
+            self.branch(A.Value(expr.operand, env), not truth, label)
+        elif isinstance(expr, ast.LogicalExpr):
+            left, right = A.Value(expr.left, env), A.Value(expr.right, env)
+            if (expr.op == "&&") == truth:  # both must agree with `truth`
+                skip = self.label("skip")
+                self.branch(left, not truth, skip)
+                self.branch(right, truth, label)
+                a.label(skip)
+            else:  # either one decides
+                self.branch(left, truth, label)
+                self.branch(right, truth, label)
+        elif isinstance(expr, ast.ComparisonExpr) and A.string_comparison(expr) is not None:
+            equal = (expr.op == "==") == truth
+            self.comm_equals(A.string_comparison(expr), equal, label)
+        elif isinstance(expr, ast.ComparisonExpr):
+            self.integer(A.Value(expr.left, env))
+            a.store(FP, _TEMPS, R1, 8)
+            self.integer(A.Value(expr.right, env), 1)
+            a.mov(R2, R1)
+            a.load(R1, FP, _TEMPS, 8)
+            op = expr.op if truth else _NEGATED[expr.op]
+            a.jump_if(_SIGNED.get(op, op), R1, R2, label)
+        else:
+            self.integer(value)
+            a.jump_if("!=" if truth else "==", R1, 0, label)
+
+    def comm_equals(self, text: str, equal: bool, label: str) -> None:
+        """Jump to `label` when (execname() == text) is `equal`."""
+        a = self.a
+        data = text.encode()
+        if len(data) >= COMM_BYTES:  # a comm holds 15 characters: never equal
+            if not equal:
+                a.jump(label)
+            return
+        a.mov(R1, FP)
+        a.alu("+=", R1, _COMM)
+        a.mov(R2, COMM_BYTES)
+        a.call("get_current_comm")
+        padded = data.ljust(COMM_BYTES, b"\0")
+        differ = label if not equal else self.label("differ")
+        for word in range(2):
+            a.load(R1, FP, _COMM + 8 * word, 8)
+            a.load_imm64(R2, int.from_bytes(padded[8 * word: 8 * word + 8], "little"))
+            a.jump_if("!=", R1, R2, differ)
+        if equal:
+            a.jump(label)
+            a.label(differ)
+
+
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+_SIGNED = {"<": "s<", "<=": "s<=", ">": "s>", ">=": "s>="}
+
+
+# ---------------------------------------------------------------------------
+# The runtime's tables (runtime_c/bpf_agg.h)
+
+
+def tables(maps: list[AggMap], global_cname) -> str:
+    """C for `stp_bpf_aggs[]`; `global_cname(decl)` is the C name of a global."""
+    lines = []
+    rows = []
+    for agg in maps:
+        update = agg.update
+        keys = []
+        for key, offset in zip(update.keys, agg.key_offsets):
+            if isinstance(key.constant, str):
+                keys.append(f"{{STP_AGG_KEY_STRING, 0, 0, {c_literal(key.constant)}}}")
+            elif key.constant is not None:
+                keys.append(f"{{STP_AGG_KEY_NUMBER, 0, {key.constant}LL, NULL}}")
+            else:
+                keys.append(f"{{STP_AGG_KEY_{'COMM' if key.comm else 'LONG'}, {offset}, 0, NULL}}")
+        lines.append(f"static const struct stp_bpf_agg_key stp_{agg.name}_keys[] = {{{', '.join(keys) or '{0}'}}};")
+        name = global_cname(update.target)
+        if update.keys:
+            target = f".array = &{name}"
+        else:
+            target = f".scalar = &{name}" if update.stat else f".counter = &{name}"
+        rows.append(
+            f"\t{{.name = {c_literal(agg.name)}, .key_size = {agg.key_size}, .value_size = {agg.value_size}, "
+            f".entries = {agg.entries}, .stat = {int(update.stat)}, .buckets = {agg.buckets}, "
+            f".keys = stp_{agg.name}_keys, .n_keys = {len(update.keys)}, {target}}},"
+        )
+    lines.append("static const struct stp_bpf_agg_map stp_bpf_aggs[] = {")
+    lines += rows
+    lines.append("};")
+    return "\n".join(lines) + "\n"

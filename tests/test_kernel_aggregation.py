@@ -1,0 +1,227 @@
+"""In-kernel aggregation (issue 8): eligible handlers aggregate in per-CPU BPF maps and
+give exactly what the user-space handlers give (-DSTP_NO_KERNEL_AGGREGATION), with
+exact values from known workloads; ineligible handlers say why they stay in user space."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conformance_cases import load_all
+from tests.programs import build
+from tests.support import REPO, require_root, require_tracefs
+
+PYSTAP = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main(sys.argv[1:]))"]
+ROUNDS = 20  # probed.c: add(i, 100 + i), greet("stapui", i + 1) for i < ROUNDS
+FORCE_USER = "-DSTP_NO_KERNEL_AGGREGATION"
+
+SYSCALL_PROGRAM = r"""
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	char buf[128];
+	int fd = open("/dev/zero", O_RDONLY);
+
+	dup2(fd, 77);
+	for (int i = 0; i < atoi(argv[1]); i++)
+		syscall(SYS_getpid);
+	for (int size = 1; size <= 100; size++)
+		if (read(77, buf, size) != size)
+			return 1;
+	return 0;
+}
+"""
+
+
+def pystap(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PYSTAP, *args], capture_output=True, text=True, cwd=REPO, timeout=300)
+
+
+def paths(stderr: str) -> list[str]:
+    """The pass-3 -v lines saying where each kernel probe's handler runs."""
+    return [line for line in stderr.splitlines() if line.startswith("probe ")]
+
+
+def both_ways(script: str, *args: str) -> tuple[str, list[str]]:
+    """Run `script` in the kernel and in user space; the outputs must be identical."""
+    kernel = pystap("-v", "-e", script, *args)
+    user = pystap("-v", FORCE_USER, "-e", script, *args)
+    assert kernel.returncode == 0, kernel.stderr
+    assert user.returncode == 0, user.stderr
+    assert all("kernel aggregation disabled" in line for line in paths(user.stderr))
+    assert kernel.stdout == user.stdout
+    return kernel.stdout, paths(kernel.stderr)
+
+
+@pytest.fixture(scope="module")
+def probed() -> str:
+    require_root()
+    return str(build("probed", "-O0"))
+
+
+@pytest.fixture(scope="module")
+def syscaller(tmp_path_factory) -> str:
+    require_root()
+    require_tracefs()
+    directory = tmp_path_factory.mktemp("kagg")
+    source = directory / "kagg_sys.c"
+    source.write_text(SYSCALL_PROGRAM)
+    subprocess.run(["gcc", "-O1", "-o", str(directory / "kagg_sys"), str(source)], check=True)
+    return str(directory / "kagg_sys")
+
+
+def uprobe_script(probed: str, body: str, end: str, globals_: str, function: str = "add") -> str:
+    return f'global {globals_}\nprobe process("{probed}").function("{function}") {{ {body} }}\nprobe end {{ {end} }}'
+
+
+def test_counts_and_sums_by_argument(probed):
+    script = uprobe_script(
+        probed, "n++; byarg[$a]++; total += $b; back -= $a",
+        'printf("n=%d total=%d back=%d\\n", n, total, back); foreach (k in byarg) printf("%d:%d ", k, byarg[k])',
+        "n, byarg, total, back")
+    out, where = both_ways(script, "-c", f"{probed} {ROUNDS}")
+    assert out == "3420\nn=20 total=2190 back=-190\n" + "".join(f"{i}:1 " for i in range(20))
+    assert where == [f'probe process("{probed}").function("add@{REPO}/tests/programs/probed.c:21"): '
+                     "in-kernel aggregation (count n; count byarg by $a; sum total; sum back)"]
+
+
+def test_statistics_with_constant_and_context_keys(probed):
+    script = uprobe_script(
+        probed, 's <<< $b; k[execname(), "add", 7] <<< $a; if ($a > 10 && $a != 15) big++',
+        'printf("%d %d %d %d %d big=%d\\n", @count(s), @sum(s), @min(s), @max(s), @avg(s), big)\n'
+        '  foreach ([e, f, x] in k) printf("%s %s %d %d %d %d %d\\n", e, f, x, @count(k[e, f, x]), @sum(k[e, f, x]),'
+        " @min(k[e, f, x]), @max(k[e, f, x]))",
+        "s, k, big")
+    out, where = both_ways(script, "-c", f"{probed} {ROUNDS}")
+    comm = Path(probed).name[:15]
+    assert out == f"3420\n20 2190 100 119 109 big=8\n{comm} add 7 20 190 0 19\n"
+    assert "in-kernel aggregation" in where[0]
+
+
+def test_histograms_of_arguments(probed):
+    script = uprobe_script(probed, "h <<< $b * 3 - 300; lin <<< $a",
+                           "print(@hist_log(h)); print(@hist_linear(lin, 0, 10, 2))", "h, lin")
+    out, where = both_ways(script, "-c", f"{probed} {ROUNDS}")
+    assert "in-kernel aggregation (aggregate h; aggregate lin)" in where[0]
+    log, linear = out.split("\n\n")[:2]
+    assert log.splitlines()[2:] == [  # 3 * i for i < 20: 0, 3, 6, ... 57 (after the program's line and the header)
+        "    0 |@                                                  1",
+        "    1 |                                                   0",
+        "    2 |@                                                  1",
+        "    4 |@                                                  1",
+        "    8 |@@@                                                3",
+        "   16 |@@@@@                                              5",
+        "   32 |@@@@@@@@@                                          9",
+        "   64 |                                                   0",
+        "  128 |                                                   0",
+    ]
+    assert linear.splitlines()[-1] == "  >10 |@@@@@@@@                                           8"
+
+
+def test_return_values(probed):
+    script = uprobe_script(probed, "r <<< $return", 'printf("%d %d %d\\n", @count(r), @sum(r), @max(r))', "r",
+                           function="greet")
+    script = script.replace('function("greet")', 'function("greet").return')
+    out, where = both_ways(script, "-c", f"{probed} {ROUNDS}")
+    assert out == f"3420\n20 {6 * sum(range(1, 21))} 120\n"
+    assert "in-kernel aggregation (aggregate r)" in where[0]
+
+
+def test_deletes_in_a_timer_lose_nothing(probed):
+    script = uprobe_script(
+        probed, "c[1]++; s <<< $a",
+        'foreach (k in c) kept[k] += c[k]; printf("kept %d left %d\\n", kept[1], @count(s))', "c, s, kept")
+    script += "\nprobe timer.ms(2) { foreach (k in c) kept[k] += c[k]; delete c }"
+    out, where = both_ways(script, "-c", f"{probed} 20000")
+    assert out.splitlines()[1:] == ["kept 20000 left 20000"]
+    assert "in-kernel aggregation (count c by 1; aggregate s)" in where[0]
+
+
+def test_a_full_map_falls_back_to_the_ring(probed):
+    script = uprobe_script(probed, "byarg[$a] += $b", 'foreach (k+ in byarg) printf("%d:%d ", k, byarg[k])', "byarg")
+    out, where = both_ways(script, "-DSTP_KERNEL_AGGREGATION_ENTRIES=4", "-c", f"{probed} {ROUNDS}")
+    assert out == "3420\n" + "".join(f"{i}:{100 + i} " for i in range(20))
+    assert "in-kernel aggregation" in where[0]
+
+
+def test_syscalls_of_a_known_process(syscaller):
+    script = textwrap.dedent("""\
+        global n, h, per
+        probe syscall.getpid { if (execname() == "kagg_sys") n++ }
+        probe syscall.read { if (execname() == "kagg_sys" && fd == 77) { h <<< count; per[execname()] += count } }
+        probe end { printf("n=%d %d %d %d %d\\n", n, @count(h), @sum(h), @min(h), @max(h)); print(@hist_log(h))
+          foreach (e in per) printf("%s %d\\n", e, per[e]) }
+        """)
+    out, where = both_ways(script, "-c", f"{syscaller} 1000")
+    assert out.splitlines()[0] == "n=1000 100 5050 1 100"
+    assert out.splitlines()[-1] == "kagg_sys 5050"
+    assert where == [
+        'probe kernel.trace("syscalls:sys_enter_getpid"): in-kernel aggregation (count n)',
+        'probe kernel.trace("syscalls:sys_enter_read"): in-kernel aggregation (aggregate h; sum per by execname())',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("handler", "extra", "reason"),
+    [
+        ('n++; printf("x")', "", "calls printf"),
+        ("n++; m[1] = n", "", "assigns m with ="),
+        ("s <<< $a", "probe end { println(@variance(s)) }", "@variance(s) depends on the order values arrive in"),
+        ("s <<< $a", "probe end { println(@min(s)) } probe timer.s(1) { delete s }",
+         "@min/@max of s cannot be merged across its deletes"),
+        ("w[$a]++", "", "global w% wraps around in insertion order"),
+        ("n += $a / 2", "", "uses operator / there"),
+        ("for (i = 0; i < 2; i++) n++", "", "has a loop"),
+        ("n++", "probe process(\"PROBED\").function(\"greet\") { if (n > 3) m[1]++ }",
+         "global n is also read by the handler of"),
+    ],
+)
+def test_ineligible_handlers_say_why(probed, handler, extra, reason):
+    script = (f"global n, m, s, w%\nprobe process(\"{probed}\").function(\"add\") {{ {handler} }}\n"
+              + extra.replace("PROBED", probed))
+    result = pystap("-p3", "-v", "-e", script)
+    assert result.returncode == 0, result.stderr
+    first = paths(result.stderr)[0]
+    assert first.startswith(f'probe process("{probed}").function("add@')
+    assert f"user-space handler: {reason}" in first
+
+
+def test_forcing_user_space_for_every_probe(probed):
+    script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
+    result = pystap("-p3", "-v", FORCE_USER, "-e", script)
+    assert paths(result.stderr)[0].endswith("user-space handler: kernel aggregation disabled (-DSTP_NO_KERNEL_AGGREGATION)")
+    assert "agg0" not in result.stdout
+
+
+def test_the_engine_panel_artifact_lists_each_path(probed):
+    script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
+    result = pystap("-p3", "-e", script)
+    listing = result.stdout.split("// ---- kernel probe handlers ----\n")[1]
+    assert listing.splitlines()[0].endswith('): in-kernel aggregation (count n)')
+    assert "call map_lookup_elem" in listing or "map_lookup_elem" in listing
+
+
+def test_conformance_scripts_have_no_kernel_probe_to_aggregate():
+    """The conformance suite's scripts run begin/end/timer probes only: the analysis runs
+    over each and finds nothing a kernel probe could aggregate (none fall back wrongly)."""
+    from engine.session import Options, Session
+    from engine.translate import translate
+
+    checked = 0
+    for case in load_all():
+        session = Session(Options(script_text=case.script, last_pass=2))
+        session.run_all()
+        program = session.artifact(2)
+        if program is None:
+            continue
+        assert translate(program, session.options).probe_paths == [], case.name
+        checked += 1
+    assert checked > 100
