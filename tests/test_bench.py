@@ -4,6 +4,7 @@ benchmark's bpftrace and pystap scripts count the same events. No timings are as
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,3 +120,15 @@ def test_startup_scripts_see_the_first_event(tracers):
     finally:
         loop.kill()
         loop.wait()
+
+
+def test_startup_installed_copy_runs_on_its_prebuilt_runtime(tmp_path):
+    """The "as installed" cold start: the copy carries the C runtime setup.py would build,
+    so its first run with an empty cache compiles only the script."""
+    argv = startup.installed_copy(tmp_path / "site-packages")
+    runtime = tmp_path / "site-packages" / "runtime_c"
+    assert (runtime / "libstaprt.a").exists() and (runtime / "libstaprt.stamp").exists()
+    run = subprocess.run([*argv, "-e", 'probe begin { println("installed") exit() }'], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert (run.stdout, run.returncode) == ("installed\n", 0), run.stderr
+    assert not (tmp_path / "cache" / "stapui" / "build" / "runtime").exists()

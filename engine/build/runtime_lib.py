@@ -4,6 +4,11 @@ Keyed by the hash of all runtime sources and headers, the compiler and the flags
 a script build compiles only its own C file. Files are compiled in parallel. A file
 that does not compile is left out (and reported by `-v`) rather than failing every
 script: the linker then names any symbol a script really needed from it.
+
+Compiling the runtime costs seconds of CPU, far more than any script, so installing
+the package builds it once (setup.py calls install_library()) next to the sources,
+with a stamp of its key: a user's first run then only compiles its script. When the
+sources, compiler or flags differ from the stamp, the build cache is used as before.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.build.cache import cache_root, digest, install, prune
-from engine.build.compiler import RUNTIME_CFLAGS, Compiler
+from engine.build.compiler import RUNTIME_CFLAGS, Compiler, CompilerMissing, find_compiler
 
 _lock = threading.Lock()
 KEEP_RUNTIMES = 8  # runtime library versions kept (each source change makes a new one)
+INSTALLED_ARCHIVE = "libstaprt.a"  # built at install time, beside the runtime sources
+INSTALLED_STAMP = "libstaprt.stamp"  # its version, then the files left out, one a line
 
 
 @dataclass
@@ -40,8 +47,8 @@ def _sources(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.c"))
 
 
-def runtime_version(compiler: Compiler) -> str:
-    directory = runtime_dir()
+def runtime_version(compiler: Compiler, directory: Path | None = None) -> str:
+    directory = directory or runtime_dir()
     files = sorted(list(directory.glob("*.c")) + list(directory.glob("*.h")))
     parts = [compiler.identity, " ".join(RUNTIME_CFLAGS)]
     for f in files:
@@ -50,9 +57,12 @@ def runtime_version(compiler: Compiler) -> str:
 
 
 def runtime_library(compiler: Compiler) -> RuntimeLibrary:
-    """The cached library for the current sources, building it on a miss."""
+    """The installed or cached library for the current sources, building it on a miss."""
     directory = runtime_dir()
-    version = runtime_version(compiler)
+    version = runtime_version(compiler, directory)
+    installed = _installed(directory, version)
+    if installed is not None:
+        return installed
     archive = cache_root() / "runtime" / version / "libstaprt.a"
     skipped_file = archive.with_name("skipped.txt")
     with _lock:
@@ -63,6 +73,34 @@ def runtime_library(compiler: Compiler) -> RuntimeLibrary:
         skipped_file.write_text("".join(s + "\n" for s in skipped))
         prune(archive.parent.parent, KEEP_RUNTIMES)
         return RuntimeLibrary(archive, directory, version, skipped, built=True)
+
+
+def _installed(directory: Path, version: str) -> RuntimeLibrary | None:
+    """The library install_library() built beside `directory`'s sources, if its stamp
+    says it was built from these sources with this compiler and these flags."""
+    try:
+        stamp = (directory / INSTALLED_STAMP).read_text().splitlines()
+    except OSError:
+        return None
+    archive = directory / INSTALLED_ARCHIVE
+    if not stamp or stamp[0] != version or not archive.exists():
+        return None
+    return RuntimeLibrary(archive, directory, version, stamp[1:])
+
+
+def install_library(directory: Path) -> str:
+    """Build the library for the runtime sources in `directory` into that directory
+    (setup.py, at install time). Returns what was done, in one line for the installer's
+    log: without a compiler nothing is built, and the first run will say what to install."""
+    try:
+        compiler = find_compiler()
+    except CompilerMissing as error:
+        return f"C runtime not prebuilt: {error}"
+    version = runtime_version(compiler, directory)
+    skipped = _build(compiler, directory, directory / INSTALLED_ARCHIVE)
+    (directory / INSTALLED_STAMP).write_text("".join(line + "\n" for line in [version, *skipped]))
+    left_out = f" ({len(skipped)} files left out: {'; '.join(skipped)})" if skipped else ""
+    return f"C runtime prebuilt into {directory / INSTALLED_ARCHIVE}{left_out}"
 
 
 def _compile(compiler: Compiler, source: Path, out: Path, include: Path) -> str | None:
