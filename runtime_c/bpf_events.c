@@ -13,6 +13,7 @@
 
 #include "bpf_agg.h"
 #include "bpf_runtime.h"
+#include "loop.h"
 #include "output.h"
 #include "run_options.h"
 #include "runtime.h"
@@ -20,6 +21,9 @@
 #include "tapset_support.h"
 
 #define DEFAULT_RING_BYTES (8u << 20)
+/* Capture programs write without waking us (a wakeup per event costs more than the
+ * event), so the ring is drained this often, and at once when it fills past a quarter. */
+#define DRAIN_PERIOD_NS 1000000
 #define PPID_CACHE 1024
 
 static const struct stp_script *script;
@@ -27,6 +31,7 @@ static const struct stp_bpf_record *current_record;
 static const struct stp_bpf_probe *current_spec;
 static char **format_buffers;  /* one MAXSTRINGLEN buffer per target of the running probe */
 static uint32_t n_format_buffers;
+static uint64_t skipped_seen;  /* ring-full losses already counted as skipped probes */
 
 static const struct stp_bpf_probe *spec_of(const struct stp_probe *p)
 {
@@ -98,6 +103,21 @@ static void dispatch_record(const struct stp_bpf_record *r, uint32_t len, void *
 	current_spec = NULL;
 }
 
+/* An event the capture program could not put into the full ring is a probe that could
+ * not run: stap counts those as skipped (and MAXSKIPPED of them end the session). */
+static void count_skipped(void)
+{
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < script->nprobes; i++)
+		total += stp_bpf_lost((uint32_t)i);
+	if (total > skipped_seen) {
+		stp_count_skipped((int64_t)(total - skipped_seen));
+		skipped_seen = total;
+	}
+}
+
 struct catch_up {
 	uint64_t deadline;
 	int reached;
@@ -123,13 +143,16 @@ void stp_bpf_catch_up(void)
 		return;
 	while (!up.reached && stp_session_state() == STP_RUNNING && stp_bpf_drain(dispatch_until, &up) > 0)
 		;
+	count_skipped();
 }
 
+/* The ring is readable, or the drain period is up. */
 static void on_ring_ready(int fd, void *arg)
 {
 	(void)fd;
 	if (stp_bpf_drain(dispatch_record, arg) < 0)
 		stp_report_error(stp_bpf_error());
+	count_skipped();
 }
 
 static int allocate_format_buffers(void)
@@ -176,11 +199,12 @@ int stp_bpf_start_events(const struct stp_script *s)
 		stp_report_error(stp_bpf_error());
 		return -1;
 	}
-	return stp_add_event_source(stp_bpf_poll_fd(), on_ring_ready, NULL);
+	return stp_add_periodic_source(stp_bpf_poll_fd(), on_ring_ready, NULL, DRAIN_PERIOD_NS);
 }
 
 /* Records still in the ring when the session stops are not handled (handlers run
- * only while it is running); they are counted with the ring-full losses. */
+ * only while it is running); they are reported with the ring-full losses, though only
+ * those count as skipped (these events did reach the runtime). */
 static void count_unhandled(const struct stp_bpf_record *r, uint32_t len, void *arg)
 {
 	uint64_t *unhandled = arg;
@@ -200,6 +224,7 @@ void stp_bpf_stop_events(void)
 		return;
 	stp_bpf_agg_final();
 	stp_remove_event_source(stp_bpf_poll_fd());
+	count_skipped();
 	unhandled = calloc(script->nprobes ? script->nprobes : 1, sizeof(*unhandled));
 	while (unhandled != NULL && stp_bpf_drain(count_unhandled, unhandled) > 0)
 		;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bpf_agg.h"
@@ -19,11 +20,13 @@
 static struct {
 	int ring_fd;
 	int lost_fd;
+	const uint64_t *lost;      /* the lost-record counters, mapped: read without a syscall */
+	size_t lost_bytes;
 	struct stp_bpf_ring *ring;
 	int fds[MAX_ATTACHMENTS];  /* programs and perf events */
 	uint32_t n_fds;
 	uint32_t n_probes;
-} state = {-1, -1, NULL, {0}, 0, 0};
+} state = {-1, -1, NULL, 0, NULL, {0}, 0, 0};
 
 static int keep_fd(int fd)
 {
@@ -151,6 +154,22 @@ static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
 	return attach_perf_everywhere(prog_fd, probe, target_pid);
 }
 
+/* The loop checks the counters after every drain, so they are read from memory. */
+static int map_lost_counters(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t bytes = ((state.n_probes ? state.n_probes : 1) * sizeof(uint64_t) + page - 1) / page * page;
+	void *lost = mmap(NULL, bytes, PROT_READ, MAP_SHARED, state.lost_fd, 0);
+
+	if (lost == MAP_FAILED) {
+		stp_bpf_fail("cannot map the lost-record counters: %s", strerror(errno));
+		return -1;
+	}
+	state.lost = lost;
+	state.lost_bytes = bytes;
+	return 0;
+}
+
 int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid)
 {
 	uint32_t i;
@@ -159,8 +178,8 @@ int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_
 	state.ring_fd = stp_bpf_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, ring_bytes, "stp_events");
 	if (state.ring_fd < 0)
 		return -1;
-	state.lost_fd = stp_bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 8, n ? n : 1, "stp_lost");
-	if (state.lost_fd < 0)
+	state.lost_fd = stp_bpf_map_create_flags(BPF_MAP_TYPE_ARRAY, 4, 8, n ? n : 1, BPF_F_MMAPABLE, "stp_lost");
+	if (state.lost_fd < 0 || map_lost_counters() < 0)
 		goto fail;
 	state.ring = stp_bpf_ring_open(state.ring_fd, ring_bytes);
 	if (state.ring == NULL)
@@ -188,13 +207,9 @@ int stp_bpf_drain(stp_bpf_record_fn fn, void *arg)
 
 uint64_t stp_bpf_lost(uint32_t probe)
 {
-	uint64_t value = 0;
-
-	if (state.lost_fd < 0 || probe >= state.n_probes)
+	if (state.lost == NULL || probe >= state.n_probes)
 		return 0;
-	if (stp_bpf_map_lookup(state.lost_fd, &probe, &value) < 0)
-		return 0;
-	return value;
+	return __atomic_load_n(&state.lost[probe], __ATOMIC_RELAXED);
 }
 
 /* Detach in reverse order of attachment: perf events first, then programs and maps. */
@@ -205,6 +220,9 @@ void stp_bpf_stop(void)
 	stp_bpf_uprobe_forget();
 	stp_bpf_ring_close(state.ring);
 	state.ring = NULL;
+	if (state.lost != NULL)
+		munmap((void *)state.lost, state.lost_bytes);
+	state.lost = NULL;
 	if (state.lost_fd >= 0)
 		close(state.lost_fd);
 	if (state.ring_fd >= 0)

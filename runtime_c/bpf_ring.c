@@ -58,11 +58,17 @@ struct stp_bpf_ring *stp_bpf_ring_open(int map_fd, uint32_t bytes)
 	return ring;
 }
 
-/* Hand committed records to fn, at most DRAIN_BATCH; stop at one still being written. */
+/* Hand committed records to fn, at most DRAIN_BATCH; stop at one still being written.
+ * The records stay in place while fn runs (it reads them there), and the consumer
+ * position moves after the batch, not per record: a store per record would bounce its
+ * cache line to every CPU that reserves.  The release store orders our reads of the
+ * records before the kernel may write over them.  A batch of large records gives the
+ * space back every quarter of the ring, so producers are not held up by a whole one. */
 int stp_bpf_ring_drain(struct stp_bpf_ring *ring, stp_bpf_record_fn fn, void *arg)
 {
-	uint64_t cons = __atomic_load_n(ring->consumer_pos, __ATOMIC_ACQUIRE);
+	uint64_t released = __atomic_load_n(ring->consumer_pos, __ATOMIC_RELAXED);  /* only we write it */
 	uint64_t prod = __atomic_load_n(ring->producer_pos, __ATOMIC_ACQUIRE);
+	uint64_t cons = released;
 	int count = 0;
 
 	while (cons < prod && count < DRAIN_BATCH) {
@@ -77,10 +83,15 @@ int stp_bpf_ring_drain(struct stp_bpf_ring *ring, stp_bpf_record_fn fn, void *ar
 			count++;
 		}
 		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~7u;
-		__atomic_store_n(ring->consumer_pos, cons, __ATOMIC_RELEASE);
+		if (cons - released >= ring->bytes / 4) {
+			__atomic_store_n(ring->consumer_pos, cons, __ATOMIC_RELEASE);
+			released = cons;
+		}
 		if (cons >= prod)
 			prod = __atomic_load_n(ring->producer_pos, __ATOMIC_ACQUIRE);
 	}
+	if (cons != released)
+		__atomic_store_n(ring->consumer_pos, cons, __ATOMIC_RELEASE);
 	return count;
 }
 

@@ -6,7 +6,8 @@
  * as an array of struct bpf_insn plus relocations naming the maps it uses, and a
  * table of struct stp_bpf_probe.  The runtime calls stp_bpf_start() with that table,
  * polls stp_bpf_poll_fd() in its main loop, calls stp_bpf_drain() when it is readable
- * and stp_bpf_stop() on every exit path.  All attachments are file descriptors owned
+ * and every millisecond (capture programs submit without a wakeup), and calls
+ * stp_bpf_stop() on every exit path.  All attachments are file descriptors owned
  * by this process, so the kernel detaches everything when it exits, even on kill -9.
  */
 #ifndef STP_BPF_RUNTIME_H
@@ -116,7 +117,7 @@ typedef void (*stp_bpf_record_fn)(const struct stp_bpf_record *record, uint32_t 
 int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid);
 int stp_bpf_poll_fd(void);
 int stp_bpf_drain(stp_bpf_record_fn fn, void *arg);  /* records consumed, or -1 */
-uint64_t stp_bpf_lost(uint32_t probe);               /* records dropped: ring full */
+uint64_t stp_bpf_lost(uint32_t probe);               /* records dropped: ring full (no syscall) */
 void stp_bpf_stop(void);
 
 /* The last failure, as a full sentence ("cannot attach ...: Permission denied"). */
@@ -138,6 +139,8 @@ int stp_event_buffer(int64_t pid, uint64_t addr, void *out, size_t len);
 void stp_bpf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void stp_bpf_fail_append(const char *text);
 int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries, const char *name);
+int stp_bpf_map_create_flags(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries,
+			     uint32_t flags, const char *name);
 int stp_bpf_map_lookup(int map_fd, const void *key, void *value);
 int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name);
 const char *stp_tracefs_dir(void);

@@ -16,6 +16,12 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 
 int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries, const char *name)
 {
+	return stp_bpf_map_create_flags(type, key_size, value_size, entries, 0, name);
+}
+
+int stp_bpf_map_create_flags(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries,
+			     uint32_t flags, const char *name)
+{
 	union bpf_attr attr;
 	int fd;
 
@@ -24,6 +30,7 @@ int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, ui
 	attr.key_size = key_size;
 	attr.value_size = value_size;
 	attr.max_entries = entries;
+	attr.map_flags = flags;
 	strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
 	fd = sys_bpf(BPF_MAP_CREATE, &attr);
 	if (fd < 0)

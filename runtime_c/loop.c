@@ -22,6 +22,8 @@ struct source {
 	int fd;
 	void (*on_ready)(int fd, void *arg);
 	void *arg;
+	uint64_t period_ns;  /* also called this often (0: only when fd is readable) */
+	uint64_t due_ns;
 };
 
 static struct source sources[MAX_SOURCES];
@@ -29,14 +31,19 @@ static int nsources;
 static int signal_pipe[2] = {-1, -1};
 static volatile sig_atomic_t signals_seen;
 
-int stp_add_event_source(int fd, void (*on_ready)(int fd, void *arg), void *arg)
+int stp_add_periodic_source(int fd, void (*on_ready)(int fd, void *arg), void *arg, uint64_t period_ns)
 {
 	if (nsources == MAX_SOURCES) {
 		stp_warn("too many event sources (more than %d)", MAX_SOURCES);
 		return -1;
 	}
-	sources[nsources++] = (struct source){fd, on_ready, arg};
+	sources[nsources++] = (struct source){fd, on_ready, arg, period_ns, stp_now_ns() + period_ns};
 	return 0;
+}
+
+int stp_add_event_source(int fd, void (*on_ready)(int fd, void *arg), void *arg)
+{
+	return stp_add_periodic_source(fd, on_ready, arg, 0);
 }
 
 void stp_remove_event_source(int fd)
@@ -132,15 +139,51 @@ static int64_t run_timers(void)
 	return wait;
 }
 
-/* The nearer of two timeouts in ns (-1: none); `ms` timeouts come from other modules. */
-static int64_t min_timeout(int64_t a_ns, int ms)
+/* The nearer of two timeouts in ns (-1: none). */
+static int64_t nearer(int64_t a_ns, int64_t b_ns)
 {
-	int64_t b_ns = ms < 0 ? -1 : (int64_t)ms * 1000000;
 	if (a_ns < 0)
 		return b_ns;
 	if (b_ns < 0)
 		return a_ns;
 	return a_ns < b_ns ? a_ns : b_ns;
+}
+
+/* The same with a timeout in ms, as other modules give theirs. */
+static int64_t min_timeout(int64_t a_ns, int ms)
+{
+	return nearer(a_ns, ms < 0 ? -1 : (int64_t)ms * 1000000);
+}
+
+/* ns until the first periodic source is due (-1: none). */
+static int64_t sources_timeout(uint64_t now)
+{
+	int64_t wait = -1;
+	for (int i = 0; i < nsources; i++) {
+		if (sources[i].period_ns == 0)
+			continue;
+		int64_t ns = sources[i].due_ns > now ? (int64_t)(sources[i].due_ns - now) : 0;
+		if (wait < 0 || ns < wait)
+			wait = ns;
+	}
+	return wait;
+}
+
+/* Call the sources that are readable or due.  A callback may remove sources (the last
+ * one then moves into its slot), so each slot is checked against the fd polled. */
+static void run_sources(const struct pollfd *fds, int n)
+{
+	uint64_t now = stp_now_ns();
+	for (int i = 0; i < n && !stp_exit_requested(); i++) {
+		struct source *s = &sources[i];
+		if (i >= nsources || s->fd != fds[i].fd)
+			continue;
+		if (!fds[i].revents && (s->period_ns == 0 || s->due_ns > now))
+			continue;
+		if (s->period_ns)
+			s->due_ns = now + s->period_ns;
+		s->on_ready(s->fd, s->arg);
+	}
 }
 
 static void drain_signals(void)
@@ -176,6 +219,7 @@ void stp_loop_run(const struct stp_loop_options *opts)
 		wait = min_timeout(wait, stp_monitor_timeout_ms(now));
 		relay_tick(stp_relay);
 		wait = min_timeout(wait, relay_poll_timeout_ms(stp_relay));
+		wait = nearer(wait, sources_timeout(now));
 		if (stp_exit_requested())
 			break;
 		fds[0] = (struct pollfd){signal_pipe[0], POLLIN, 0};
@@ -189,13 +233,10 @@ void stp_loop_run(const struct stp_loop_options *opts)
 			stp_exit();
 			break;
 		}
-		if (ready <= 0)
-			continue;
-		if (fds[0].revents)
+		if (ready > 0 && fds[0].revents)
 			drain_signals();
-		for (int i = 0; i < n && !stp_exit_requested(); i++)
-			if (fds[i + 1].revents && i < nsources && sources[i].fd == fds[i + 1].fd)
-				sources[i].on_ready(sources[i].fd, sources[i].arg);
+		if (ready >= 0)
+			run_sources(fds + 1, n);
 	}
 	free(deadlines);
 	deadlines = NULL;

@@ -12,9 +12,13 @@ struct stp_loop_options {
 int stp_loop_init(void);  /* signal handling; call before begin probes */
 void stp_loop_run(const struct stp_loop_options *opts); /* returns when the session stops */
 int stp_signal_count(void);
+/* An event source whose data can arrive without making fd readable (a BPF ring written
+ * without wakeups): the loop also calls on_ready every period_ns. */
+int stp_add_periodic_source(int fd, void (*on_ready)(int fd, void *arg), void *arg, uint64_t period_ns);
 
 /* Called by the loop for periodic work of other modules. */
 void stp_monitor_tick(uint64_t now_ns);
+void stp_monitor_final(void);  /* after the end probes: the last snapshot, if monitored */
 int stp_monitor_timeout_ms(uint64_t now_ns);
 int stp_procfs_start(void);
 void stp_procfs_stop(void);

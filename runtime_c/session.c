@@ -188,6 +188,14 @@ void stp_dispatch(const struct stp_probe *p, struct context *c)
 	stp_flush();
 	if (c->last_error)
 		report_error(c);
+}
+
+/* Probes whose handler could not run (their event never reached this process) are
+ * skipped, as stap skips those it cannot run; once more than MAXSKIPPED were, a running
+ * session stops in ERROR with stap's message, like its probe epilogue does. */
+void stp_count_skipped(int64_t n)
+{
+	skipped_count += n;
 	if (skipped_count > stp_script.limits.maxskipped && state == STP_RUNNING) {
 		state = STP_ERROR;
 		exit_requested = 1;

@@ -19,6 +19,7 @@ uint64_t stp_probe_avg_ns(const struct stp_probe_stats *s);
 /* Time every handler (-t); otherwise only while a monitor asks for statistics. */
 void stp_set_timing(int on);
 int64_t stp_skipped_count(void);
+void stp_count_skipped(int64_t n);  /* MAXSKIPPED ends a running session */
 int stp_exit_requested(void);
 uint64_t stp_now_ns(void); /* CLOCK_MONOTONIC */
 

@@ -105,7 +105,7 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
             _slot(a, slot, R7, layout.offset(index), probe_address)
     if entry:
         _unstash(a, [layout.offset(i) for i in entry])
-    submit_record(a, probe_index)
+    submit_record(a, probe_index, layout.record_size())
     return a.assemble()
 
 

@@ -25,6 +25,9 @@ _PPID_OFFSET, _EUID_OFFSET, _EGID_OFFSET, _FLAGS_OFFSET = 48, 52, 56, 60
 TASK_IDS_CAPTURED = 1  # header flag: ppid/euid/egid were read from the task
 STACK_FLAGS = {P.KERNEL_STACK: 2, P.USER_STACK: 4}  # header flags: the record ends in that stack slot
 _BPF_F_USER_STACK = 1 << 8
+_BPF_RB_NO_WAKEUP, _BPF_RB_FORCE_WAKEUP = 1, 2  # bpf_ringbuf_submit flags
+_BPF_RB_AVAIL_DATA, _BPF_RB_RING_SIZE = 0, 1  # bpf_ringbuf_query flags
+_RINGBUF_HEADER = 8  # the kernel's header before each record (BPF_RINGBUF_HDR_SZ)
 
 
 def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | None = None) -> Program:
@@ -36,7 +39,7 @@ def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | N
     reserve_record(a, plan.record_size(), probe_index, task)
     for capture in plan.captures:
         _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
-    submit_record(a, probe_index)
+    submit_record(a, probe_index, plan.record_size())
     return a.assemble()
 
 
@@ -52,11 +55,30 @@ def reserve_record(a: Assembler, size: int, probe_index: int, task: TaskOffsets 
     _header(a, probe_index, task)
 
 
-def submit_record(a: Assembler, probe_index: int) -> None:
-    """Submit the record reserved in R7 and return 0; the `lost` path (reserve failed)
-    counts the loss for this probe instead."""
+def submit_record(a: Assembler, probe_index: int, record_size: int) -> None:
+    """Submit the `record_size`-byte record reserved in R7 and return 0; the `lost` path
+    (reserve failed) counts the loss for this probe instead.
+
+    A wakeup per record would cost the consumer a context switch per event, so records
+    go in without one (the runtime drains the ring on a short timer), except the one that
+    takes the ring's fill across a quarter of its size: a burst is drained at once,
+    long before the ring is full, and a backlog above the mark wakes nobody again."""
+    footprint = (record_size + _RINGBUF_HEADER + 7) & ~7
+    a.load_map(R1, "events")
+    a.mov(R2, _BPF_RB_RING_SIZE)
+    a.call("ringbuf_query")
+    a.mov(R8, R0)
+    a.alu(">>=", R8, 2)
+    a.load_map(R1, "events")
+    a.mov(R2, _BPF_RB_AVAIL_DATA)  # bytes reserved and not yet consumed, this record's included
+    a.call("ringbuf_query")
+    a.mov(R2, _BPF_RB_NO_WAKEUP)
+    a.jump_if("<", R0, R8, "submit")
+    a.alu("-=", R0, footprint)
+    a.jump_if(">=", R0, R8, "submit")
+    a.mov(R2, _BPF_RB_FORCE_WAKEUP)
+    a.label("submit")
     a.mov(R1, R7)
-    a.mov(R2, 0)
     a.call("ringbuf_submit")
     a.jump("out")
     a.label("lost")

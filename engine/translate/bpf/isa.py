@@ -75,6 +75,7 @@ HELPERS = {
     "ringbuf_reserve": 131,
     "ringbuf_submit": 132,
     "ringbuf_discard": 133,
+    "ringbuf_query": 134,
     "get_func_ip": 173,
     "get_attach_cookie": 174,
 }
