@@ -12,6 +12,7 @@
 
 #include "loop.h"
 #include "output.h"
+#include "probe_timing.h"
 #include "records.h"
 #include "relay.h"
 #include "run_options.h"
@@ -38,22 +39,6 @@ static int parse_args(int argc, char **argv, struct stp_loop_options *opts)
 		}
 	}
 	return 0;
-}
-
-static void report_timing(void)
-{
-	stp_printf("----- probe hit report: \n");
-	for (size_t i = 0; i < stp_script.nprobes; i++) {
-		const struct stp_probe *p = &stp_script.probes[i];
-		const struct stp_probe_stats *s = stp_probe_stats(i);
-		if (s->hits == 0)
-			continue;
-		stp_printf("%s, (%s), hits: %llu, ns: %llumin/%lluavg/%llumax, from: %s, index: %zu\n", p->pp,
-			   p->location, (unsigned long long)s->hits, (unsigned long long)s->min_ns,
-			   (unsigned long long)stp_probe_avg_ns(s), (unsigned long long)s->max_ns, p->name, i);
-		rec_probe_stat(stp_relay, (uint32_t)i, p->pp, s->hits, s->min_ns, stp_probe_avg_ns(s), s->max_ns);
-	}
-	stp_flush();
 }
 
 static void start_running(void)
@@ -91,7 +76,7 @@ int main(int argc, char **argv)
 	/* with a reader, never outlive it: a killed pystap must not leave the script running */
 	if (relay_is_channel(stp_relay) && prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		stp_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-	if (parse_args(argc, argv, &opts) < 0 || stp_session_init() < 0 || stp_loop_init() < 0)
+	if (parse_args(argc, argv, &opts) < 0 || stp_session_init() < 0 || stp_timing_init() < 0 || stp_loop_init() < 0)
 		return 1;
 	stp_set_timing(opts.timing);
 	if (stp_script.init_globals && stp_script.init_globals() < 0) {
@@ -108,8 +93,9 @@ int main(int argc, char **argv)
 	stp_run_probes(STP_PROBE_ERROR);
 	int status = stp_error_count() > 0 || stp_session_state() == STP_ERROR ? 1 : 0;
 	stp_session_set_state(STP_STOPPED);
+	stp_monitor_final();
 	if (opts.timing)
-		report_timing();
+		stp_timing_report();
 	if (stp_error_count() || stp_skipped_count())
 		stp_warn("Number of errors: %lld, skipped probes: %lld", (long long)stp_error_count(),
 			 (long long)stp_skipped_count());

@@ -1,8 +1,10 @@
 /* monitor.c - periodic snapshots of the script's globals and per-probe statistics as
- * structured records (what `stap --monitor` shows), when the reader asks for them. */
+ * structured records (what `stap --monitor` shows), when the reader asks for them, and
+ * a last one after the end probes, so the reader ends with the final values and hits. */
 #include "bpf_agg.h"
 #include "loop.h"
 #include "output.h"
+#include "probe_timing.h"
 #include "records.h"
 #include "relay.h"
 #include "session.h"
@@ -79,21 +81,8 @@ static void send_array(const struct stp_global *g, struct context *c)
 	rec_array_end(&a);
 }
 
-static void send_probe_stats(void)
+static void send_snapshot(uint64_t now_ns)
 {
-	for (size_t i = 0; i < stp_script.nprobes; i++) {
-		const struct stp_probe_stats *s = stp_probe_stats(i);
-		rec_probe_stat(stp_relay, (uint32_t)i, stp_script.probes[i].pp, s->hits, s->min_ns,
-			       stp_probe_avg_ns(s), s->max_ns);
-	}
-}
-
-void stp_monitor_tick(uint64_t now_ns)
-{
-	uint32_t period = relay_monitor_ms(stp_relay);
-	if (period == 0 || now_ns < next_snapshot_ns)
-		return;
-	next_snapshot_ns = now_ns + (uint64_t)period * 1000000ull;
 	struct context c;
 	memset(&c, 0, sizeof c);
 	stp_flush();
@@ -106,9 +95,25 @@ void stp_monitor_tick(uint64_t now_ns)
 		else
 			send_array(g, &c);
 	}
-	send_probe_stats();
+	for (size_t i = 0; i < stp_script.nprobes; i++)
+		stp_timing_send(i);
 	rec_snapshot_end(stp_relay, snapshot_seq);
 	relay_flush(stp_relay);
+}
+
+void stp_monitor_tick(uint64_t now_ns)
+{
+	uint32_t period = relay_monitor_ms(stp_relay);
+	if (period == 0 || now_ns < next_snapshot_ns)
+		return;
+	next_snapshot_ns = now_ns + (uint64_t)period * 1000000ull;
+	send_snapshot(now_ns);
+}
+
+void stp_monitor_final(void)
+{
+	if (relay_monitor_ms(stp_relay) != 0)
+		send_snapshot(stp_now_ns());
 }
 
 int stp_monitor_timeout_ms(uint64_t now_ns)

@@ -1,6 +1,7 @@
 /* printf.c - stap's printf: the conversions %d %i %u %x %X %o %p %c %s %b %m %M %%, the
  * flags - + space # 0, width and precision (also `*`), with the kernel-style number
- * rendering stap uses (e.g. "%#x" of 0 is "0x0", precision never hides a 0). */
+ * rendering stap uses (e.g. "%#x" of 0 is "0x0", precision never hides a 0).  A failing
+ * conversion (%m of unreadable memory) sets c->last_error and the call prints nothing. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdio.h>
@@ -10,12 +11,18 @@
 
 #include "output.h"
 #include "runtime.h"
+#include "tapset_support.h"
 
 enum { F_LEFT = 1, F_PLUS = 2, F_SPACE = 4, F_SPECIAL = 8, F_ZERO = 16, F_SIGN = 32, F_LARGE = 64 };
+
+/* stap refuses to dump more than a page with one %m/%M. */
+enum { MEMORY_DUMP_MAX = 4096 };
 
 struct sink {
 	char *buf;
 	size_t size, len; /* len counts every byte, also those past size */
+	struct context *c; /* the probe's context: whose memory %m reads, where errors go */
+	int failed;        /* an error was set: the whole call prints nothing, as in stap */
 };
 
 static void emit(struct sink *o, char ch)
@@ -150,16 +157,45 @@ static void binary(struct sink *o, int64_t v, int width, int precision, int flag
 		emit_n(o, '\0', width - precision);
 }
 
-/* %m / %M: bytes of this process's memory at an address, read safely. */
+static void fail(struct sink *o, const char *fmt, unsigned long long value, const char *why)
+{
+	snprintf(o->c->error_buffer, stp_strmax(), fmt, value, why);
+	o->c->last_error = o->c->error_buffer;
+	o->failed = 1;
+}
+
+/* The `len` bytes at `address` in the probed context, or an error as stap words it.
+ * stap reads kernel memory for %m and user memory for %#m where the probe fires.  This
+ * runtime is a user process: user memory is the event's process's (c->pid, copied at
+ * probe time when the capture program did, else read live; in begin, end and timer
+ * probes the runtime itself, as stap reads staprun's or the interrupted task's), and
+ * kernel memory cannot be read at all.  A user address given to %m faults as it does
+ * in stap on x86-64, where copy_from_kernel_nofault refuses user addresses. */
+static int read_memory(struct sink *o, uint64_t address, unsigned char *bytes, int len, int user)
+{
+	uint64_t fault = address;
+	if (user && tapset_read_user_at(o->c->pid, address, bytes, (size_t)len, &fault) == 0)
+		return 0;
+	if (!user && (int64_t)address < 0)
+		fail(o, "read fault [man error::fault] at 0x%llx%s", address,
+		     " (kernel memory cannot be read from user space)");
+	else
+		fail(o, "read fault [man error::fault] at 0x%llx%s", fault, "");
+	return -1;
+}
+
+/* %m / %M: precision bytes of memory (default 1) as they are, or as hex digits;
+ * stap's '0' flag adds a NUL byte after the field. */
 static void memory(struct sink *o, int64_t address, int width, int precision, char conv, int flags)
 {
-	int len = precision > 0 ? precision : 1;
-	unsigned char *bytes = calloc((size_t)len, 1);
-	if (bytes == NULL)
+	if (precision > MEMORY_DUMP_MAX) {
+		fail(o, "%lld is too many bytes for a memory dump%s", (unsigned long long)precision, "");
 		return;
-	struct iovec local = {bytes, (size_t)len}, remote = {(void *)(intptr_t)address, (size_t)len};
-	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != len)
-		memset(bytes, 0, (size_t)len);
+	}
+	int len = precision > 0 ? precision : 1;
+	unsigned char bytes[MEMORY_DUMP_MAX];
+	if (read_memory(o, (uint64_t)address, bytes, len, flags & F_SPECIAL) < 0)
+		return;
 	int shown = conv == 'M' ? 2 * len : len;
 	if (!(flags & F_LEFT))
 		emit_n(o, ' ', width - shown);
@@ -173,7 +209,8 @@ static void memory(struct sink *o, int64_t address, int width, int precision, ch
 	}
 	if (flags & F_LEFT)
 		emit_n(o, ' ', width - shown);
-	free(bytes);
+	if (flags & F_ZERO)
+		emit(o, '\0');
 }
 
 static int parse_flags(const char **fmt)
@@ -251,11 +288,11 @@ static void conversion(struct sink *o, const char **fmt, const union stp_value *
 	}
 }
 
-int stp_format(char *out, size_t size, const char *fmt, const union stp_value *args, int nargs)
+int stp_format(struct context *c, char *out, size_t size, const char *fmt, const union stp_value *args, int nargs)
 {
-	struct sink o = {out, size, 0};
+	struct sink o = {out, size, 0, c, 0};
 	int next = 0;
-	while (*fmt) {
+	while (*fmt && !o.failed) {
 		if (*fmt != '%') {
 			emit(&o, *fmt++);
 			continue;
@@ -263,12 +300,15 @@ int stp_format(char *out, size_t size, const char *fmt, const union stp_value *a
 		fmt++;
 		conversion(&o, &fmt, args, nargs, &next);
 	}
+	if (o.failed)
+		o.len = 0;
 	if (size > 0)
 		out[o.len < size ? o.len : size - 1] = '\0';
-	return (int)o.len;
+	return o.failed ? -1 : (int)o.len;
 }
 
 struct value_format {
+	struct context *c;
 	const char *fmt;
 	const union stp_value *args;
 	int nargs;
@@ -277,18 +317,17 @@ struct value_format {
 static int value_format(char *buf, size_t size, void *arg)
 {
 	const struct value_format *f = arg;
-	return stp_format(buf, size, f->fmt, f->args, f->nargs);
+	return stp_format(f->c, buf, size, f->fmt, f->args, f->nargs);
 }
 
 void stp_printf_values(struct context *c, const char *fmt, const union stp_value *args, int nargs)
 {
-	struct value_format f = {fmt, args, nargs};
-	(void)c;
+	struct value_format f = {c, fmt, args, nargs};
 	stp_output_formatted(value_format, &f);
 }
 
-char *stp_sprintf_values(char *dst, const char *fmt, const union stp_value *args, int nargs)
+char *stp_sprintf_values(struct context *c, char *dst, const char *fmt, const union stp_value *args, int nargs)
 {
-	stp_format(dst, stp_strmax(), fmt, args, nargs);
+	stp_format(c, dst, stp_strmax(), fmt, args, nargs);
 	return dst;
 }

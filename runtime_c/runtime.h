@@ -198,11 +198,13 @@ int64_t stp_ushr(int64_t x, int64_t y); /* >>> logical */
 
 /* ---- formatted output (printf.c) -------------------------------------------------------- */
 /* stap's printf: format + typed args (the translator checked the types). Appends to out,
- * at most `size`-1 bytes, returns the length it would have written (snprintf-like). */
-int stp_format(char *out, size_t size, const char *fmt, const union stp_value *args, int nargs);
-/* printf(): formats into the output buffer; errors (bad %c etc.) go to c->last_error. */
+ * at most `size`-1 bytes, returns the length it would have written (snprintf-like), or -1
+ * with c->last_error set (and `out` empty) when a conversion fails (%m of unreadable memory). */
+int stp_format(struct context *c, char *out, size_t size, const char *fmt, const union stp_value *args,
+	       int nargs);
+/* printf(): formats into the output buffer; errors go to c->last_error. */
 void stp_printf_values(struct context *c, const char *fmt, const union stp_value *args, int nargs);
-char *stp_sprintf_values(char *dst, const char *fmt, const union stp_value *args, int nargs);
+char *stp_sprintf_values(struct context *c, char *dst, const char *fmt, const union stp_value *args, int nargs);
 
 /* ---- runtime services (ABI for embedded C) ----------------------------------------------- */
 void stp_output(const char *s, size_t n);          /* script output bytes */
@@ -222,7 +224,8 @@ enum stp_probe_kind {
 struct stp_probe {
 	const char *pp;            /* probe point as pp() returns it */
 	const char *name;          /* probe name as written (for -t and snapshots) */
-	const char *location;      /* FILE:LINE:COL of the probe in the script */
+	const char *location;      /* FILE:LINE:COL of the probe in the script, as stap -t names it */
+	const char *derivation;    /* stap -t's " from: ALIAS ... from: POINT" */
 	enum stp_probe_kind kind;
 	int64_t sequence;          /* begin(N)/end(N)/error(N) order; table is pre-sorted */
 	int64_t period_ns;         /* timers */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "output.h"
+#include "probe_timing.h"
 #include "relay.h"
 #include "session.h"
 
@@ -96,11 +97,6 @@ const struct stp_probe_stats *stp_probe_stats(size_t index)
 	return &stats[index];
 }
 
-uint64_t stp_probe_avg_ns(const struct stp_probe_stats *s)
-{
-	return s->timed ? s->total_ns / s->timed : 0;
-}
-
 static int timing;
 
 void stp_set_timing(int on)
@@ -143,17 +139,6 @@ static enum stp_session_state expected_state(enum stp_probe_kind kind)
 	}
 }
 
-static void record_time(const struct stp_probe *p, uint64_t ns)
-{
-	struct stp_probe_stats *s = &stats[p - stp_script.probes];
-	if (s->timed == 0 || ns < s->min_ns)
-		s->min_ns = ns;
-	if (ns > s->max_ns)
-		s->max_ns = ns;
-	s->timed++;
-	s->total_ns += ns;
-}
-
 static void report_error(struct context *c)
 {
 	char msg[2048];
@@ -178,10 +163,10 @@ void stp_dispatch(const struct stp_probe *p, struct context *c)
 	c->last_error = NULL;
 	c->last_stmt = NULL;
 	stats[p - stp_script.probes].hits++;
-	if (timing || relay_monitor_ms(stp_relay)) {  /* two clock reads: only when asked for */
-		uint64_t start = stp_now_ns();
+	if (timing || relay_monitor_ms(stp_relay)) {  /* two counter reads: only when asked for */
+		uint64_t start = stp_timing_start();
 		p->handler(c);
-		record_time(p, stp_now_ns() - start);
+		stp_timing_stop((size_t)(p - stp_script.probes), start);
 	} else {
 		p->handler(c);
 	}

@@ -5,9 +5,7 @@
 #include "runtime.h"
 
 struct stp_probe_stats {
-	uint64_t hits;
-	uint64_t timed;  /* hits whose handler was timed (-t, or while monitoring) */
-	uint64_t min_ns, max_ns, total_ns;
+	uint64_t hits;  /* handler times are probe_timing.c's */
 };
 
 int stp_session_init(void);
@@ -15,7 +13,6 @@ void stp_session_set_state(enum stp_session_state state);
 /* Run every probe of `kind` (in table order) that the current state allows. */
 void stp_run_probes(enum stp_probe_kind kind);
 const struct stp_probe_stats *stp_probe_stats(size_t index);
-uint64_t stp_probe_avg_ns(const struct stp_probe_stats *s);
 /* Time every handler (-t); otherwise only while a monitor asks for statistics. */
 void stp_set_timing(int on);
 int64_t stp_skipped_count(void);

@@ -71,6 +71,9 @@ int tapset_system(const char *command);
 
 /* tapset_uread.c: user memory of process `pid` (process_vm_readv). */
 int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len);
+/* The same; on failure *fault is the first address that could not be read (stap's
+ * "read fault ... at ADDR" names it). */
+int tapset_read_user_at(int64_t pid, uint64_t addr, void *buf, size_t len, uint64_t *fault);
 /* A 1, 2, 4 or 8-byte integer, sign- or zero-extended to 64 bits. */
 int tapset_read_user_int(int64_t pid, uint64_t addr, int size, int is_signed, int64_t *value);
 /* Reads a NUL-terminated string of at most `maxlen` bytes and at most size-2

@@ -42,10 +42,11 @@ static int read_chunk(int64_t pid, uint64_t addr, void *buf, size_t len)
 /* Buffers a kernel probe copied at probe time (runtime_c/bpf_events.c); weak as below. */
 int stp_event_buffer(int64_t pid, uint64_t addr, void *out, size_t len) __attribute__((weak));
 
-int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
+int tapset_read_user_at(int64_t pid, uint64_t addr, void *buf, size_t len, uint64_t *fault)
 {
 	char *out = buf;
 
+	*fault = addr;
 	if (addr == 0)
 		return -EFAULT;
 	if (stp_event_buffer != NULL && stp_event_buffer(pid, addr, buf, len) == 0)
@@ -57,13 +58,22 @@ int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
 		if (n > len)
 			n = len;
 		rc = read_chunk(pid, addr, out, n);
-		if (rc < 0)
+		if (rc < 0) {
+			*fault = addr;  /* whole pages are readable or not: the chunk's first byte */
 			return rc;
+		}
 		addr += n;
 		out += n;
 		len -= n;
 	}
 	return 0;
+}
+
+int tapset_read_user(int64_t pid, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t fault;
+
+	return tapset_read_user_at(pid, addr, buf, len, &fault);
 }
 
 /* Strings a kernel probe copied at probe time (runtime_c/bpf_events.c): the probed

@@ -200,16 +200,6 @@ def test_rerun_skips_passes_one_to_four(tmp_path):
     assert pystap(str(script)).stdout == "changed\n"
 
 
-def test_timing_report():
-    import re
-
-    proc = pystap("-t", "-e", "global n probe timer.ms(1) { if (++n == 3) exit() } probe end { println(n) }")
-    lines = proc.stdout.splitlines()
-    assert lines[:2] == ["3", "----- probe hit report: "]
-    assert re.fullmatch(r"timer\.ms\(1\), \(<input>:1:16\), hits: 3, ns: \d+min/\d+avg/\d+max, from: timer\.ms\(1\), index: 0", lines[2])
-    assert re.fullmatch(r"end, \(<input>:1:59\), hits: 1, ns: \d+min/\d+avg/\d+max, from: end, index: 1", lines[3])
-
-
 def test_closed_output_ends_the_run_quietly():
     proc = start_pystap("-e", 'probe timer.ms(1) { println("x") }')
     assert _first_line(proc) == "x\n"

@@ -44,7 +44,8 @@ def test_line_directives_point_at_the_script(c_text):
 
 
 def test_probe_table_and_globals(c_text):
-    assert '{.pp = "begin", .name = "begin", .location = "<input>:4:7", .kind = STP_PROBE_BEGIN' in c_text
+    row = '{.pp = "begin", .name = "begin", .location = "<input>:4:1", .derivation = " from: begin", .kind = STP_PROBE_BEGIN'
+    assert row in c_text  # location and derivation as stap -t reports them
     assert '.kind = STP_PROBE_TIMER, .sequence = 0, .period_ns = 100000000, .randomize_ns = 0' in c_text
     assert 'static const struct stp_map_spec g_counts_spec = {1, {STP_STRING}, STP_LONG, 0, 0, 0};' in c_text
     assert "static struct stp_stat g_total; /* global total */" in c_text

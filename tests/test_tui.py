@@ -321,7 +321,7 @@ async def test_command_line_options_reach_the_session(tmp_path: Path):
         assert (options.target_pid, options.command, options.include_dirs, options.guru, options.args) == (
             1234, "true", [str(tmp_path)], True, ["arg1"])
         assert (options.script_file, options.script_text, options.monitor, options.timing) == (
-            str(script), None, True, True)
+            str(script), None, True, False)  # hits come from the monitor: no -t report in the output
         await type_text(pilot, "#")  # an edited buffer runs as -e text, the file untouched
         options = app._session().options
         assert (options.script_file, options.script_text) == (None, "#probe begin { exit() }\n")

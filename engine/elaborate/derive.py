@@ -35,6 +35,7 @@ class Leaf:
     derived: DerivedProbe
     chain: tuple[AliasEntry, ...]
     condition: ast.Expr | None
+    reference: ast.ProbePoint | None = None  # the written point naming the innermost alias
 
 
 def derive_probe(program: Program, probe: ast.Probe, file: ast.StapFile) -> list[ast.Probe]:
@@ -63,6 +64,7 @@ def derive_probe(program: Program, probe: ast.Probe, file: ast.StapFile) -> list
 def _finish(leaf: Leaf, probe: ast.Probe) -> DerivedProbe:
     derived = leaf.derived
     derived.alias_chain = [".".join(entry.names) for entry in leaf.chain]
+    derived.reference = leaf.reference
     derived.condition = leaf.condition
     derived.origin = probe
     return derived
@@ -95,6 +97,8 @@ def _expand(program: Program, point: ast.ProbePoint, chain: tuple[AliasEntry, ..
         program.link(entry.file)
         for target in entry.alias.points:
             found = _expand(program, target, chain + (entry,), _conjoin(condition, target.condition))
+            for leaf in found:
+                leaf.reference = leaf.reference or point  # deeper levels set it first
             leaves += found
             if target.sufficient and found:
                 break

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.elaborate.probes.base import point_text
 from engine.parse import ast
 from engine.translate.bpf import emit as bpf
 from engine.translate.bpf import aggregate
@@ -201,7 +202,8 @@ class Declarations:
             name = c_literal(".".join(d.alias_chain[:1]) or d.point)
             extra = "".join(f", .{k} = {v}" for k, v in e.fields.items())
             rows.append(
-                f"  {{.pp = {c_literal(d.point)}, .name = {name}, .location = {c_literal(where)}, .kind = {e.kind}, "
+                f"  {{.pp = {c_literal(d.point)}, .name = {name}, .location = {c_literal(where)}, "
+                f".derivation = {c_literal(_derivation(d))}, .kind = {e.kind}, "
                 f".sequence = {e.sequence}{extra}, .handler = {e.handler}}},"
             )
         body = "\n".join(rows) or "  {0}"
@@ -273,9 +275,24 @@ class Declarations:
 
 
 def _where(derived: Any) -> str:
-    location = derived.location
-    span = location.span if location is not None else None
-    return str(span) if span is not None else ""
+    """stap -t's location: the written point that named the innermost alias crossed, else
+    the `probe` keyword of the probe as written; a probe elaboration added (the end probe
+    displaying globals) sits at the start of its file, as stap's does."""
+    node = derived.reference or derived.origin
+    if node is None:
+        span = derived.location.span if derived.location is not None else None
+        return f"{span.file.name}:1:1" if span is not None else ""
+    return str(node.span) if node.span is not None else ""
+
+
+def _derivation(derived: Any) -> str:
+    """stap -t's " from: ..." chain: the aliases crossed, innermost first, then the first
+    point of the probe as written (stap names that one for the probe's other points too)."""
+    names = list(reversed(derived.alias_chain))
+    first = derived.origin.points[0] if derived.origin is not None else derived.location
+    if first is not None:
+        names.append(point_text(first))
+    return "".join(" from: " + name for name in names)
 
 
 def _maxstringlen(options: Any) -> int:

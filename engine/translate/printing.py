@@ -48,7 +48,9 @@ def emit_print(em: "ExprEmitter", node: ast.PrintFormat) -> str:
         check = em.fail_if_error(near(f"identifier '{node.name}'", node))
         return "({ " + " ".join([*prelude, call, check]) + " (int64_t)0; })"
     temp = em.frame.string_temp()
-    return em.block([*prelude, f"stp_sprintf_values({temp}, {fmt}, {args}, {len(fields)});"], f"(const char *){temp}")
+    call = f"stp_sprintf_values(c, {temp}, {fmt}, {args}, {len(fields)});"
+    check = em.fail_if_error(near(f"identifier '{node.name}'", node))
+    return em.block([*prelude, call, check], f"(const char *){temp}")
 
 
 def _print_hist(em: "ExprEmitter", node: ast.PrintFormat) -> str:

@@ -145,6 +145,7 @@ class DerivedProbe:
     is_return: bool = False
     data: dict[str, Any] = field(default_factory=dict)
     alias_chain: list[str] = field(default_factory=list)
+    reference: ProbePoint | None = None  # the written point that named the innermost alias (stap -t's location)
     targets: list[TargetValue] = field(default_factory=list)  # resolved during type inference
     condition: Any = None  # the `if (cond)` guard accumulated along the alias chain (an Expr)
     origin: Any = None  # the user's (or tapset's) ast.Probe this was derived from
