@@ -88,12 +88,15 @@ static void fill_context(struct context *c, const struct stp_bpf_record *r, uint
 static void dispatch_record(const struct stp_bpf_record *r, uint32_t len, void *arg)
 {
 	const struct stp_probe *p;
+	struct stp_bpf_record own;
 	struct context c;
 
 	(void)arg;
 	if (r->probe >= script->nprobes || spec_of(&script->probes[r->probe]) == NULL)
 		return;
 	p = &script->probes[r->probe];
+	if ((r = stp_bpf_process_event(p->event_spec, r, &len, &own)) == NULL)
+		return;  /* process.begin/.end: not a matching process (bpf_process.c) */
 	stp_context_init_event(&c, p);
 	fill_context(&c, r, len);
 	current_record = r;
@@ -199,6 +202,7 @@ int stp_bpf_start_events(const struct stp_script *s)
 		stp_report_error(stp_bpf_error());
 		return -1;
 	}
+	stp_bpf_process_start(dispatch_record);
 	return stp_add_periodic_source(stp_bpf_poll_fd(), on_ring_ready, NULL, DRAIN_PERIOD_NS);
 }
 

@@ -60,6 +60,7 @@ int stp_bpf_entry_map(void)
 void stp_bpf_uprobe_forget(void)
 {
 	entry_map_fd = target_map_fd = -1;
+	stp_bpf_process_forget();
 }
 
 static int uprobe_pmu_type(void)
@@ -151,6 +152,8 @@ int stp_bpf_attach_user(const struct stp_bpf_probe *probe)
 	const struct stp_bpf_uprobe *u = probe->uprobe;
 	int prog_fd;
 
+	if (u != NULL && u->process != NULL)
+		return stp_bpf_attach_process(probe);
 	if (probe->attach == STP_BPF_RAW_TRACEPOINT)
 		return stp_bpf_attach_raw_tracepoint(probe);
 	if (check_build_id(probe) < 0)

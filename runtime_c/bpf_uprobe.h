@@ -9,7 +9,35 @@
 #ifndef STP_BPF_UPROBE_H
 #define STP_BPF_UPROBE_H
 
+#include <sys/types.h>
+
 #include "bpf_runtime.h"
+
+/* process.begin/.end (bpf_process.c): the probe's own program runs at sched_process_exec,
+ * these companions at sched_process_fork and sched_process_exit. */
+struct stp_bpf_companion {
+	const char *tracepoint;
+	const struct bpf_insn *insns;
+	uint32_t n_insns;
+	const struct stp_bpf_reloc *relocs;
+	uint32_t n_relocs;
+};
+
+struct stp_bpf_process {
+	uint32_t probe;           /* the script probe its records (and start-up records) carry */
+	int end;                  /* process.end, else process.begin */
+	const char *path;         /* process("PATH"): the executable, or NULL */
+	int pid;                  /* process(PID), or 0 */
+	struct stp_bpf_companion companions[2];
+};
+
+/* What each process-tracking record holds after its header (process_tracking.py). */
+enum stp_bpf_process_kind { STP_PROCESS_FORK = 1, STP_PROCESS_EXEC, STP_PROCESS_EXIT };
+struct stp_bpf_process_event {
+	uint64_t kind, tgid, tid, ppid;
+	uint64_t dev, ino;        /* the executable's inode (kernel dev_t encoding) */
+	uint64_t live;            /* threads still alive at exit: 0 when the process ends */
+};
 
 struct stp_bpf_uprobe {
 	uint64_t offset;          /* file offset of the probed instruction in probe->target */
@@ -22,6 +50,7 @@ struct stp_bpf_uprobe {
 	uint32_t n_entry_relocs;
 	uint64_t entry_offset;
 	const char *build_id;     /* hex build-id the script was translated against, or NULL */
+	const struct stp_bpf_process *process;  /* process.begin/.end: a raw tracepoint probe tracking processes */
 };
 
 /* Process filter for -x / -c: uprobes capture only in the hierarchy of this process
@@ -39,6 +68,19 @@ int stp_bpf_attach_raw_tracepoint(const struct stp_bpf_probe *probe);
 /* The hash map of stashed entry values (pid_tgid -> 8 u64), created on first use. */
 int stp_bpf_entry_map(void);
 void stp_bpf_uprobe_forget(void);  /* stp_bpf_stop() closed both maps */
+
+/* bpf_process.c: attach a process.begin/.end probe's programs; the record a handler
+ * should run with for record r (`*len` bytes) of `probe`: r itself, `own` (a forked
+ * child's), or NULL for none -- r itself for other probes; and, once every probe is
+ * attached, the begins of the processes already running, through `dispatch`. */
+int stp_bpf_attach_process(const struct stp_bpf_probe *probe);
+const struct stp_bpf_record *stp_bpf_process_event(const struct stp_bpf_probe *probe, const struct stp_bpf_record *r,
+						   uint32_t *len, struct stp_bpf_record *own);
+void stp_bpf_process_start(stp_bpf_record_fn dispatch);
+void stp_bpf_process_forget(void);  /* stp_bpf_stop(): forget every tracked process */
+
+/* bpf_process_proc.c: a record header describing process `pid` now, from /proc: 0 or -1 (gone). */
+int stp_process_record(pid_t pid, struct stp_bpf_record *r);
 
 /* bpf_buildid.c: the GNU build-id of an ELF file as hex ("" if none): 0, or -1 with stp_bpf_error(). */
 int stp_elf_build_id(const char *path, char *hex, size_t size);

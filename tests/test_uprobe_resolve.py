@@ -226,14 +226,21 @@ def test_stripped_binary_says_there_is_no_debug_information(binaries):
 
 
 def test_process_begin_end(binaries):
-    begin = PROVIDER.resolve(point("process", "begin"), CTX)
-    assert [d.point for d in begin] == ["process.begin"] and begin[0].data["tracepoint"] == "sched:sched_process_exec"
-    end = PROVIDER.resolve(point("process", "end"), CTX)
-    assert end[0].data["tracepoint"] == "sched:sched_process_exit"
-    with pytest.raises(ResolutionError, match=r"^process\('/.*'\)\.end needs filtering by process in the kernel"):
-        PROVIDER.resolve(point(("process", binaries["O0"]), "end"), CTX)
-    with pytest.raises(ResolutionError, match=r"^process\(1\)\.begin needs filtering"):
-        PROVIDER.resolve(point(("process", 1), "begin"), CTX)
+    """Every form resolves to a probe the runtime matches processes for (the pid must exist)."""
+    forms = {
+        "process.begin": point("process", "begin"),
+        f'process("{binaries["O0"]}").end': point(("process", binaries["O0"]), "end"),
+        "process(1).begin": point(("process", 1), "begin"),
+    }
+    data = {text: PROVIDER.resolve(p, CTX) for text, p in forms.items()}
+    assert {text: [(d.point, d.data) for d in derived] for text, derived in data.items()} == {
+        "process.begin": [("process.begin", {"process_lifecycle": "begin"})],
+        f'process("{binaries["O0"]}").end': [(f'process("{binaries["O0"]}").end',
+                                               {"process_lifecycle": "end", "path": binaries["O0"]})],
+        "process(1).begin": [("process(1).begin", {"process_lifecycle": "begin", "pid": 1})],
+    }
+    with pytest.raises(ResolutionError, match=r"^cannot probe pid 999999999: No such process$"):
+        PROVIDER.resolve(point(("process", 999999999), "end"), CTX)
 
 
 def test_library_functions_resolve_in_the_needed_library():

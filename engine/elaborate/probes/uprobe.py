@@ -7,7 +7,9 @@ uretprobe bit for .return) and to check the binary is still the one elaborated
 `data["semaphore_offset"]` for SDT markers with a semaphore, and the original
 instruction bytes at the probe for explain(). Target variables resolve to
 `engine.elaborate.dwarf_capture.Capture` recipes (or `PrettyPlan`s for `$var$`,
-`$$vars` ...), carried in `TargetValue.capture`.
+`$$vars` ...), carried in `TargetValue.capture`. process[("PATH")|(PID)].begin/.end
+carry `data["process_lifecycle"]` ("begin"/"end") and the `path` or `pid` they match;
+engine/translate/bpf/process_tracking.py captures them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from engine.elaborate.dwarf_capture import (
     component_token,
     spelled,
 )
-from engine.elaborate.probes import tracefs
 from engine.elaborate.probes.base import (
     DerivedProbe,
     ListedProbe,
@@ -95,50 +96,38 @@ class UprobeProvider(ProbeProvider):
         return [ListedProbe(text, list(listed[text].target_vars.values()), self.family) for text in sorted(listed)]
 
     def _lifecycle(self, point: ProbePoint, match: Match) -> DerivedProbe:
-        """process.begin/.end over the scheduler's tracepoints, captured like kernel.trace.
+        """process[("PATH")|(PID)].begin/.end, stap's task-finder probes: tracked from the
+        scheduler's fork, exec and exit tracepoints and, for processes already running,
+        /proc at start-up (engine/translate/bpf/process_tracking.py says exactly when
+        each fires)."""
+        from engine.translate.bpf.process_tracking import unavailable
 
-        begin is a process image starting (sched_process_exec, in the new image's
-        context), end a task exiting (sched_process_exit). process("PATH").begin is a
-        uprobe instead (`_program_begin`); the tracepoint pipeline has no in-kernel
-        filter by program or pid, so the other PATH and PID forms are refused with the reason.
-        """
         which = "begin" if match.has("begin") else "end"
         process = match.args.get("process")
-        if isinstance(process, str) and which == "begin":
-            return self._program_begin(point, match)
-        if process is not None:
-            if isinstance(process, str):
-                process = _find_program(process, point)
-            raise ResolutionError(
-                f"process({process!r}).{which} needs filtering by process in the kernel, which this runtime "
-                f"does not do yet; use process.{which} and test execname() or pid() in the handler",
-                point.components[0],
-            )
-        system, event = ("sched", "sched_process_exec" if which == "begin" else "sched_process_exit")
-        try:
-            fmt = tracefs.event_format(system, event)
-        except tracefs.TracefsError as error:
-            raise ResolutionError(f"process.{which} needs the {system}:{event} tracepoint: {error}", point.components[0]) from None
-        data = {"tracepoint": fmt.name, "id": fmt.id, "format digest": fmt.digest}
-        mechanism = f"tracepoint {fmt.name} (id {fmt.id}), BPF program attached with perf_event_open"
-        return self.derive(point, f"process.{which}", mechanism, data=data)
-
-    def _program_begin(self, point: ProbePoint, match: Match) -> DerivedProbe:
-        """process("PATH").begin: a uprobe at the executable's entry point, which every
-        process running it passes once, in its own context, right after exec (processes
-        already running when the script starts are not seen)."""
-        target = _Target.open(point, match)
-        entry = target.image.entry
-        if not entry:
-            raise ResolutionError(f"{target.binary} has no entry point (a shared library?) for process(...).begin",
-                                  point.components[0])
-        mechanism = f"uprobe at the entry point 0x{entry:x} of {target.binary}"
-        return UprobeProbe(f'{target.head()}.begin', self.family, mechanism, self, location=point,
-                           data=target.base_data(entry), image=target.image)
+        data = {"process_lifecycle": which}
+        if isinstance(process, str):
+            data["path"] = _lifecycle_program(process, point)
+            text, matched = f'process("{data["path"]}").{which}', f"processes running {data['path']}"
+        elif process is not None:
+            if not os.path.isdir(f"/proc/{process}"):
+                raise ResolutionError(f"cannot probe pid {process}: No such process", point.components[0])
+            data["pid"] = process
+            text, matched = f"process({process}).{which}", f"process {process}"
+        else:
+            text, matched = f"process.{which}", "every process"
+        problem = unavailable()
+        if problem is not None:
+            raise ResolutionError(problem, point.components[0])
+        mechanism = (f"{matched}: raw tracepoints sched_process_fork/exec/exit, matched in the runtime "
+                     f"(executable inode, pid); processes running at start-up read from /proc")
+        return self.derive(point, text, mechanism, data=data)
 
     # -- target variables ---------------------------------------------------------------
 
     def resolve_target(self, probe: DerivedProbe, expr: Node, ctx: ResolveContext, *, write: bool = False) -> TargetValue:
+        if "process_lifecycle" in probe.data:
+            raise ResolutionError('only "process(PATH_OR_PID).syscall" and "process(PATH_OR_PID).syscall.return" '
+                                  "probes support target symbols", expr)
         if write:
             raise ResolutionError("writing to target variables is not supported by this runtime (uprobes are read-only)", expr)
         if isinstance(expr, EntryOp):
@@ -371,6 +360,14 @@ def _read(path: str, point: ProbePoint) -> elfinfo.ElfImage:
         return elfinfo.read_image(path)
     except elfinfo.ElfProblem as problem:
         raise ResolutionError(f"cannot probe {path}: {problem}", point.components[0]) from None
+
+
+def _lifecycle_program(name: str, point: ProbePoint) -> str:
+    """process("PATH").begin/.end: found as for other probes, but, as in stap, a file
+    that does not exist (yet) is no error: no process will match it."""
+    if "/" in name and not os.path.exists(name):
+        return os.path.abspath(name)
+    return _find_program(name, point)
 
 
 def _find_program(name: str, point: ProbePoint) -> str:

@@ -123,6 +123,8 @@ def analyse(program: Any, defines: dict[str, str], is_kernel_probe) -> Aggregati
                 raise NotEligible("not every probe point is a kernel probe")
             if any(d.condition is not None for d in probe.derived):
                 raise NotEligible("its probe point condition is evaluated in user space")
+            if any("process_lifecycle" in d.data for d in probe.derived):
+                raise NotEligible("process.begin/.end events are matched to processes in user space")
             updates = _Handler(probe).updates()
             plan.decisions.append(Decision(probe, updates, ""))
         except NotEligible as why:

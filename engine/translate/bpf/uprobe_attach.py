@@ -29,9 +29,10 @@ USER_STRING_FUNCTIONS = frozenset(
 
 
 def is_user_probe(derived: Any) -> bool:
-    """True for probes planned by capture_bpf: uprobes (path + offset) and raw tracepoints."""
+    """True for probes planned here: uprobes (path + offset), raw tracepoints and
+    process.begin/.end (process_tracking.py)."""
     data = derived.data
-    return "raw_tracepoint" in data or ("path" in data and "offset" in data)
+    return "raw_tracepoint" in data or "process_lifecycle" in data or ("path" in data and "offset" in data)
 
 
 def _reads(derived: Any) -> list[ast.Node]:
@@ -90,9 +91,9 @@ class UserProbe:
 
     def tables(self) -> str:
         name = self.c_name
-        lines = _program_tables(name, self.capture.program)
+        lines = program_tables(name, self.capture.program)
         if self.capture.entry_program is not None:
-            lines += _program_tables(f"{name}_entry", self.capture.entry_program)
+            lines += program_tables(f"{name}_entry", self.capture.entry_program)
         fields, targets = self._target_tables()
         lines += [f"static const struct stp_bpf_field {name}_fields[] = {{", *(fields or ["\t{0},"]), "};"]
         lines += [f"static const struct stp_bpf_target {name}_targets[] = {{", *(targets or ["\t{0},"]), "};"]
@@ -113,9 +114,9 @@ class UserProbe:
                 values, trailing = self._template_fields(read)
                 fields += values
                 start = f"&{self.c_name}_fields[{first}]" if len(fields) > first else "NULL"
-                targets.append(f"\t{{STP_BPF_TEMPLATE, {start}, {len(fields) - first}, {_c_string(trailing)}}},")
+                targets.append(f"\t{{STP_BPF_TEMPLATE, {start}, {len(fields) - first}, {c_string(trailing)}}},")
             else:
-                targets.append(f"\t{{STP_BPF_CONST, NULL, 0, {_c_string(read.text)}}},")
+                targets.append(f"\t{{STP_BPF_CONST, NULL, 0, {c_string(read.text)}}},")
         return fields, targets
 
     def _template_fields(self, read: planner.Read) -> tuple[list[str], str]:
@@ -136,7 +137,7 @@ class UserProbe:
         user = int(slot.string and slot.capture.memory != "kernel")
         if not slot.string:
             size, signed = size or slot.capture.size, signed or slot.capture.signed
-        return (f"\t{{.name = {_c_string(name)}, .offset = {offset}, .is_string = {int(slot.string)}, .size = {size}, "
+        return (f"\t{{.name = {c_string(name)}, .offset = {offset}, .is_string = {int(slot.string)}, .size = {size}, "
                 f".is_signed = {int(signed)}, .is_user = {user}, .is_decimal = {int(decimal)}}},")
 
     def _uprobe(self) -> str:
@@ -151,7 +152,7 @@ class UserProbe:
             f".entry_offset = {attach['entry_offset']}ULL, "
             if entry is not None else ""
         )
-        build_id = _c_string(attach["build_id"]) if attach.get("build_id") else "NULL"
+        build_id = c_string(attach["build_id"]) if attach.get("build_id") else "NULL"
         return (f"static const struct stp_bpf_uprobe {name}_uprobe = {{.offset = {attach['offset']}ULL, "
                 f".ref_ctr_offset = {attach['ref_ctr_offset']}ULL, .retprobe = {int(attach['retprobe'])}, "
                 f"{entry_fields}.build_id = {build_id}}};")
@@ -160,12 +161,12 @@ class UserProbe:
         attach = self.capture.attach
         name = self.c_name
         if attach["kind"] == "uprobe":
-            where = f".attach = STP_BPF_UPROBE, .target = {_c_string(attach['path'])}, .uprobe = &{name}_uprobe"
+            where = f".attach = STP_BPF_UPROBE, .target = {c_string(attach['path'])}, .uprobe = &{name}_uprobe"
         else:
-            where = f".attach = STP_BPF_RAW_TRACEPOINT, .target = {_c_string(attach['name'])}"
+            where = f".attach = STP_BPF_RAW_TRACEPOINT, .target = {c_string(attach['name'])}"
         program = self.capture.program
         return (
-            f"static const struct stp_bpf_probe {name} = {{\n\t.probe_point = {_c_string(self.derived.point)}, {where},\n"
+            f"static const struct stp_bpf_probe {name} = {{\n\t.probe_point = {c_string(self.derived.point)}, {where},\n"
             f"\t.insns = {name}_insns, .n_insns = {len(program.insns)}, .relocs = {name}_relocs, "
             f".n_relocs = {len(program.relocations)},\n"
             f"\t.targets = {name}_targets, .n_targets = {len(self.capture.reads)}, "
@@ -177,6 +178,10 @@ def plan_user_probe(index: int, derived: Any, body: ast.Node | None, maxstringle
     """Plan `derived` with capture_bpf, adding a probe-time copy of every string the
     handler reads with user_string() & co from a captured pointer (the process may
     have exited, or changed the memory, by the time the handler runs)."""
+    if "process_lifecycle" in derived.data:
+        from engine.translate.bpf.process_tracking import plan_process_probe  # it builds on UserProbe
+
+        return plan_process_probe(index, derived)
     pointers = _user_string_pointers(derived, body)
     capture = planner.plan_probe(derived, index, maxstringlen, extra_strings=pointers)
     strings = [capture.layout.slots.index(planner.Slot(c, string=True, buffer=maxstringlen)) for c in pointers]
@@ -198,7 +203,8 @@ def _user_string_pointers(derived: Any, body: ast.Node | None) -> list[Any]:
     return found
 
 
-def _program_tables(name: str, program: Any) -> list[str]:
+def program_tables(name: str, program: Any) -> list[str]:
+    """The instructions and relocations of `program` as C arrays `name`_insns, `name`_relocs."""
     lines = [f"static const struct bpf_insn {name}_insns[] = {{"]
     lines += [f"\t{{0x{i.opcode:02x}, {i.dst}, {i.src}, {i.off}, {i.imm}}}," for i in program.insns]
     lines += ["};", f"static const struct stp_bpf_reloc {name}_relocs[] = {{"]
@@ -207,6 +213,6 @@ def _program_tables(name: str, program: Any) -> list[str]:
     return lines
 
 
-def _c_string(text: str) -> str:
+def c_string(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
