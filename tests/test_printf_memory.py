@@ -117,3 +117,17 @@ def test_plain_m_of_a_user_address_faults_as_in_stap(tmp_path):
     address = proc.stdout.strip()
     assert re.fullmatch("[0-9a-f]+", address)
     assert errors(proc.stderr) == f"ERROR: read fault [man error::fault] at 0x{address} near identifier 'printf' at <input>:1:90\n" + FAILED
+
+
+def test_a_pointer_field_is_copied_at_probe_time_for_a_process_that_is_gone():
+    """%#m of a tracepoint's pointer field with a written precision: the capture program
+    copies the bytes with the event, so they print after the writer has exited (a live
+    read would fault then)."""
+    require_root()
+    require_tracefs()
+    script = (
+        'probe kernel.trace("syscalls:sys_enter_write") '
+        '{ if (pid() == target() && $count == 18) printf("%#.17m|%#.4M|%#M\\n", $buf, $buf, $buf) }'
+    )
+    proc = pystap("-e", script, "-c", "sh -c 'exec /bin/echo hello-memory-dump >/dev/null'")
+    assert (proc.stdout, proc.returncode) == ("hello-memory-dump|68656c6c|68\n", 0), proc.stderr

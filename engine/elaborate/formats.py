@@ -23,3 +23,23 @@ def argument_types(text: str) -> list[Type]:
         types += [Type.LONG] * ((width == "*") + (precision == "*"))
         types.append(Type.STRING if conversion == "s" else Type.LONG)
     return types
+
+
+MEMORY_DUMP_MAX = 4096  # stap dumps at most a page with one %m/%M
+
+
+def user_memory_dumps(text: str) -> list[tuple[int, int]]:
+    """(argument index, bytes) of each %#m/%#M whose precision is written (or absent: one
+    byte): the user memory it prints, which a capture program can copy at probe time."""
+    dumps: list[tuple[int, int]] = []
+    at = 0
+    for match in _CONVERSION.finditer(text):
+        flags, width, precision, _, conversion = match.groups()
+        if conversion == "%":
+            continue
+        at += (width == "*") + (precision == "*")
+        size = max(int(precision or 0), 1) if precision != "*" else 0
+        if conversion in "mM" and "#" in flags and 0 < size <= MEMORY_DUMP_MAX:
+            dumps.append((at, size))
+        at += 1
+    return dumps

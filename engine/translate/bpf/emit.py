@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.elaborate.formats import user_memory_dumps
 from engine.parse import ast
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.aggregate_bpf import AggMap, aggregate_program
@@ -132,13 +133,18 @@ class KernelProbes:
         return "&" + probe.c_name
 
     def _user_strings(self, derived: Any, body: ast.Node | None) -> list[P.Capture]:
-        """Pointer fields passed straight to user_string() & co (and buffer readers): copy
-        what they point at too."""
+        """Pointer fields passed straight to user_string() & co (and buffer readers, and
+        printf's %#m/%#M): copy what they point at too."""
         if body is None:
             return []
         longs = {id(node): read.captures[0] for node, read in target_reads(derived) if read.form == P.LONG_READ}
         captures = []
         for node in ast.walk(body):
+            if isinstance(node, ast.PrintFormat) and node.name in ("printf", "sprintf") and node.format is not None:
+                for at, size in user_memory_dumps(node.format.value):
+                    pointer = longs.get(id(node.args[at])) if at < len(node.args) else None
+                    if pointer is not None and pointer.size == 8:
+                        captures.append(P.Capture(pointer.name, P.USER_BUFFER, pointer.ctx_offset, 8, buffer=size))
             if not isinstance(node, ast.FunctionCall):
                 continue
             if node.name in USER_STRING_FUNCTIONS and node.args:
