@@ -9,6 +9,10 @@
  *   counter: u64 first_ns, u64 hits, s64 total                 (a[k]++, a[k] += v, n++)
  *   stat:    u64 first_ns, s64 count, sum, min, max, s64 buckets[]        (a[k] <<< v)
  *
+ * A stash map (not per-CPU: a thread may move between CPUs) holds the times of the
+ * latency pattern, `start[tid()] = gettimeofday_ns()` ... `gettimeofday_ns() - start[tid()]`:
+ * the programs alone use it, the user-space array stays empty and nothing is merged.
+ *
  * first_ns is when the key was first seen (new entries are created in that order,
  * as the user-space path creates them in event order).  The maps are never cleared:
  * the runtime remembers the totals it last merged per key and adds only what was
@@ -47,6 +51,7 @@ struct stp_bpf_agg_map {
 	struct stp_map **array;    /* the global it feeds: an array, */
 	int64_t *counter;          /* a long scalar, */
 	struct stp_stat *scalar;   /* or a statistics scalar */
+	int stash;                 /* a stash map: u64 keys, u64 CLOCK_MONOTONIC times */
 };
 
 /* Hooks in map.c and stat.c for the merge. */

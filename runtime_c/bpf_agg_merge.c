@@ -351,7 +351,7 @@ void stp_bpf_agg_sync(struct context *c)
 	if (states == NULL || b.percpu == NULL || b.now == NULL)
 		c->last_error = "out of memory";
 	for (uint32_t i = 0; c->last_error == NULL && i < n; i++)
-		if (stp_bpf_agg_fd(i) >= 0)
+		if (stp_bpf_agg_fd(i) >= 0 && !stp_bpf_agg_map(i)->stash)
 			merge_map(c, i, &b);
 	free(b.percpu);
 	free(b.now);

@@ -169,6 +169,31 @@ def test_syscalls_of_a_known_process(syscaller):
     ]
 
 
+def test_the_latency_pattern_stays_in_the_kernel(syscaller):
+    script = textwrap.dedent("""\
+        global start, lat
+        probe syscall.read { if (execname() == "kagg_sys" && fd == 77) start[tid()] = gettimeofday_ns() }
+        probe syscall.read.return { if (tid() in start) { lat <<< gettimeofday_ns() - start[tid()]; delete start[tid()] } }
+        probe end { printf("%d %d\\n", @count(lat), @min(lat) > 0 && @max(lat) < 1000000000) }
+        """)
+    out, where = both_ways(script, "-c", f"{syscaller} 10")
+    assert out == "100 1\n"
+    assert where == [
+        'probe kernel.trace("syscalls:sys_enter_read"): in-kernel aggregation (stash the time in start[tid()])',
+        'probe kernel.trace("syscalls:sys_exit_read"): in-kernel aggregation (aggregate lat; delete start[tid()])',
+    ]
+
+
+def test_a_stash_read_in_user_space_keeps_its_probes_there(probed):
+    script = (f'global start, n\nprobe process("{probed}").function("add") {{ start[tid()] = gettimeofday_ns() }}\n'
+              f'probe process("{probed}").function("add").return {{ if (tid() in start) n++ }}\n'
+              'probe end { foreach (t in start) n++ }')
+    result = pystap("-p3", "-v", "-e", script)
+    entry, back = (line.split(": ", 1)[1] for line in paths(result.stderr))
+    assert entry == "user-space handler: global start is also used by the handler of end as more than a stash of times"
+    assert back.startswith(f'user-space handler: global start is also used by the handler of process("{probed}")')
+
+
 @pytest.mark.parametrize(
     ("handler", "extra", "reason"),
     [
@@ -204,9 +229,11 @@ def test_forcing_user_space_for_every_probe(probed):
 def test_the_engine_panel_artifact_lists_each_path(probed):
     script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
     result = pystap("-p3", "-e", script)
+    assert result.returncode == 0, result.stderr
     listing = result.stdout.split("// ---- kernel probe handlers ----\n")[1]
     assert listing.splitlines()[0].endswith('): in-kernel aggregation (count n)')
-    assert "call map_lookup_elem" in listing or "map_lookup_elem" in listing
+    assert "r1 = map[agg0]" in listing  # the per-CPU array of n
+    assert "r1 = map[events]" in listing  # the capture program, for a full map
 
 
 def test_conformance_scripts_have_no_kernel_probe_to_aggregate():

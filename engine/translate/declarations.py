@@ -13,11 +13,11 @@ from typing import Any
 
 from engine.elaborate.probes.base import point_text
 from engine.parse import ast
-from engine.translate.bpf import emit as bpf
 from engine.translate.bpf import aggregate
-from engine.translate.cstrings import c_comment, c_literal, decode
+from engine.translate.bpf import emit as bpf
 from engine.translate.bpf.aggregate_bpf import AggMap, plan_maps
 from engine.translate.bpf.aggregate_bpf import tables as aggregation_tables
+from engine.translate.cstrings import c_comment, c_literal, decode
 from engine.translate.expressions import ExprEmitter, int_literal
 from engine.translate.functions import emit_function, emit_probe, prototype
 from engine.translate.nesting import default_maxnesting
@@ -48,9 +48,9 @@ class Declarations:
         self.kernel = bpf.KernelProbes(maxstringlen=_maxstringlen(options))
         self.parts: list[str] = []
         self.entries: list[ProbeEntry] = []
-
         self.aggregation = aggregate.AggregationPlan()
         self.agg_maps: list[AggMap] = []
+
     def emit(self) -> str:
         for decl in self.program.globals:
             self.unit.add_global(decl)
@@ -59,15 +59,15 @@ class Declarations:
         specs = stat_specs(self.program)
         for info in self.unit.globals.values():
             info.spec = specs.get(id(info.decl))
-        self.parts += [self.header(), *self.embeds(), self.global_declarations(), self.prototypes()]
         self.aggregation = aggregate.analyse(self.program, self.options.defines, bpf.is_kernel_probe)
+        self.parts += [self.header(), *self.embeds(), self.global_declarations(), self.prototypes()]
         self.parts += [emit_function(self.unit, f) for f in self.program.functions]
         self.parts += self.probes()
         if self.kernel.probes:
             self.parts.append(self.kernel.declarations())
-        self.parts += [self.probe_table(), self.global_table(), self.init_globals(), self.script_table()]
         if self.agg_maps:
             self.parts.append(aggregation_tables(self.agg_maps, lambda decl: self.unit.global_of(decl).cname))
+        self.parts += [self.probe_table(), self.global_table(), self.init_globals(), self.script_table()]
         return "\n".join(p for p in self.parts if p) + "\n"
 
     # -- file header ---------------------------------------------------------------------------
@@ -134,15 +134,14 @@ class Declarations:
                 out.append(self.add_entry(derived, handler, probe, maps))
         return out
 
-    def target_hook(self, derived: Any):
     def aggregation_maps(self, probe: ast.Probe) -> list[AggMap]:
         """The maps a probe aggregating in the kernel updates (none for the others)."""
         decision = self.aggregation.decision(probe)
         if decision is None or not decision.in_kernel:
             return []
         specs = {id(info.decl): info.spec for info in self.unit.globals.values() if info.spec is not None}
-        maps = plan_maps(decision.updates, specs, self.options.defines, len(self.agg_maps))
-        self.agg_maps += maps
+        maps = plan_maps(decision, specs, self.options.defines, self.agg_maps)
+        self.agg_maps += [m for m in maps if m.name not in {known.name for known in self.agg_maps}]
         return maps
 
     def merge_first(self, probe: ast.Probe) -> tuple[str, ...]:
@@ -150,10 +149,11 @@ class Declarations:
         aggregates merge the kernel's gains first (runtime_c/bpf_agg.c)."""
         if self.aggregation.decision(probe) is not None:
             return ()
-        if not aggregate.globals_used(probe.body) & self.aggregation.aggregated_globals():
+        if not self.aggregation.reads_aggregated(probe.body):
             return ()
         return ("stp_bpf_agg_sync(c);", "if (c->last_error) goto out;")
 
+    def target_hook(self, derived: Any):
         def hook(expr: ast.Expr, emitter: ExprEmitter) -> str:
             try:
                 return bpf.target_expression(derived, expr)
@@ -232,10 +232,10 @@ class Declarations:
                 value = self.initial_value(decl)
                 if value is not None:
                     init.append(f"  stp_strset({name}, {value});" if decl.type is ast.Type.STRING else f"  {name} = {value};")
-        return (
-            "static int init_globals(void)\n{\n" + "\n".join(init) + "\n  return 0;\n}\n\n"
         if self.agg_maps:
             init.append(f"  stp_bpf_agg_register(stp_bpf_aggs, {len(self.agg_maps)});")
+        return (
+            "static int init_globals(void)\n{\n" + "\n".join(init) + "\n  return 0;\n}\n\n"
             "static void free_globals(void)\n{\n" + "\n".join(free) + "\n}\n"
         )
 

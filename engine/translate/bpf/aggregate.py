@@ -19,6 +19,12 @@ what the merge cannot reproduce:
 - @min/@max (read, or printed with the whole statistic) of a global the script also
   deletes: a minimum cannot be taken back out of a map that is never cleared.
 
+The latency pattern is kept in the kernel too: a global long array used only as a
+per-thread stash of times by in-kernel handlers -- `start[tid()] = gettimeofday_ns()`,
+`tid() in start`, `gettimeofday_ns() - start[tid()]`, `delete start[tid()]` -- becomes a
+BPF hash map of CLOCK_MONOTONIC times (their differences are what the script reads),
+and stays empty in user space.
+
 -DSTP_NO_KERNEL_AGGREGATION keeps every handler in user space (for comparisons).
 """
 
@@ -34,8 +40,10 @@ from engine.translate.bpf.uprobe_attach import _reads as user_reads, _values as 
 DISABLE = "STP_NO_KERNEL_AGGREGATION"
 CONTEXT_FUNCTIONS = frozenset({"pid", "tid", "uid", "gid", "cpu"})
 STRING_CONTEXT = "execname"
+TIME = "gettimeofday_ns"  # stashed, and read back only as a difference
 ARITHMETIC = frozenset({"+", "-", "*", "&", "|", "^", "<<", ">>"})
 MAX_UPDATES = 16  # aggregation statements per handler (one stack slot each)
+MAX_KEY_BYTES = 128  # of the indexes computed at probe time (integers 8, execname() 16)
 INLINE_DEPTH = 8
 
 
@@ -71,8 +79,12 @@ class Update:
     value: Value
     negate: bool = False
     guards: list[tuple[Value, bool]] = field(default_factory=list)  # (condition, must be true)
+    stash: str = ""  # "store": target[keys] = gettimeofday_ns(); "delete": delete target[keys]
 
     def describe(self) -> str:
+        if self.stash:
+            keys = ", ".join(_describe_key(k) for k in self.keys)
+            return f"{'stash the time in' if self.stash == 'store' else 'delete'} {self.target.name}[{keys}]"
         what = "aggregate" if self.stat else "count" if _is_one(self.value.expr) else "sum"
         keys = [_describe_key(k) for k in self.keys]
         return f"{what} {self.target.name}" + (f" by {', '.join(keys)}" if keys else "")
@@ -83,6 +95,16 @@ class Decision:
     probe: ast.Probe
     updates: list[Update]
     reason: str  # empty when in the kernel
+    stash_symbols: set[int] = field(default_factory=set)  # id() of the Symbols naming a stash global
+    stash_reads: dict[int, ast.VarDecl] = field(default_factory=dict)  # stash globals read (in, time difference)
+
+    def touched(self) -> set[int]:
+        """id() of the globals the in-kernel handler updates or stashes in."""
+        return {id(u.target) for u in self.updates} | self.stashes
+
+    @property
+    def stashes(self) -> set[int]:
+        return {id(u.target) for u in self.updates if u.stash} | set(self.stash_reads)
 
     @property
     def in_kernel(self) -> bool:
@@ -98,22 +120,27 @@ class Decision:
 @dataclass
 class AggregationPlan:
     decisions: list[Decision] = field(default_factory=list)
+    scope: frozenset[int] = frozenset()  # id() of the program's globals
 
     def decision(self, probe: ast.Probe) -> Decision | None:
         return next((d for d in self.decisions if d.probe is probe), None)
 
     def aggregated_globals(self) -> set[int]:
-        return {id(u.target) for d in self.decisions if d.in_kernel for u in d.updates}
+        return {id(u.target) for d in self.decisions if d.in_kernel for u in d.updates if not u.stash}
 
     def report(self) -> list[str]:
         return [d.summary() for d in self.decisions]
 
+    def reads_aggregated(self, body: ast.Node) -> bool:
+        """Whether `body` (or a function it calls) mentions a global aggregated in the kernel."""
+        used = {id(n.referent) for n in _reachable(body) if isinstance(n, ast.Symbol) and _is_global(n, self.scope)}
+        return bool(used & self.aggregated_globals())
+
 
 def analyse(program: Any, defines: dict[str, str], is_kernel_probe) -> AggregationPlan:
     """Decide for every kernel probe of `program` whether it aggregates in the kernel."""
-    _globals.ids = frozenset(id(g) for g in program.globals)
     kernel = [p for p in program.probes if p.derived and any(is_kernel_probe(d) for d in p.derived)]
-    plan = AggregationPlan()
+    plan = AggregationPlan(scope=frozenset(id(g) for g in program.globals))
     for probe in kernel:
         if DISABLE in defines:
             plan.decisions.append(Decision(probe, [], f"kernel aggregation disabled (-D{DISABLE})"))
@@ -125,8 +152,9 @@ def analyse(program: Any, defines: dict[str, str], is_kernel_probe) -> Aggregati
                 raise NotEligible("its probe point condition is evaluated in user space")
             if any("process_lifecycle" in d.data for d in probe.derived):
                 raise NotEligible("process.begin/.end events are matched to processes in user space")
-            updates = _Handler(probe).updates()
-            plan.decisions.append(Decision(probe, updates, ""))
+            handler = _Handler(probe, plan.scope)
+            updates = handler.updates()
+            plan.decisions.append(Decision(probe, updates, "", handler.stash_symbols, handler.stash_reads))
         except NotEligible as why:
             plan.decisions.append(Decision(probe, [], str(why)))
     _check_globals(plan, program, kernel)
@@ -140,10 +168,14 @@ def analyse(program: Any, defines: dict[str, str], is_kernel_probe) -> Aggregati
 class _Handler:
     """Walks a handler's statements in order, with the locals they set."""
 
-    def __init__(self, probe: ast.Probe):
+    def __init__(self, probe: ast.Probe, scope: frozenset[int]):
         self.probe = probe
+        self.scope = scope
         self.env: dict[int, Value | None] = {}
         self.found: list[Update] = []
+        self.stash_symbols: set[int] = set()
+        self.stash_reads: dict[int, ast.VarDecl] = {}
+        self.deleted: set[int] = set()  # stash globals deleted from: read no more after
 
     def updates(self) -> list[Update]:
         self.statement(self.probe.body, [])
@@ -166,20 +198,43 @@ class _Handler:
                 self.statement(stmt.else_, guards + [(cond, False)])
         elif isinstance(stmt, ast.ExprStatement):
             self.expression_statement(stmt, guards)
+        elif isinstance(stmt, ast.DeleteStatement) and isinstance(stmt.target, ast.ArrayIndex):
+            decl, keys = self.stash_slot(stmt.target)
+            self.deleted.add(id(decl))
+            self.found.append(Update(stmt, decl, False, keys, Value(stmt.target, {}), guards=list(guards), stash="delete"))
         else:
             raise NotEligible(f"has {_describe_statement(stmt)}")
 
+    def stash_slot(self, target: ast.ArrayIndex) -> tuple[ast.VarDecl, list[Key]]:
+        """The stash global and integer keys of `stash[keys]`."""
+        decl, indexes, symbol = _global_target(target, self.scope)
+        if decl is None or decl.type is not ast.Type.LONG or not indexes:
+            raise NotEligible(f"uses {_text(target.base)}[...], not a stash of times")
+        if id(decl) in self.deleted:
+            raise NotEligible(f"uses {decl.name} after deleting from it")
+        keys = [self.key(index) for index in indexes]
+        if any(k.comm or isinstance(k.constant, str) for k in keys):
+            raise NotEligible(f"indexes the stash {decl.name} with a string")
+        self.stash_symbols.add(id(symbol))
+        return decl, keys
+
     def expression_statement(self, stmt: ast.ExprStatement, guards: list[tuple[Value, bool]]) -> None:
         expr = stmt.expr
-        if isinstance(expr, ast.AssignmentExpr) and isinstance(expr.target, ast.Symbol) and _is_local(expr.target):
+        if isinstance(expr, ast.AssignmentExpr) and isinstance(expr.target, ast.Symbol) and _is_local(expr.target, self.scope):
             if expr.op != "=":
                 raise NotEligible(f"updates local {expr.target.name} with {expr.op}")
             try:
                 value: Value | None = self.value(expr.value)
             except NotEligible:
-                _check_pure(expr.value)
+                _check_pure(expr.value, self.scope)
                 value = None  # not computable: an error only if something reads it
             self.env[id(expr.target.referent)] = None if guards else value
+            return
+        if isinstance(expr, ast.AssignmentExpr) and expr.op == "=" and isinstance(expr.target, ast.ArrayIndex):
+            if not (isinstance(expr.value, ast.FunctionCall) and expr.value.name == TIME and not expr.value.args):
+                raise NotEligible(_describe_expression(expr))
+            decl, keys = self.stash_slot(expr.target)
+            self.found.append(Update(stmt, decl, False, keys, Value(expr.value, {}), guards=list(guards), stash="store"))
             return
         update = self.update(stmt, expr)
         update.guards = list(guards)
@@ -195,12 +250,14 @@ class _Handler:
             value = self.value(expr.value)
         else:
             raise NotEligible(_describe_expression(expr))
-        decl, indexes, _ = _global_target(target)
+        decl, indexes, _ = _global_target(target, self.scope)
         if decl is None:
             raise NotEligible(_describe_expression(expr))
         if decl.type is not (ast.Type.STATS if stat else ast.Type.LONG):
             raise NotEligible(f"updates {decl.name}, a {decl.type.name.lower()} global, with {expr.op if hasattr(expr, 'op') else ''}")
         keys = [self.key(index) for index in indexes]
+        if sum(16 if k.comm else 8 for k in keys if k.constant is None) > MAX_KEY_BYTES:
+            raise NotEligible(f"indexes {decl.name} with more than {MAX_KEY_BYTES} bytes")
         return Update(stmt, decl, stat, keys, value, negate)
 
     def key(self, index: ast.Expr | None) -> Key:
@@ -219,7 +276,7 @@ class _Handler:
 
     def resolve_local(self, expr: ast.Expr) -> ast.Expr:
         """A local set from a literal or execname() reads as what it was set from."""
-        if isinstance(expr, ast.Symbol) and _is_local(expr):
+        if isinstance(expr, ast.Symbol) and _is_local(expr, self.scope):
             known = self.env.get(id(expr.referent))
             if known is not None and isinstance(known.expr, (ast.NumberLiteral, ast.StringLiteral, ast.FunctionCall)):
                 if not isinstance(known.expr, ast.FunctionCall) or _is_execname(known.expr):
@@ -229,25 +286,50 @@ class _Handler:
     def value(self, expr: ast.Expr, condition: bool = False) -> Value:
         """`expr` as computed at probe time (raises NotEligible when it cannot be)."""
         value = Value(expr, dict(self.env))
-        check_value(self.probe, value, condition)
+        self.check(value, condition)
         return value
 
+    def check(self, value: Value, condition: bool = False, depth: int = 0) -> None:
+        """Raise NotEligible unless `value` is an integer (or, when `condition`, a test)
+        the capture program can compute."""
+        if isinstance(value.expr, ast.ArrayIn) and condition and value.expr.operand is not None:
+            self.stash_read(value.expr.operand, value.env)
+        elif isinstance(value.expr, ast.BinaryExpr) and _is_time_difference(value.expr):
+            self.stash_read(value.expr.right, value.env)
+        else:
+            _check_value(self, value, condition, depth)
 
-def check_value(probe: ast.Probe, value: Value, condition: bool = False, depth: int = 0) -> None:
-    """Raise NotEligible unless `value` is an integer (or, when `condition`, a test) the
-    capture program can compute."""
+    def stash_read(self, target: ast.ArrayIndex, env: dict[int, "Value | None"]) -> None:
+        saved, self.env = self.env, env
+        try:
+            decl, _ = self.stash_slot(target)
+        finally:
+            self.env = saved
+        self.stash_reads[id(decl)] = decl
+
+
+def _is_time_difference(expr: ast.BinaryExpr) -> bool:
+    """`gettimeofday_ns() - stash[...]`."""
+    left, right = expr.left, expr.right
+    return (expr.op == "-" and isinstance(left, ast.FunctionCall) and left.name == TIME and not left.args
+            and isinstance(right, ast.ArrayIndex))
+
+
+def _check_value(handler: "_Handler", value: Value, condition: bool, depth: int) -> None:
+    """_Handler.check for everything but the stash forms."""
+    probe, scope = handler.probe, handler.scope
     expr, env = value.expr, value.env
     if depth > INLINE_DEPTH:
         raise NotEligible("calls functions nested too deeply")
     if isinstance(expr, ast.NumberLiteral):
         return
     if isinstance(expr, ast.Symbol):
-        if not _is_local(expr):
+        if not _is_local(expr, scope):
             raise NotEligible(f"reads global {expr.name}")
         known = env.get(id(expr.referent))
         if known is None:
             raise NotEligible(f"reads local {expr.name}, which is not set from values known at probe time")
-        check_value(probe, known, condition, depth + 1)
+        handler.check(known, condition, depth + 1)
         return
     if isinstance(expr, ast.TargetSymbol) or isinstance(expr, ast.EntryOp):
         for derived in probe.derived:
@@ -259,30 +341,30 @@ def check_value(probe: ast.Probe, value: Value, condition: bool = False, depth: 
         inline = inline_call(value)
         if inline is None:
             raise NotEligible(f"calls {expr.name}")
-        check_value(probe, inline, condition, depth + 1)
+        handler.check(inline, condition, depth + 1)
         return
     if isinstance(expr, ast.UnaryExpr) and expr.op in ("-", "~", "+", "!"):
         if expr.op == "!" and not condition:
             raise NotEligible("uses ! outside a condition")
-        check_value(probe, Value(expr.operand, env), condition, depth)
+        handler.check(Value(expr.operand, env), condition, depth)
         return
     if isinstance(expr, ast.BinaryExpr) and expr.op in ARITHMETIC:
         if expr.op in ("<<", ">>") and not (isinstance(expr.right, ast.NumberLiteral) and 0 <= expr.right.value < 64):
             raise NotEligible(f"shifts by {_text(expr.right)}, not a constant below 64")
-        check_value(probe, Value(expr.left, env), False, depth)
-        check_value(probe, Value(expr.right, env), False, depth)
+        handler.check(Value(expr.left, env), False, depth)
+        handler.check(Value(expr.right, env), False, depth)
         return
     if condition and isinstance(expr, ast.LogicalExpr):
-        check_value(probe, Value(expr.left, env), True, depth)
-        check_value(probe, Value(expr.right, env), True, depth)
+        handler.check(Value(expr.left, env), True, depth)
+        handler.check(Value(expr.right, env), True, depth)
         return
     if condition and isinstance(expr, ast.ComparisonExpr):
         if string_comparison(expr) is not None:
             return
         if expr.left.type is ast.Type.STRING or expr.right.type is ast.Type.STRING:
             raise NotEligible("compares strings other than execname() with a literal")
-        check_value(probe, Value(expr.left, env), False, depth)
-        check_value(probe, Value(expr.right, env), False, depth)
+        handler.check(Value(expr.left, env), False, depth)
+        handler.check(Value(expr.right, env), False, depth)
         return
     raise NotEligible(_describe_expression(expr))
 
@@ -345,44 +427,53 @@ def target_read(derived: Any, expr: ast.Expr) -> Any:
 
 
 def _check_globals(plan: AggregationPlan, program: Any, kernel: list[ast.Probe]) -> None:
-    """Send back to user space every handler updating a global the merge cannot keep exact."""
-    problems = _global_problems(program, kernel, plan)
-    changed = True
-    while changed:
-        changed = False
+    """Send back to user space, one at a time, every handler touching a global the merge
+    cannot keep exact (a handler sent back can make a stash global unusable for others)."""
+    while True:
+        problems = _global_problems(program, kernel, plan)
         for decision in plan.decisions:
-            for update in decision.updates if decision.in_kernel else ():
-                problem = problems.get(id(update.target))
-                if problem:
-                    decision.reason = problem
-                    decision.updates = []
-                    changed = True
-                    break
+            problem = next((problems[g] for g in decision.touched() if g in problems), None) if decision.in_kernel else None
+            if problem:
+                decision.reason, decision.updates = problem, []
+                decision.stash_symbols, decision.stash_reads = set(), {}
+                break
+        else:
+            return
 
 
 def _global_problems(program: Any, kernel: list[ast.Probe], plan: AggregationPlan) -> dict[int, str]:
     problems: dict[int, str] = {}
-    additive = {id(_global_target(_target_of(u.stmt))[2]) for d in plan.decisions for u in _all_updates(d)}
+    scope = plan.scope
+    additive = {id(_global_target(_target_of(u.stmt), scope)[2])
+                for d in plan.decisions for u in _all_updates(d, scope) if not u.stash}
+    stash_symbols = {s for d in plan.decisions if d.in_kernel for s in d.stash_symbols}
+    stashes = {g for d in plan.decisions if d.in_kernel for g in d.stashes}
     deleted: set[int] = set()
     stat_reads: dict[int, set[str]] = {}
     for probe in program.probes:
         is_kernel = probe in kernel
+        where = probe.derived[0].point if probe.derived else "a probe"
         for node in _reachable(probe.body):
             if isinstance(node, ast.DeleteStatement):
-                decl = _global_target(node.target)[0]
+                decl = _global_target(node.target, scope)[0]
                 if decl is not None:
                     deleted.add(id(decl))
             elif isinstance(node, ast.StatOp) or isinstance(node, ast.HistOp):
-                decl = _global_target(node.operand)[0]
+                decl = _global_target(node.operand, scope)[0]
                 if decl is not None:
                     stat_reads.setdefault(id(decl), set()).add(getattr(node, "op", "hist"))
             elif isinstance(node, ast.ForeachLoop) and node.sort_aggregate:
-                decl = _global_target(node.base)[0]
+                decl = _global_target(node.base, scope)[0]
                 if decl is not None:
                     stat_reads.setdefault(id(decl), set()).add(node.sort_aggregate)
-            elif is_kernel and isinstance(node, ast.Symbol) and _is_global(node) and id(node) not in additive:
+            elif not isinstance(node, ast.Symbol) or not _is_global(node, scope) or id(node) in stash_symbols:
+                continue
+            elif id(node.referent) in stashes:
+                problems.setdefault(id(node.referent), f"global {node.name} is also used by the handler of {where} "
+                                    "as more than a stash of times")
+            elif is_kernel and id(node) not in additive:
                 problems.setdefault(id(node.referent), f"global {node.name} is also read by the handler of "
-                                    f"{probe.derived[0].point}, which runs after its event")
+                                    f"{where}, which runs after its event")
     for decl in program.globals:
         if decl.wrap:
             problems.setdefault(id(decl), f"global {decl.name}% wraps around in insertion order")
@@ -394,7 +485,7 @@ def _global_problems(program: Any, kernel: list[ast.Probe], plan: AggregationPla
     return problems
 
 
-def _all_updates(decision: Decision) -> list[Update]:
+def _all_updates(decision: Decision, scope: frozenset[int]) -> list[Update]:
     """The additive statements of every kernel handler, in the kernel or not."""
     if decision.updates:
         return decision.updates
@@ -403,8 +494,9 @@ def _all_updates(decision: Decision) -> list[Update]:
         if isinstance(node, ast.ExprStatement):
             expr = node.expr
             if isinstance(expr, ast.CrementExpr) or (isinstance(expr, ast.AssignmentExpr) and expr.op in ("+=", "-=", "<<<")):
-                if _global_target(_target_of(node))[0] is not None:
-                    found.append(Update(node, _global_target(_target_of(node))[0], False, [], Value(expr, {})))
+                target = _global_target(_target_of(node), scope)[0]
+                if target is not None:
+                    found.append(Update(node, target, False, [], Value(expr, {})))
     return found
 
 
@@ -421,11 +513,6 @@ def _reachable(body: ast.Node) -> list[ast.Node]:
     return nodes
 
 
-def globals_used(body: ast.Node) -> set[int]:
-    """id() of every global `body` (or a function it calls) mentions."""
-    return {id(n.referent) for n in _reachable(body) if isinstance(n, ast.Symbol) and _is_global(n)}
-
-
 # ---------------------------------------------------------------------------
 # Small helpers
 
@@ -435,29 +522,22 @@ def _target_of(stmt: ast.ExprStatement) -> ast.Expr:
     return expr.operand if isinstance(expr, ast.CrementExpr) else expr.target
 
 
-def _global_target(target: ast.Expr) -> tuple[ast.VarDecl | None, list, ast.Node | None]:
+def _global_target(target: ast.Expr, scope: frozenset[int]) -> tuple[ast.VarDecl | None, list, ast.Node | None]:
     """(global, indexes, the Symbol naming it) of `g` or `g[...]`; (None, [], None) otherwise."""
-    if isinstance(target, ast.ArrayIndex) and isinstance(target.base, ast.Symbol) and _is_global(target.base):
+    if isinstance(target, ast.ArrayIndex) and isinstance(target.base, ast.Symbol) and _is_global(target.base, scope):
         return target.base.referent, list(target.indexes), target.base
-    if isinstance(target, ast.Symbol) and _is_global(target):
+    if isinstance(target, ast.Symbol) and _is_global(target, scope):
         return target.referent, [], target
     return None, [], None
 
 
-def _is_global(symbol: ast.Symbol) -> bool:
-    """Globals are the VarDecls pass 2 listed in program.globals (`analyse` marks them)."""
-    return symbol.referent is not None and id(symbol.referent) in _globals.ids
+def _is_global(symbol: ast.Symbol, scope: frozenset[int]) -> bool:
+    """`scope` holds id() of the program's globals (pass 2's program.globals)."""
+    return symbol.referent is not None and id(symbol.referent) in scope
 
 
-def _is_local(symbol: ast.Symbol) -> bool:
-    return symbol.referent is not None and not _is_global(symbol)
-
-
-class _Globals:
-    ids: frozenset[int] = frozenset()
-
-
-_globals = _Globals()
+def _is_local(symbol: ast.Symbol, scope: frozenset[int]) -> bool:
+    return symbol.referent is not None and not _is_global(symbol, scope)
 
 
 def _is_execname(expr: ast.Expr) -> bool:
@@ -475,7 +555,7 @@ def _flatten(block: ast.Block) -> list[ast.Stmt]:
     return out
 
 
-def _check_pure(expr: ast.Expr) -> None:
+def _check_pure(expr: ast.Expr, scope: frozenset[int]) -> None:
     """An unused local may be set from anything without side effects."""
     for node in ast.walk(expr):
         if isinstance(node, (ast.AssignmentExpr, ast.CrementExpr, ast.PrintFormat, ast.EmbeddedExpr)):
@@ -483,7 +563,7 @@ def _check_pure(expr: ast.Expr) -> None:
         if isinstance(node, ast.FunctionCall) and node.name not in CONTEXT_FUNCTIONS | {STRING_CONTEXT}:
             if inline_call(Value(node, {})) is None:
                 raise NotEligible(f"calls {node.name}")
-        if isinstance(node, ast.Symbol) and _is_global(node):
+        if isinstance(node, ast.Symbol) and _is_global(node, scope):
             raise NotEligible(f"reads global {node.name}")
 
 
@@ -518,9 +598,8 @@ def _describe_expression(expr: ast.Expr) -> str:
     if isinstance(expr, ast.FunctionCall):
         return f"calls {expr.name}"
     if isinstance(expr, ast.AssignmentExpr):
-        target = _global_target(expr.target)[0]
-        name = target.name if target is not None else _text(expr.target)
-        return f"assigns {name} with {expr.op}"
+        target = expr.target.base if isinstance(expr.target, ast.ArrayIndex) else expr.target
+        return f"assigns {_text(target)} with {expr.op}"
     if isinstance(expr, ast.CrementExpr):
         return f"uses {expr.op} on {_text(expr.operand)}"
     if isinstance(expr, (ast.BinaryExpr, ast.ComparisonExpr, ast.LogicalExpr)):

@@ -38,8 +38,9 @@ _COMM = -40  # 16 bytes: execname() for comparisons
 _SLOT = -48  # 8 bytes: a target value read through capture_bpf's recipes
 _TEMPS = -56  # 8 bytes per nesting level of arithmetic, downwards
 _MAX_DEPTH = 16
-_POINTERS = _TEMPS - 8 * _MAX_DEPTH  # one entry pointer per statement, downwards
-_KEY = -480  # the key being built (at most 9 x 16 bytes)
+_POINTERS = _TEMPS - 8 * _MAX_DEPTH  # one entry pointer per statement, downwards (16: to -304)
+_STASH_KEY = -384  # a stash key being built (at most 9 x 8 bytes, to -313)
+_KEY = -512  # the key being built (at most A.MAX_KEY_BYTES, to -385)
 COMM_BYTES = 16
 _BPF_NOEXIST = 1
 
@@ -52,36 +53,54 @@ LOG_BUCKET0 = 64
 
 @dataclass
 class AggMap:
-    """The BPF map of one aggregation statement."""
+    """The BPF map of one aggregation statement, or the stash map of a global (shared by
+    every statement and probe using it: key = the integer indexes, value = a time)."""
 
     name: str
-    update: A.Update
-    buckets: int  # histogram buckets of a stat value
-    hist: str  # "", "log" or "linear"
+    update: A.Update | None  # None: a stash map only read by this probe
+    buckets: int = 0  # histogram buckets of a stat value
+    hist: str = ""  # "", "log" or "linear"
     linear: tuple[int, int, int] = (0, 0, 0)
     entries: int = 2048
     key_offsets: list[int] = field(default_factory=list)  # per key: offset in the BPF key, -1 if constant
+    stash_of: ast.VarDecl | None = None
 
     @property
     def key_size(self) -> int:
+        if self.stash_of is not None:
+            return 8 * (self.stash_of.arity or 1)
         return sum(COMM_BYTES if k.comm else 8 for k in self.update.keys if k.constant is None)
 
     @property
     def value_size(self) -> int:
+        if self.stash_of is not None:
+            return 8
         return _BUCKETS + 8 * self.buckets if self.update.stat else 24
 
 
 ENTRIES = "STP_KERNEL_AGGREGATION_ENTRIES"  # -D: fewer BPF map entries, to test the full-map fallback
 
 
-def plan_maps(updates: list[A.Update], specs: dict[int, Any], defines: dict[str, str], first: int) -> list[AggMap]:
-    """One map per statement, named agg<first>, agg<first + 1> ...; `specs` are the
-    statistics globals' StatSpecs (unit.GlobalInfo.spec). A map holds as many keys as
-    its global (`global a[N]`, else MAXMAPENTRIES), or -DSTP_KERNEL_AGGREGATION_ENTRIES."""
+def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, str], known: list[AggMap]) -> list[AggMap]:
+    """The maps of an in-kernel handler: one per statement (in statement order; a stash
+    statement's is its global's stash map), then the stash maps it only reads. New maps
+    are named after the `known` ones (agg0, agg1 ...); stash maps are shared. `specs`
+    are the statistics globals' StatSpecs (unit.GlobalInfo.spec). A map holds as many
+    keys as its global (`global a[N]`, else MAXMAPENTRIES), or -DSTP_KERNEL_AGGREGATION_ENTRIES."""
     limit = _define(defines, "MAXMAPENTRIES", 2048)
     cap = _define(defines, ENTRIES, 0)
-    maps = []
-    for number, update in enumerate(updates, first):
+    maps: list[AggMap] = []
+
+    def stash_map(decl: ast.VarDecl, update: A.Update | None) -> AggMap:
+        shared = next((m for m in known + maps if m.stash_of is decl), None)
+        name = shared.name if shared is not None else f"agg{len(_names(known + maps))}"
+        return AggMap(name, update, entries=min(decl.maxsize or limit, cap or limit), stash_of=decl)
+
+    for update in decision.updates:
+        entries = min(update.target.maxsize or limit, cap or limit)
+        if update.stash:
+            maps.append(stash_map(update.target, update))
+            continue
         spec = specs.get(id(update.target))
         hist, buckets, linear = "", 0, (0, 0, 0)
         if spec is not None and spec.hist == "STP_HIST_LOG":
@@ -90,13 +109,19 @@ def plan_maps(updates: list[A.Update], specs: dict[int, Any], defines: dict[str,
             linear = spec.params
             buckets = _linear_buckets(*linear)
             hist = "linear" if buckets else ""
-        entries = min(update.target.maxsize or limit, cap or limit)
         offsets, offset = [], 0
         for key in update.keys:
             offsets.append(-1 if key.constant is not None else offset)
             offset += 0 if key.constant is not None else COMM_BYTES if key.comm else 8
-        maps.append(AggMap(f"agg{number}", update, buckets, hist, linear, entries, offsets))
+        maps.append(AggMap(f"agg{len(_names(known + maps))}", update, buckets, hist, linear, entries, offsets))
+    for decl in decision.stash_reads.values():
+        if not any(m.stash_of is decl for m in maps):
+            maps.append(stash_map(decl, None))
     return maps
+
+
+def _names(maps: list[AggMap]) -> set[str]:
+    return {m.name for m in maps}
 
 
 def _define(defines: dict[str, str], name: str, default: int) -> int:
@@ -123,11 +148,15 @@ def aggregate_program(derived: Any, maps: list[AggMap], capture: Program) -> Pro
     task = task_offsets()
     if user and task is not None and "raw_tracepoint" not in derived.data:
         planner._in_target(a, task)
-    emitter = _Emitter(a, derived)
-    for index, agg in enumerate(maps):
+    emitter = _Emitter(a, derived, {id(m.stash_of): m.name for m in maps if m.stash_of is not None})
+    statements = [m for m in maps if m.update is not None]
+    for index, agg in enumerate(statements):
         emitter.find_entry(index, agg)
-    for index, agg in enumerate(maps):
+    for index, agg in enumerate(statements):
         emitter.add_value(index, agg)
+    for index, agg in enumerate(statements):  # last: values read a stash before its deletes
+        if agg.update.stash == "delete":
+            emitter.unstash(index, agg)
     a.label("out")
     a.mov(R0, 0)
     a.exit()
@@ -140,9 +169,10 @@ def aggregate_program(derived: Any, maps: list[AggMap], capture: Program) -> Pro
 class _Emitter:
     """Emits the computations of one derived probe's aggregation statements."""
 
-    def __init__(self, a: Assembler, derived: Any):
+    def __init__(self, a: Assembler, derived: Any, stashes: dict[int, str]):
         self.a = a
         self.derived = derived
+        self.stashes = stashes  # id(global) -> its stash map
         self.labels = 0
         attach = planner.attach_spec(derived) if is_user_probe(derived) else {}
         self.probe_address = attach.get("address") if attach.get("kind") == "uprobe" and not attach["retprobe"] else None
@@ -160,7 +190,11 @@ class _Emitter:
         a.store(FP, pointer, 0, 8)
         for cond, truth in agg.update.guards:
             self.branch(cond, not truth, skip)
-        if agg.key_size == 0:
+        if agg.update.stash == "store":
+            self.store_time(agg)
+        elif agg.update.stash == "delete":
+            a.store(FP, pointer, 1, 8)
+        elif agg.key_size == 0:
             self.lookup(agg.name, _ZERO_KEY, zero_key=True)
             a.jump_if("==", R0, 0, "fallback")
         else:
@@ -170,8 +204,57 @@ class _Emitter:
             a.jump_if("!=", R0, 0, found)
             self.create(agg)
             a.label(found)
-        a.store(FP, pointer, R0, 8)
+        if not agg.update.stash:
+            a.store(FP, pointer, R0, 8)
         a.label(skip)
+
+    # -- stashes of times -------------------------------------------------------------------
+
+    def stash_key(self, values: list[A.Value]) -> None:
+        for position, value in enumerate(values):
+            self.integer(value)
+            self.a.store(FP, _STASH_KEY + 8 * position, R1, 8)
+
+    def stash_lookup(self, name: str) -> None:
+        self.lookup(name, _STASH_KEY)
+
+    def store_time(self, agg: AggMap) -> None:
+        """stash[keys] = now (CLOCK_MONOTONIC: only differences are read back)."""
+        a = self.a
+        self.stash_key(_key_values(agg.update.keys))
+        a.call("ktime_get_ns")
+        a.store(FP, _SLOT, R0, 8)
+        a.load_map(R1, agg.name)
+        a.mov(R2, FP)
+        a.alu("+=", R2, _STASH_KEY)
+        a.mov(R3, FP)
+        a.alu("+=", R3, _SLOT)
+        a.mov(R4, 0)  # BPF_ANY
+        a.call("map_update_elem")
+        a.jump_if("s<", R0, 0, "fallback")
+
+    def unstash(self, index: int, agg: AggMap) -> None:
+        a = self.a
+        done = self.label("kept")
+        a.load(R1, FP, _POINTERS - 8 * index, 8)
+        a.jump_if("==", R1, 0, done)
+        self.stash_key(_key_values(agg.update.keys))
+        a.load_map(R1, agg.name)
+        a.mov(R2, FP)
+        a.alu("+=", R2, _STASH_KEY)
+        a.call("map_delete_elem")
+        a.label(done)
+
+    def stash_read(self, target: ast.ArrayIndex, env: dict) -> None:
+        """r1 = stash[keys], 0 when absent (as reading a missing array element)."""
+        a = self.a
+        self.stash_key([A.Value(index, env) for index in target.indexes])
+        self.stash_lookup(self.stashes[id(target.base.referent)])
+        a.mov(R1, 0)
+        absent = self.label("absent")
+        a.jump_if("==", R0, 0, absent)
+        a.load(R1, R0, 0, 8)
+        a.label(absent)
 
     def lookup(self, map_name: str, key: int, zero_key: bool = False) -> None:
         a = self.a
@@ -218,6 +301,8 @@ class _Emitter:
 
     def add_value(self, index: int, agg: AggMap) -> None:
         a = self.a
+        if agg.update.stash:
+            return
         done = self.label("done")
         a.load(R7, FP, _POINTERS - 8 * index, 8)
         a.jump_if("==", R7, 0, done)
@@ -338,6 +423,11 @@ class _Emitter:
             self.target(expr)
         elif isinstance(expr, ast.FunctionCall) and expr.name in A.CONTEXT_FUNCTIONS:
             self.context(expr.name)
+        elif isinstance(expr, ast.FunctionCall) and expr.name == A.TIME:  # only in a difference with a stashed time
+            a.call("ktime_get_ns")
+            a.mov(R1, R0)
+        elif isinstance(expr, ast.ArrayIndex):  # a stashed time
+            self.stash_read(expr, env)
         elif isinstance(expr, ast.FunctionCall):
             self.integer(A.inline_call(value), depth)
         elif isinstance(expr, ast.UnaryExpr):
@@ -388,10 +478,14 @@ class _Emitter:
     def branch(self, value: A.Value, truth: bool, label: str) -> None:
         """Jump to `label` when the condition `value` is `truth`."""
         a, expr, env = self.a, value.expr, value.env
-        if isinstance(expr, ast.Symbol) and A._is_local(expr):
+        if isinstance(expr, ast.Symbol):  # a local: the analysis let no global through
             self.branch(env[id(expr.referent)], truth, label)
         elif isinstance(expr, ast.UnaryExpr) and expr.op == "!":
             self.branch(A.Value(expr.operand, env), not truth, label)
+        elif isinstance(expr, ast.ArrayIn):
+            self.stash_key([A.Value(index, env) for index in expr.operand.indexes])
+            self.stash_lookup(self.stashes[id(expr.operand.base.referent)])
+            a.jump_if("!=" if truth else "==", R0, 0, label)
         elif isinstance(expr, ast.LogicalExpr):
             left, right = A.Value(expr.left, env), A.Value(expr.right, env)
             if (expr.op == "&&") == truth:  # both must agree with `truth`
@@ -440,6 +534,11 @@ class _Emitter:
             a.label(differ)
 
 
+def _key_values(keys: list[A.Key]) -> list[A.Value]:
+    """A stash statement's keys as values (its constants as literals)."""
+    return [k.value if k.value is not None else A.Value(ast.NumberLiteral(k.constant, str(k.constant)), {}) for k in keys]
+
+
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 _SIGNED = {"<": "s<", "<=": "s<=", ">": "s>", ">=": "s>="}
 
@@ -453,6 +552,10 @@ def tables(maps: list[AggMap], global_cname) -> str:
     lines = []
     rows = []
     for agg in maps:
+        if agg.stash_of is not None:
+            rows.append(f"\t{{.name = {c_literal(agg.name)}, .key_size = {agg.key_size}, .value_size = 8, "
+                        f".entries = {agg.entries}, .stash = 1}},")
+            continue
         update = agg.update
         keys = []
         for key, offset in zip(update.keys, agg.key_offsets):
