@@ -242,26 +242,17 @@ static int by_first_seen(const void *a, const void *b)
 
 /* ---- merging one map ------------------------------------------------------------------ */
 
-static int next_key(int fd, const void *key, void *next)
+/* BPF_MAP_GET_NEXT_KEY or BPF_MAP_LOOKUP_ELEM (`out` is the next key or the value:
+ * one field of bpf_attr); nonzero on success. */
+static int map_op(int cmd, int fd, const void *key, void *out)
 {
 	union bpf_attr attr;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.map_fd = (uint32_t)fd;
 	attr.key = (uint64_t)(uintptr_t)key;
-	attr.next_key = (uint64_t)(uintptr_t)next;
-	return sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr) == 0;
-}
-
-static int lookup(int fd, const void *key, void *value)
-{
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)fd;
-	attr.key = (uint64_t)(uintptr_t)key;
-	attr.value = (uint64_t)(uintptr_t)value;
-	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &attr) == 0;
+	attr.value = (uint64_t)(uintptr_t)out;
+	return sys_bpf(cmd, &attr) == 0;
 }
 
 struct merge_buffers {
@@ -301,11 +292,11 @@ static int collect(uint32_t i, struct merge_buffers *b)
 
 	if (key == NULL)
 		return -1;
-	more = m->key_size ? next_key(stp_bpf_agg_fd(i), NULL, next) : 1;
+	more = m->key_size ? map_op(BPF_MAP_GET_NEXT_KEY, stp_bpf_agg_fd(i), NULL, next) : 1;
 	while (more) {
 		struct merged *was;
 
-		if (lookup(stp_bpf_agg_fd(i), next, b->percpu)) {
+		if (map_op(BPF_MAP_LOOKUP_ELEM, stp_bpf_agg_fd(i), next, b->percpu)) {
 			total_of(m, b->percpu, cpus, b->now);
 			was = remembered(&states[i], next, key_size, m->value_size / 8);
 			if (was == NULL || add_gain(b, m, was) < 0) {
@@ -318,7 +309,7 @@ static int collect(uint32_t i, struct merge_buffers *b)
 				free(b->gains[--b->n_gains].delta);
 		}
 		memcpy(key, next, key_size);
-		more = m->key_size ? next_key(stp_bpf_agg_fd(i), key, next) : 0;
+		more = m->key_size ? map_op(BPF_MAP_GET_NEXT_KEY, stp_bpf_agg_fd(i), key, next) : 0;
 	}
 	free(key);
 	return 0;

@@ -224,13 +224,9 @@ class _Emitter:
         self.stash_key(_key_values(agg.update.keys))
         a.call("ktime_get_ns")
         a.store(FP, _SLOT, R0, 8)
-        a.load_map(R1, agg.name)
-        a.mov(R2, FP)
-        a.alu("+=", R2, _STASH_KEY)
         a.mov(R3, FP)
         a.alu("+=", R3, _SLOT)
-        a.mov(R4, 0)  # BPF_ANY
-        a.call("map_update_elem")
+        self.map_call("map_update_elem", agg.name, _STASH_KEY, flags=0)  # BPF_ANY
         a.jump_if("s<", R0, 0, "fallback")
 
     def unstash(self, index: int, agg: AggMap) -> None:
@@ -239,10 +235,7 @@ class _Emitter:
         a.load(R1, FP, _POINTERS - 8 * index, 8)
         a.jump_if("==", R1, 0, done)
         self.stash_key(_key_values(agg.update.keys))
-        a.load_map(R1, agg.name)
-        a.mov(R2, FP)
-        a.alu("+=", R2, _STASH_KEY)
-        a.call("map_delete_elem")
+        self.map_call("map_delete_elem", agg.name, _STASH_KEY)
         a.label(done)
 
     def stash_read(self, target: ast.ArrayIndex, env: dict) -> None:
@@ -257,13 +250,19 @@ class _Emitter:
         a.label(absent)
 
     def lookup(self, map_name: str, key: int, zero_key: bool = False) -> None:
-        a = self.a
         if zero_key:
-            a.store(FP, _ZERO_KEY, 0, 4)
+            self.a.store(FP, _ZERO_KEY, 0, 4)
+        self.map_call("map_lookup_elem", map_name, key)
+
+    def map_call(self, helper: str, map_name: str, key: int, flags: int | None = None) -> None:
+        """helper(map, fp + key[, r3, flags]): r3, the value, is set by the caller."""
+        a = self.a
         a.load_map(R1, map_name)
         a.mov(R2, FP)
         a.alu("+=", R2, key)
-        a.call("map_lookup_elem")
+        if flags is not None:
+            a.mov(R4, flags)
+        a.call(helper)
 
     def create(self, agg: AggMap) -> None:
         """Insert a zero value stamped with the time (BPF_NOEXIST: a racing CPU's insert
@@ -274,12 +273,8 @@ class _Emitter:
         a.mov(R7, R0)
         a.call("ktime_get_ns")
         a.store(R7, _FIRST_NS, R0, 8)
-        a.load_map(R1, agg.name)
-        a.mov(R2, FP)
-        a.alu("+=", R2, _KEY)
         a.mov(R3, R7)
-        a.mov(R4, _BPF_NOEXIST)
-        a.call("map_update_elem")
+        self.map_call("map_update_elem", agg.name, _KEY, flags=_BPF_NOEXIST)
         self.lookup(agg.name, _KEY)
         a.jump_if("==", R0, 0, "fallback")
 
