@@ -244,3 +244,48 @@ def test_rerun_after_the_binary_is_rebuilt_translates_again(tmp_path):
     second = pystap("-e", body, "-c", f"{path} 1")
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
     assert sorted(first.stdout.splitlines()) == sorted(second.stdout.splitlines()) == ["100", "76"]
+
+
+@pytest.mark.parametrize("opt, called", [
+    ("-O0", ["main", "add", "greet", "norm", "twice"] + ["add", "greet", "norm", "twice"]),
+    ("-O2", ["main", "add", "greet", "norm"] + ["add", "greet", "norm"]),  # twice is folded away at -O2
+])
+def test_call_probes_fire_for_the_out_of_line_functions(tmp_path, opt, called):
+    """.call: every function of probed.c that has a body of its own, once per call."""
+    require_root()
+    path = private_copy(tmp_path, opt)
+    result = pystap("-e", f'probe process("{path}").function("*@*/probed.c").call {{ println(ppfunc()) }}',
+                    "-c", f"{path} 2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    lines.remove("162")  # the program's own output, in any order with the handlers'
+    assert lines == called
+
+
+def test_inline_probe_fires_at_the_inlined_instance(tmp_path):
+    """.inline: at -O2 glibc's atoi() is inlined into main, which calls it once when
+    given an argument; the probe is at the instance's first address."""
+    require_root()
+    path = private_copy(tmp_path, "-O2")
+    body = f'probe process("{path}").function("*").inline {{ println(pp()) }}'
+    with_argument, without = pystap("-e", body, "-c", f"{path} 1"), pystap("-e", body, "-c", path)
+    assert (with_argument.returncode, without.returncode) == (0, 0), with_argument.stderr + without.stderr
+    assert sorted(with_argument.stdout.splitlines()) == [
+        "76", f'process("{path}").function("atoi@/usr/include/stdlib.h:362").inline']
+    assert without.stdout == "258\n"
+
+
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_return_probe_strings_are_read_at_the_return(opt):
+    """user_string($text) (and user_string(@entry($text))) in a return probe: the pointer
+    passed at the entry, the string as it is at the return -- rewrite() changed it, and
+    the caller changes it back right after, so a late read would see "before"."""
+    require_root()
+    path = build("buffers", opt)
+    body = (f'probe process("{path}").function("rewrite").return '
+            '{ printf("%s|%s|%d\\n", user_string($text), user_string(@entry($text)), $return) }')
+    result = pystap("-e", body, "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    lines.remove("11")  # the program's own output, in any order with the handlers'
+    assert lines == ["first|first|5", "second|second|6"]

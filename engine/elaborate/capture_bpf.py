@@ -62,6 +62,8 @@ class RecordLayout:
 
     def add(self, slot: Slot) -> int:
         """The slot's index (an identical slot is shared)."""
+        if slot.string and slot.capture.at_entry:
+            self.add(Slot(slot.capture))  # the stashed pointer a late string is read from
         if slot not in self.slots:
             self.slots.append(slot)
         return self.slots.index(slot)
@@ -74,7 +76,13 @@ class RecordLayout:
 
     def entry_slots(self) -> list[int]:
         """Indexes of the slots captured at function entry, in stash order."""
-        return [i for i, s in enumerate(self.slots) if s.capture.at_entry]
+        return [i for i, s in enumerate(self.slots) if s.capture.at_entry and not s.string]
+
+    def late_strings(self) -> list[int]:
+        """Strings behind an entry value (user_string($s) in a return probe): stap reads
+        them when the handler runs, at the return, so they are read then, from the
+        stashed pointer (the integer slot of the same recipe)."""
+        return [i for i, s in enumerate(self.slots) if s.capture.at_entry and s.string]
 
 
 class CaptureError(Exception):
@@ -99,12 +107,16 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
     if task is not None and in_target:
         _in_target(a, task)
     reserve_record(a, layout.record_size(), probe_index, task)
-    entry = layout.entry_slots()
+    entry, late = layout.entry_slots(), layout.late_strings()
     for index, slot in enumerate(layout.slots):
-        if index not in entry:
+        if index not in entry and index not in late:
             _slot(a, slot, R7, layout.offset(index), probe_address)
     if entry:
         _unstash(a, [layout.offset(i) for i in entry])
+    for index in late:
+        slot = layout.slots[index]
+        a.load(R1, R7, layout.offset(layout.slots.index(Slot(slot.capture))), 8)
+        _string(a, slot.capture.memory, layout.offset(index), slot.buffer)
     submit_record(a, probe_index, layout.record_size())
     return a.assemble()
 

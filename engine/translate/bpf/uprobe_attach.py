@@ -189,7 +189,8 @@ def plan_user_probe(index: int, derived: Any, body: ast.Node | None, maxstringle
 
 
 def _user_string_pointers(derived: Any, body: ast.Node | None) -> list[Any]:
-    """Integer recipes passed straight to user_string() & co in the handler."""
+    """Integer recipes passed straight to user_string() & co in the handler (in a return
+    probe, entry values: their strings are read at the return, capture_bpf.late_strings)."""
     if body is None:
         return []
     longs = {id(node): value.capture for node, value in zip(_reads(derived), _values(derived))
@@ -197,8 +198,9 @@ def _user_string_pointers(derived: Any, body: ast.Node | None) -> list[Any]:
     found = []
     for node in ast.walk(body):
         if isinstance(node, ast.FunctionCall) and node.name in USER_STRING_FUNCTIONS and node.args:
-            recipe = longs.get(id(node.args[0]))
-            if recipe is not None and recipe.memory != "kernel" and not recipe.at_entry and recipe not in found:
+            pointer = node.args[0].operand if isinstance(node.args[0], ast.EntryOp) else node.args[0]
+            recipe = longs.get(id(pointer))
+            if recipe is not None and recipe.memory != "kernel" and recipe not in found:
                 found.append(recipe)
     return found
 
