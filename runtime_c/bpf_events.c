@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "bpf_agg.h"
@@ -32,6 +33,10 @@ static const struct stp_bpf_probe *current_spec;
 static char **format_buffers;  /* one MAXSTRINGLEN buffer per target of the running probe */
 static uint32_t n_format_buffers;
 static uint64_t skipped_seen;  /* ring-full losses already counted as skipped probes */
+/* The ring's fd is readable whenever it holds a record, which would wake the loop at
+ * every event; an edge-triggered epoll of it is readable only after a capture program
+ * forced a wakeup (the ring filling past a quarter). */
+static int wakeup_fd = -1;
 
 static const struct stp_bpf_probe *spec_of(const struct stp_probe *p)
 {
@@ -149,13 +154,33 @@ void stp_bpf_catch_up(void)
 	count_skipped();
 }
 
-/* The ring is readable, or the drain period is up. */
+/* A capture program woke us (fd is wakeup_fd), or the drain period is up (fd is -1). */
 static void on_ring_ready(int fd, void *arg)
 {
-	(void)fd;
-	if (stp_bpf_drain(dispatch_record, arg) < 0)
+	struct epoll_event event;
+	int n;
+
+	if (fd >= 0 && epoll_wait(fd, &event, 1, 0) < 0)  /* take the wakeup, or fd stays readable */
+		stp_warn("epoll_wait: %s", strerror(errno));
+	n = stp_bpf_drain(dispatch_record, arg);
+	if (n < 0)
 		stp_report_error(stp_bpf_error());
+	else if (n == STP_BPF_DRAIN_BATCH)
+		stp_source_again(wakeup_fd);  /* a backlog: the next batch without waiting */
 	count_skipped();
+}
+
+static int watch_ring(void)
+{
+	struct epoll_event event = {.events = EPOLLIN | EPOLLET};
+	char msg[256];
+
+	wakeup_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (wakeup_fd >= 0 && epoll_ctl(wakeup_fd, EPOLL_CTL_ADD, stp_bpf_poll_fd(), &event) == 0)
+		return stp_add_periodic_source(wakeup_fd, on_ring_ready, NULL, DRAIN_PERIOD_NS);
+	snprintf(msg, sizeof(msg), "cannot watch the kernel ring buffer: epoll: %s", strerror(errno));
+	stp_report_error(msg);
+	return -1;
 }
 
 static int allocate_format_buffers(void)
@@ -203,7 +228,7 @@ int stp_bpf_start_events(const struct stp_script *s)
 		return -1;
 	}
 	stp_bpf_process_start(dispatch_record);
-	return stp_add_periodic_source(stp_bpf_poll_fd(), on_ring_ready, NULL, DRAIN_PERIOD_NS);
+	return watch_ring();
 }
 
 /* Records still in the ring when the session stops are not handled (handlers run
@@ -227,7 +252,9 @@ void stp_bpf_stop_events(void)
 	if (script == NULL || stp_bpf_poll_fd() < 0)
 		return;
 	stp_bpf_agg_final();
-	stp_remove_event_source(stp_bpf_poll_fd());
+	stp_remove_event_source(wakeup_fd);
+	close(wakeup_fd);
+	wakeup_fd = -1;
 	count_skipped();
 	unhandled = calloc(script->nprobes ? script->nprobes : 1, sizeof(*unhandled));
 	while (unhandled != NULL && stp_bpf_drain(count_unhandled, unhandled) > 0)

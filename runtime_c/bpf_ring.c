@@ -14,10 +14,6 @@
 
 #include "bpf_runtime.h"
 
-/* Records handled per call: the caller's loop gets control back (signals, timers,
- * output) even when events arrive faster than handlers run; the ring stays readable. */
-#define DRAIN_BATCH 4096
-
 struct stp_bpf_ring {
 	uint64_t *consumer_pos;
 	const uint64_t *producer_pos;
@@ -58,7 +54,7 @@ struct stp_bpf_ring *stp_bpf_ring_open(int map_fd, uint32_t bytes)
 	return ring;
 }
 
-/* Hand committed records to fn, at most DRAIN_BATCH; stop at one still being written.
+/* Hand committed records to fn, at most STP_BPF_DRAIN_BATCH; stop at one still being written.
  * The records stay in place while fn runs (it reads them there), and the consumer
  * position moves after the batch, not per record: a store per record would bounce its
  * cache line to every CPU that reserves.  The release store orders our reads of the
@@ -71,7 +67,7 @@ int stp_bpf_ring_drain(struct stp_bpf_ring *ring, stp_bpf_record_fn fn, void *ar
 	uint64_t cons = released;
 	int count = 0;
 
-	while (cons < prod && count < DRAIN_BATCH) {
+	while (cons < prod && count < STP_BPF_DRAIN_BATCH) {
 		const uint32_t *header = (const uint32_t *)(ring->data + (cons & ring->mask));
 		uint32_t len = __atomic_load_n(header, __ATOMIC_ACQUIRE);
 		uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);

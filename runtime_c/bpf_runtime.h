@@ -117,6 +117,9 @@ typedef void (*stp_bpf_record_fn)(const struct stp_bpf_record *record, uint32_t 
 int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_t ring_bytes, int target_pid);
 int stp_bpf_poll_fd(void);
 int stp_bpf_drain(stp_bpf_record_fn fn, void *arg);  /* records consumed, or -1 */
+/* Records handed over per drain at most: the caller gets control back (signals, timers,
+ * output) even when events arrive faster than handlers run; a full batch means more wait. */
+#define STP_BPF_DRAIN_BATCH 4096
 uint64_t stp_bpf_lost(uint32_t probe);               /* records dropped: ring full (no syscall) */
 void stp_bpf_stop(void);
 

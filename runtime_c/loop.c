@@ -46,6 +46,13 @@ int stp_add_event_source(int fd, void (*on_ready)(int fd, void *arg), void *arg)
 	return stp_add_periodic_source(fd, on_ready, arg, 0);
 }
 
+void stp_source_again(int fd)
+{
+	for (int i = 0; i < nsources; i++)
+		if (sources[i].fd == fd)
+			sources[i].due_ns = 0;
+}
+
 void stp_remove_event_source(int fd)
 {
 	for (int i = 0; i < nsources; i++) {
@@ -169,8 +176,9 @@ static int64_t sources_timeout(uint64_t now)
 	return wait;
 }
 
-/* Call the sources that are readable or due.  A callback may remove sources (the last
- * one then moves into its slot), so each slot is checked against the fd polled. */
+/* Call the sources that are readable (with their fd) or due (with -1).  A callback may
+ * remove sources (the last one then moves into its slot), so each slot is checked
+ * against the fd polled. */
 static void run_sources(const struct pollfd *fds, int n)
 {
 	uint64_t now = stp_now_ns();
@@ -182,7 +190,7 @@ static void run_sources(const struct pollfd *fds, int n)
 			continue;
 		if (s->period_ns)
 			s->due_ns = now + s->period_ns;
-		s->on_ready(s->fd, s->arg);
+		s->on_ready(fds[i].revents ? s->fd : -1, s->arg);
 	}
 }
 

@@ -13,8 +13,9 @@ int stp_loop_init(void);  /* signal handling; call before begin probes */
 void stp_loop_run(const struct stp_loop_options *opts); /* returns when the session stops */
 int stp_signal_count(void);
 /* An event source whose data can arrive without making fd readable (a BPF ring written
- * without wakeups): the loop also calls on_ready every period_ns. */
+ * without wakeups): the loop also calls on_ready every period_ns, then with fd -1. */
 int stp_add_periodic_source(int fd, void (*on_ready)(int fd, void *arg), void *arg, uint64_t period_ns);
+void stp_source_again(int fd);  /* call it again at the next turn of the loop (a backlog) */
 
 /* Called by the loop for periodic work of other modules. */
 void stp_monitor_tick(uint64_t now_ns);

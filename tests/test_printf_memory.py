@@ -60,7 +60,8 @@ def test_more_than_a_page_is_refused_before_reading():
 def test_sprintf_faults_too_and_try_catches_it():
     assert run('probe begin { println(sprintf("%#m", 1)) }') == (
         "", "ERROR: read fault [man error::fault] at 0x1 near identifier 'sprintf' at <input>:1:23\n" + FAILED, 1)
-    assert run('probe begin { try { println(sprintf("x%#m", 1)) } catch (e) { println(e) } println("still running") exit() }') == (
+    caught = 'probe begin { try { println(sprintf("x%#m", 1)) } catch (e) { println(e) } println("still running") exit() }'
+    assert run(caught) == (
         "read fault [man error::fault] at 0x1\nstill running\n", "", 0)
 
 
@@ -112,11 +113,15 @@ def test_plain_m_of_a_user_address_faults_as_in_stap(tmp_path):
     require_tracefs()
     target = tmp_path / "target.py"
     target.write_text(TARGET)
-    script = 'probe syscall.write { if (pid() == target() && count == 17) { printf("%x\\n", buf_uaddr); printf("%.3m", buf_uaddr) } }'
+    script = (
+        'probe syscall.write { if (pid() == target() && count == 17) '
+        '{ printf("%x\\n", buf_uaddr); printf("%.3m", buf_uaddr) } }'
+    )
     proc = pystap("-e", script, "-c", f"{sys.executable} {target}")
     address = proc.stdout.strip()
     assert re.fullmatch("[0-9a-f]+", address)
-    assert errors(proc.stderr) == f"ERROR: read fault [man error::fault] at 0x{address} near identifier 'printf' at <input>:1:90\n" + FAILED
+    fault = f"ERROR: read fault [man error::fault] at 0x{address} near identifier 'printf' at <input>:1:90\n"
+    assert errors(proc.stderr) == fault + FAILED
 
 
 def test_a_pointer_field_is_copied_at_probe_time_for_a_process_that_is_gone():
