@@ -78,3 +78,17 @@ def test_process_begin_end_count_a_forking_workload():
     ours = pystap("-e", script, "-c", 'sh -c "for i in 1 2 3 4 5; do /bin/true; done; /bin/true"')
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == "6 6 1 1\n"
+
+
+def test_entry_of_an_expression_is_refused_with_the_reason():
+    """stap evaluates @entry(EXPR) at the function's entry; handlers here run after the
+    return, so only target values are saved there -- said in pass 2, not a pass-3 failure."""
+    binary = build("buffers", "-O0")
+    script = f'probe process("{binary}").function("rewrite").return {{ println(@entry(user_string($text))) }}'
+    ours = pystap("-p2", "-e", script)
+    assert ours.returncode == 1
+    assert _first_error(ours.stderr).splitlines()[0] == (
+        "semantic error: @entry of an expression is not supported by this runtime: handlers run after the function "
+        "returns, so only target values are saved at its entry (@entry($var)); user_string(@entry($ptr)) reads the "
+        f"string at the return: operator '@entry' at <input>:1:{script.index('@entry') + 1}"
+    )

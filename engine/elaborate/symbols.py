@@ -187,6 +187,13 @@ class SymbolResolver(ast.Visitor):
             raise SemanticError(f"while processing probe {_probe_name(self.owner)}").chain(
                 "internal error: @entry is only valid in .return probes", node
             )
+        if not isinstance(node.operand, (ast.TargetSymbol, ast.CastOp, ast.EntryOp)):
+            raise SemanticError(
+                "@entry of an expression is not supported by this runtime: handlers run after the function "
+                "returns, so only target values are saved at its entry (@entry($var)); "
+                "user_string(@entry($ptr)) reads the string at the return",
+                node,
+            )
         self.visit(node.operand)
 
     def visit_CastOp(self, node: ast.CastOp) -> None:
