@@ -7,7 +7,7 @@
  * per-CPU value is one of:
  *
  *   counter: u64 first_ns, u64 hits, s64 total                 (a[k]++, a[k] += v, n++)
- *   stat:    u64 first_ns, s64 count, sum, min, max, s64 buckets[]        (a[k] <<< v)
+ *   stat:    u64 first_ns, s64 count, sum, min, max, sum of squares, buckets[]   (a[k] <<< v)
  *
  * A stash map (not per-CPU: a thread may move between CPUs) holds the times of the
  * latency pattern, `start[tid()] = gettimeofday_ns()` ... `gettimeofday_ns() - start[tid()]`:
@@ -56,8 +56,12 @@ struct stp_bpf_agg_map {
 
 /* Hooks in map.c and stat.c for the merge. */
 struct stp_map_entry *stp_map_entry_for(struct context *c, struct stp_map *m, const union stp_value *keys);
-void stp_stat_merge(struct stp_stat *st, int64_t count, int64_t sum, int64_t min, int64_t max,
-		    const int64_t *buckets, int n_buckets);
+struct stp_stat_delta {
+	int64_t count, sum, min, max, sumsq;  /* min/max: over every value so far */
+	const int64_t *buckets;               /* n_buckets counts, or NULL */
+	int n_buckets;
+};
+void stp_stat_merge(struct stp_stat *st, const struct stp_stat_delta *d);
 
 #define STP_AGG_ZERO_MAP "agg_zero"  /* per-CPU template new entries are copied from */
 

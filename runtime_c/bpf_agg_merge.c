@@ -24,7 +24,8 @@
 #define SUM 2
 #define MIN 3
 #define MAX 4
-#define BUCKETS 5
+#define SUMSQ 5
+#define BUCKETS 6
 #define COMM_BYTES 16
 
 /* The totals merged so far for one key. */
@@ -204,8 +205,10 @@ static void keys_of(const struct stp_bpf_agg_map *m, const uint8_t *key, union s
 
 static void apply_stat(struct stp_stat *st, const struct stp_bpf_agg_map *m, const int64_t *delta)
 {
-	stp_stat_merge(st, delta[COUNT], delta[SUM], delta[MIN], delta[MAX], m->buckets ? delta + BUCKETS : NULL,
-		       m->buckets);
+	struct stp_stat_delta d = {delta[COUNT], delta[SUM], delta[MIN], delta[MAX], delta[SUMSQ],
+				   m->buckets ? delta + BUCKETS : NULL, m->buckets};
+
+	stp_stat_merge(st, &d);
 }
 
 static void apply(struct context *c, const struct stp_bpf_agg_map *m, const struct gain *g)

@@ -98,23 +98,33 @@ void stp_stat_add(struct stp_stat *st, int64_t v)
 		st->histogram[linear_bucket(st, v)]++;
 }
 
-/* For bpf_agg.c: values aggregated in the kernel, added as if each had been
- * stp_stat_add()ed (count, sum, min, max and buckets; not the running @variance,
- * which in-kernel aggregation leaves to handlers that never read it). */
-void stp_stat_merge(struct stp_stat *st, int64_t count, int64_t sum, int64_t min, int64_t max,
-		    const int64_t *buckets, int n_buckets)
+/* For bpf_agg_merge.c: values aggregated in the kernel, added as if each had been
+ * stp_stat_add()ed: count, sum, min, max and buckets exactly; the running variance
+ * from the sum of squares, combined as parallel variances combine (Chan et al.), so
+ * snapshots show it (no script reading @variance aggregates in the kernel). */
+void stp_stat_merge(struct stp_stat *st, const struct stp_stat_delta *d)
 {
-	if (count == 0)
+	int shift = st->spec->bit_shift;
+	int64_t n = st->count + d->count;
+
+	if (d->count == 0)
 		return;
-	if (st->count == 0 || min < st->min)
-		st->min = min;
-	if (st->count == 0 || max > st->max)
-		st->max = max;
-	st->count += count;
-	st->sum += sum;
-	st->avg_s = (st->sum << st->spec->bit_shift) / st->count;
-	for (int i = 0; buckets != NULL && i < n_buckets && i < st->buckets; i++)
-		st->histogram[i] += buckets[i];
+	if (st->count == 0 || d->min < st->min)
+		st->min = d->min;
+	if (st->count == 0 || d->max > st->max)
+		st->max = d->max;
+	__int128 m2 = (__int128)d->sumsq - (__int128)d->sum * d->sum / d->count;  /* of the new values */
+	if (st->count > 0) {
+		__int128 between = (__int128)d->sum * st->count - (__int128)st->sum * d->count;  /* n_a n_b (mean_b - mean_a) */
+		m2 += (__int128)st->m2 + between * between / ((__int128)st->count * d->count * n);
+	}
+	st->count = n;
+	st->sum += d->sum;
+	st->avg_s = (st->sum << shift) / n;
+	st->m2 = (int64_t)m2;
+	st->variance_s = n > 1 ? st->m2 / (n - 1) : 0;
+	for (int i = 0; d->buckets != NULL && i < d->n_buckets && i < st->buckets; i++)
+		st->histogram[i] += d->buckets[i];
 }
 
 static int empty(struct context *c, const struct stp_stat *st)

@@ -252,3 +252,31 @@ def test_conformance_scripts_have_no_kernel_probe_to_aggregate():
         assert translate(program, session.options).probe_paths == [], case.name
         checked += 1
     assert checked > 100
+
+
+def test_snapshots_merge_what_the_kernel_aggregated(probed):
+    """The workbench's snapshots read the kernel's maps: a consistent prefix of the calls,
+    with the variance the merged sum of squares gives (values 100, 101, ...)."""
+    from engine.run import launch
+    from engine.run.records import Snapshot, Stat
+    from engine.session import Options, Session
+    from tests.test_runtime_monitor import Collector
+
+    script = f'global s probe process("{probed}").function("add") {{ s <<< $b }}'
+    session = Session(Options(script_text=script, last_pass=4, command=f"{probed} 3000000"))
+    assert session.run_all().ok, [d.format() for d in session.diagnostics()]
+    collector = Collector()
+    handle = launch(session, session.artifact(4), collector)
+    handle.set_monitor(20)
+
+    def busy(record) -> bool:
+        return isinstance(record, Snapshot) and isinstance(record.globals.get("s"), Stat) and record.globals["s"].count > 1000
+
+    collector.wait_for(busy)
+    handle.stop()
+    handle.wait(60)
+    handle.close()
+    stat = next(r for r in collector.records if busy(r)).globals["s"]
+    n = stat.count
+    assert (stat.sum, stat.min, stat.max) == (n * 100 + n * (n - 1) // 2, 100, 99 + n)
+    assert abs(stat.variance - n * (n + 1) // 12) <= 1

@@ -44,9 +44,10 @@ _KEY = -512  # the key being built (at most A.MAX_KEY_BYTES, to -385)
 COMM_BYTES = 16
 _BPF_NOEXIST = 1
 
-# Value words (bpf_agg.h): counter = first_ns, hits, total; stat = first_ns, count, sum, min, max, buckets...
+# Value words (bpf_agg.h): counter = first_ns, hits, total; stat = first_ns, count, sum, min, max, sum of
+# squares, buckets...
 _FIRST_NS, _HITS, _TOTAL = 0, 8, 16
-_COUNT, _SUM, _MIN, _MAX, _BUCKETS = 8, 16, 24, 32, 40
+_COUNT, _SUM, _MIN, _MAX, _SUMSQ, _BUCKETS = 8, 16, 24, 32, 40, 48
 LOG_BUCKETS = 128  # STP_HIST_LOG_BUCKETS
 LOG_BUCKET0 = 64
 
@@ -318,7 +319,8 @@ class _Emitter:
         a.store(R7, offset, R2, 8)
 
     def add_stat(self, agg: AggMap, done: str) -> None:
-        """count, sum, min, max as stat.c's stp_stat_add, then the histogram bucket."""
+        """count, sum, min, max as stat.c's stp_stat_add, the sum of squares, then the
+        histogram bucket."""
         a = self.a
         a.mov(R8, R1)
         later, no_min, counted = self.label("later"), self.label("no_min"), self.label("counted")
@@ -338,6 +340,9 @@ class _Emitter:
         a.label(counted)
         self.add_word(_COUNT, 1)
         self.add_word(_SUM, R8)
+        a.mov(R1, R8)
+        a.alu("*=", R1, R8)
+        self.add_word(_SUMSQ, R1)  # for @variance in snapshots (the script itself reads none)
         if agg.hist == "log":
             self.log_bucket()
         elif agg.hist == "linear":
