@@ -24,6 +24,7 @@ from pathlib import Path
 
 from engine.diagnostics import Diagnostic, DiagnosticError, Severity, SourceFile
 from engine.parse import ast
+from engine.parse.builder import assemble
 from engine.parse.cache import ParseCache
 from engine.parse.conditions import Conditions, machine_conditions
 from engine.parse.lexer import tokenize
@@ -74,6 +75,8 @@ def run(session, previous=None) -> PassResult:
     conditions = machine_conditions(guru=options.guru)
     cache = ParseCache.default()
     library, macros, diagnostics = parse_library(options.include_dirs, conditions, cache)
+    if options.verbose and options.last_pass == 1:  # -v -p1 prints every library file
+        diagnostics += library.parse_all()
     macro_files = [str(p) for p in library_files(options.include_dirs, conditions)[0]]
     try:
         text, name = _user_source(options)
@@ -127,7 +130,7 @@ def parse_with_macros(
             diagnostic.blank_line = True
         count = len(diagnostics)
         raise DiagnosticError(diagnostics + [_count_line(count)])
-    stapfile = _assemble(items, name, is_tapset or guru)
+    stapfile = assemble(items, name, is_tapset or guru)
     stapfile.is_tapset = is_tapset
     too_deep = None if is_tapset else _too_deep(stapfile)  # library files are trusted input
     if too_deep is not None:
@@ -180,22 +183,6 @@ def _too_deep(root: ast.Node):
             return node.span
         stack.extend((child, depth + 1) for child in node.children())
     return None
-
-
-def _assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
-    stapfile = ast.StapFile(name, privileged=privileged)
-    for item in items:
-        if isinstance(item, list):
-            stapfile.globals.extend(item)
-        elif isinstance(item, ast.Probe):
-            stapfile.probes.append(item)
-        elif isinstance(item, ast.ProbeAlias):
-            stapfile.aliases.append(item)
-        elif isinstance(item, ast.FunctionDecl):
-            stapfile.functions.append(item)
-        elif isinstance(item, ast.EmbeddedCode):
-            stapfile.embeds.append(item)
-    return stapfile
 
 
 def parse_library(

@@ -64,6 +64,23 @@ def _nodes(children) -> list:
     return [c for c in children if not isinstance(c, Token)]
 
 
+def assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
+    """The file of the top-level items the parser returned, sorted by kind."""
+    stapfile = ast.StapFile(name, privileged=privileged)
+    for item in items:
+        if isinstance(item, list):
+            stapfile.globals.extend(item)
+        elif isinstance(item, ast.Probe):
+            stapfile.probes.append(item)
+        elif isinstance(item, ast.ProbeAlias):
+            stapfile.aliases.append(item)
+        elif isinstance(item, ast.FunctionDecl):
+            stapfile.functions.append(item)
+        elif isinstance(item, ast.EmbeddedCode):
+            stapfile.embeds.append(item)
+    return stapfile
+
+
 class Builder(Transformer):
     """One method per rule; `children` hold every token of the rule, in order."""
 
@@ -73,8 +90,15 @@ class Builder(Transformer):
 
     # -- top level ----------------------------------------------------------------
 
-    def start(self, children):
-        return children
+    def start(self, c):
+        return c[0] if c else []
+
+    def items(self, c):
+        return [c[0]]
+
+    def items_more(self, c):
+        c[0].append(c[1])
+        return c[0]
 
     def probe(self, c):
         return ast.Probe(c[1], c[2], span=span(c[0]))
@@ -112,12 +136,12 @@ class Builder(Transformer):
                     point.condition = item
         return points
 
-    def point_path(self, c):
-        """All expansions of `a.{b,c}.d`, each a ProbePoint (alternatives may carry flags)."""
-        return c[0]
-
     def point_path_more(self, c):
-        return [_joined(path, alternative) for path in c[0] for alternative in c[2]]
+        """All expansions of `a.{b,c}.d`, each a ProbePoint (alternatives may carry flags)."""
+        heads, tails = c[0], c[2]
+        if len(heads) == 1 and len(tails) == 1:  # `a.b`: the head is this parse's own, extend it
+            return [_joined(heads[0], tails[0], heads[0])]
+        return [_joined(head, tail, ast.ProbePoint([], span=head.span)) for head in heads for tail in tails]
 
     def point_elem(self, c):
         return [ast.ProbePoint([c[0]], span=c[0].span)]
@@ -143,15 +167,14 @@ class Builder(Transformer):
         return ast.ProbePointComponent(name, arg, span=span(first))
 
     def comp_name(self, c):
-        for token in c[1:]:
-            if token.spaced:
-                raise ParseProblem("expected one of '. , ( ? ! { = +='", token)
-        return "".join(c), c[0]
+        return c[0].value, c[0]  # the name so far, and its first token
 
-    def comp_piece(self, c):
-        return c[0]
-
-    comp_first = comp_word = comp_piece
+    def comp_name_more(self, c):
+        """`kernel5x`: pieces of a component name glued together, as stap's lexer reads them."""
+        (name, first), piece = c
+        if piece.spaced:
+            raise ParseProblem("expected one of '. , ( ? ! { = +='", piece)
+        return name + piece.value, first
 
     def comp_arg(self, c):
         return c[0]
@@ -245,6 +268,8 @@ class Builder(Transformer):
 
     def empty_block(self, c):
         return ast.Block([], span=span(c[0]))
+
+    skipped_body = empty_block  # an outline's stand-in (outline.py): the file is parsed in full before use
 
     def statements(self, c):
         return [c[0]]
@@ -608,13 +633,15 @@ def _describe_node(node) -> str:
     return "operator '('"
 
 
-def _joined(head: ast.ProbePoint, tail: ast.ProbePoint) -> ast.ProbePoint:
+def _joined(head: ast.ProbePoint, tail: ast.ProbePoint, into: ast.ProbePoint) -> ast.ProbePoint:
+    """`into` made `head.tail`: head's components, then tail's with its flags (only a suffix has flags)."""
     if head.optional or head.sufficient or head.condition is not None:
         first = head.components[0]
         where = (first.span, f"identifier '{first.functor}'")
         raise ParseProblem("'?', '!' or condition must only be specified in suffix", None, label="at", at=where)
-    components = head.components + tail.components
-    return ast.ProbePoint(components, tail.optional, tail.sufficient, tail.condition, span=head.span)
+    into.components = head.components + tail.components
+    into.optional, into.sufficient, into.condition = tail.optional, tail.sufficient, tail.condition
+    return into
 
 
 def _negate(value: int) -> int:

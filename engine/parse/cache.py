@@ -17,7 +17,7 @@ from pathlib import Path
 from engine.parse import ast
 from engine.parse.conditions import Conditions
 
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 
 
 def cache_root() -> Path:

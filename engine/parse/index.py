@@ -23,8 +23,9 @@ from engine.diagnostics import Diagnostic, DiagnosticError
 from engine.parse import ast
 from engine.parse.cache import ParseCache
 from engine.parse.conditions import Conditions
+from engine.parse.outline import Outliner
 
-INDEX_VERSION = "2"  # bump when FileSummary changes shape: old indexes then simply miss
+INDEX_VERSION = "3"  # bump when FileSummary changes shape: old indexes then simply miss
 
 
 @dataclass
@@ -72,15 +73,45 @@ class LibraryFiles(Sequence):
         return self.load(index if index >= 0 else len(self) + index)
 
     def load(self, number: int) -> ast.StapFile:
-        """File `number` (the same object every time): the cache's entry, or parsed again."""
+        """File `number` (the same object every time): the cache's entry, or parsed in full.
+
+        Raises DiagnosticError for a parse error in a body pass 1's outline skipped:
+        pass 2 reports it when it first links the file, at its file:line:col.
+        """
         stapfile = self._loaded.get(number)
         if stapfile is None:
             summary = self.summaries[number]
             stapfile = self._cache.load(summary.key)
             if stapfile is None:
                 stapfile = self._cache.parse(Path(summary.path), self._conditions, self._macros, self._digest)
+                _check_outline(summary, stapfile)
             self._loaded[number] = stapfile
         return stapfile
+
+    def parse_all(self) -> list[Diagnostic]:
+        """Parse every file now (`-v -p1` prints them all), as stap's pass 1 does.
+
+        Files with errors are dropped, their errors returned as warnings, as stap
+        skips a tapset with errors.
+        """
+        warnings: list[Diagnostic] = []
+        kept: list[tuple[FileSummary, ast.StapFile]] = []
+        for number, summary in enumerate(self.summaries):
+            try:
+                kept.append((summary, self.load(number)))
+            except DiagnosticError as error:
+                warnings.extend(_as_warnings(error))
+        self.summaries = [summary for summary, _ in kept]
+        self._loaded = {number: stapfile for number, (_, stapfile) in enumerate(kept)}
+        return warnings
+
+
+def _check_outline(summary: FileSummary, stapfile: ast.StapFile) -> None:
+    """The full parse must define what pass 1's outline indexed (see outline.py for why it does)."""
+    full = FileSummary.of(summary.path, summary.stamp, summary.key, stapfile)
+    if (full.functions, full.globals, full.aliases) != (summary.functions, summary.globals, summary.aliases):
+        message = f"tapset \"{summary.path}\" defines other names in full than in its pass-1 outline"
+        raise DiagnosticError([Diagnostic("parse error", message)])
 
 
 def stamp(path: Path) -> tuple[int, int] | None:
@@ -98,8 +129,9 @@ def index_library(
     key = _index_key(script_files, conditions, digest)
     known: dict[str, FileSummary] = cache.load(key) or {}
     current: dict[str, FileSummary] = {}
+    outliner = Outliner(conditions, macros)
     for path in script_files:
-        summary = _summary(path, known.get(str(path)), conditions, macros, digest, cache)
+        summary = _summary(path, known.get(str(path)), outliner, digest, cache)
         if summary is not None:
             current[str(path)] = summary
     if current.keys() != known.keys() or any(current[p] is not known[p] for p in current):
@@ -114,7 +146,8 @@ def _index_key(script_files: list[Path], conditions: Conditions, digest: str) ->
     return "index-" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _summary(path, known, conditions, macros, digest, cache) -> FileSummary | None:
+def _summary(path, known, outliner: Outliner, digest, cache) -> FileSummary | None:
+    """The file's entry: the known one if its stamp is unchanged, else from an outline of it."""
     current = stamp(path)
     if current is None:
         return None
@@ -124,11 +157,15 @@ def _summary(path, known, conditions, macros, digest, cache) -> FileSummary | No
         data = path.read_bytes()
     except OSError:
         return None
-    key = cache.key(data, conditions, digest)
-    try:
-        stapfile = cache.parse(path, conditions, macros, digest, data)
-    except DiagnosticError as error:
-        return FileSummary(str(path), current, warnings=_as_warnings(error))
+    key = cache.key(data, outliner.conditions, digest)
+    stapfile = outliner.outline(data.decode("utf-8", "surrogateescape"), str(path))
+    if stapfile is None:  # no body to skip, or an error the full parse reports
+        try:
+            stapfile = cache.parse(path, outliner.conditions, outliner.macros, digest, data)
+        except DiagnosticError as error:
+            return FileSummary(str(path), current, warnings=_as_warnings(error))
+    else:
+        cache.misses += 1
     return FileSummary.of(str(path), current, key, stapfile)
 
 

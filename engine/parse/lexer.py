@@ -10,7 +10,6 @@ parser consumes them directly; each also carries its `SourceFile`.
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
 from lark import Token as LarkToken
 
@@ -48,77 +47,86 @@ AT_OPERATORS = {
 # Longest first: the regex alternation takes the first operator that matches.
 OPERATORS = sorted(OPERATOR_TERMINALS, key=len, reverse=True)
 
+# One match per token: the whitespace and comments before it ("skip"), then the
+# token. Groups named after a terminal give the token's kind directly. An unclosed
+# string ("quote") stops where stap's lexer gives up on it: at the end of the line.
 _TOKEN_RE = re.compile(
     r"""
-    (?P<ws>[ \t\r\f\v]+)
-  | (?P<nl>\n)
-  | (?P<argc>[$@]\#)
-  | (?P<comment>\#[^\n]*|//[^\n]*|/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
-  | (?P<embedded>%\{(?:[^%]|%(?!\}))*(?:%\}|\Z))
-  | (?P<ident>[A-Za-z_$@][A-Za-z0-9_$]*)
-  | (?P<number>[0-9][A-Za-z0-9_]*)
-  | (?P<string>")
-  | (?P<op>"""
+    (?P<skip>(?:[ \t\r\f\v\n]+|\#[^\n]*|//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|/\*.*)*)
+    (?:
+      (?P<ARGC>[$@]\#)
+    | (?P<EMBEDDED>%\{[^%]*%+(?:[^}%][^%]*%+)*\}|%\{.*)
+    | (?P<ident>[A-Za-z_$@][A-Za-z0-9_$]*)
+    | (?P<NUMBER>[0-9][A-Za-z0-9_]*)
+    | (?P<STRING_LITERAL>"(?:[^"\\\n]|\\[^\n])*")
+    | (?P<quote>"(?:[^"\\\n]|\\[^\n])*)
+    | (?P<op>"""
     + "|".join(re.escape(op) for op in OPERATORS)
     + r""")
-  | (?P<other>[^\x00-\x7f]+|.)
+    | (?P<other>[^\x00-\x7f]+|.)
+    )?
     """,
     re.VERBOSE | re.DOTALL,
 )
 
-# Inside a string: runs of plain characters, escapes, and the end.
-_STRING_RE = re.compile(r'((?:[^"\\\n]|\\[^\n])*)("|\\?\n|\\?\Z)')
 _KEEP_BACKSLASH = frozenset("abtnvfr01234567\\x")
 
 
 class Token(LarkToken):
-    """A lark token that remembers its source file (for carets and privilege checks)."""
+    """A lark token that remembers its source file (for carets and privilege checks).
 
-    __slots__ = ("file", "spaced", "junk")
+    Of lark's fields, `type`, `value`, `line` and `column` are set; `start_pos` and
+    the end positions are not (nothing reads them).
+    """
+
+    __slots__ = ("file", "spaced")
 
     file: SourceFile
     spaced: bool  # preceded by whitespace or a comment (probe-point names must be glued)
-    junk: "Junk | None"  # for JUNK tokens: the error to report when the parser reaches it
-
+    junk: "Junk | None" = None  # see JunkToken
 
     def __reduce__(self):
         # lark's Token pickles only its own fields; keep ours (the macro cache stores tokens)
-        return (_rebuild, (self.type, self.value, self.file, self.line, self.column, self.start_pos, self.spaced, self.junk))
+        return (_rebuild, (self.type, self.value, self.file, self.line, self.column, self.spaced, self.junk))
 
 
-def _rebuild(kind, value, file, line, col, pos, spaced, junk) -> Token:
-    token = make_token(kind, value, file, line, col, pos, spaced)
-    token.junk = junk
+class JunkToken(Token):
+    """A JUNK token: a lexical or preprocessor error, reported when the parser reaches it."""
+
+    __slots__ = ("junk",)
+
+
+def _rebuild(kind, value, file, line, col, spaced, junk) -> Token:
+    token = make_token(kind, value, file, line, col, spaced, JunkToken if junk is not None else Token)
+    if junk is not None:
+        token.junk = junk
     return token
 
 
 _new_str = str.__new__
 
 
-def make_token(kind: str, value: str, file: SourceFile, line: int, col: int, pos: int = 0, spaced: bool = True) -> Token:
-    token = _new_str(Token, value)  # lark's Token.__new__ does much more than we need
+def make_token(kind: str, value: str, file: SourceFile, line: int, col: int, spaced: bool = True, cls=Token) -> Token:
+    token = _new_str(cls, value)  # lark's Token.__new__ does much more than we need
     token.type = kind
     token.value = value
-    token.start_pos = pos
     token.line = line
     token.column = col
-    token.end_line = token.end_column = token.end_pos = None
     token.file = file
     token.spaced = spaced
-    token.junk = None
     return token
 
 
 def junk_token(at: Token, message: str, label: str = "at", saw: str = "junk ''") -> Token:
     """A JUNK token standing for a lexical or preprocessor error found at `at`."""
-    token = retoken(at, "JUNK", "")
+    token = make_token("JUNK", "", at.file, at.line, at.column, at.spaced, JunkToken)
     token.junk = Junk(message, label, saw)
     return token
 
 
 def retoken(token: Token, kind: str, value: str) -> Token:
     """A token of another kind at the same place (argument substitution, macros)."""
-    return make_token(kind, value, token.file, token.line, token.column, token.start_pos, token.spaced)
+    return make_token(kind, value, token.file, token.line, token.column, token.spaced)
 
 
 def describe(token: Token | None) -> str:
@@ -149,60 +157,82 @@ class Junk:
         self.saw = saw
 
 
-def tokenize(file: SourceFile) -> Iterator[Token]:
-    """Yield the tokens of `file`. Kinds: IDENT NUMBER STRING EMBEDDED OP JUNK and keywords.
+def tokenize(file: SourceFile, bodies: list[tuple[int, int]] = ()) -> list[Token]:
+    """The tokens of `file`. Kinds: IDENT NUMBER STRING_LITERAL EMBEDDED JUNK, keywords, operators.
 
-    Keywords get their own upper-case kind (`PROBE`, `IF`); operators have kind "OP"
-    until the parser front end maps them to grammar terminals.
+    Keywords get their own upper-case kind (`PROBE`, `IF`); operators the grammar's
+    terminal name (`LPAR`), or "OP" for those it does not know. `bodies` are the
+    (open, close) offsets of braces whose text an outline skips (outline.py): each
+    becomes one BODY token. This loop runs for every token of a file, so it is kept
+    flat: one regex match per token, line numbers advanced only over skipped text.
     """
     text = file.text
+    tokens: list[Token] = []
+    append = tokens.append
     line = 1
     line_start = 0
     spaced = True
-    match = _TOKEN_RE.match
     pos = 0
-    end = len(text)
-    while pos < end:
-        m = match(text, pos)
-        kind = m.lastgroup
-        start = pos
-        pos = m.end()
-        col = start - line_start + 1
-        if kind == "ws":
-            spaced = True
-            continue
-        if kind == "nl":
-            line += 1
-            line_start = pos
-            spaced = True
-            continue
-        if kind == "comment" or kind == "embedded":
-            value = m.group()
-            newlines = value.count("\n")
-            if kind == "embedded":
-                code = value[2:-2] if value.endswith("%}") and len(value) >= 4 else value[2:]
-                yield make_token("EMBEDDED", code, file, line, col, start, spaced)
-            if newlines:
-                line += newlines
-                line_start = start + value.rindex("\n") + 1
-            spaced = kind == "comment" or spaced
-            if kind == "embedded":
+    for stop, resume in [*bodies, (len(text), len(text))]:
+        for m in _TOKEN_RE.finditer(text, pos, stop):
+            kind = m.lastgroup
+            if kind == "skip":  # only whitespace or comments were left
+                break
+            start, end = m.span(kind)
+            if start != pos:  # whitespace or comments: _advance, inlined
+                spaced = True
+                newlines = text.count("\n", pos, start)
+                if newlines:
+                    line += newlines
+                    line_start = text.rindex("\n", pos, start) + 1
+            pos = end
+            value = text[start:end]
+            if kind == "ident":
+                kind = _WORD_KINDS.get(value) or ident_kind(value)
+            elif kind == "op" or kind == "other":
+                kind = OPERATOR_TERMINALS.get(value, "OP")
+            elif kind == "STRING_LITERAL":
+                value = value[1:-1]
+                if "\\" in value:
+                    value = _unescape(value)
+            elif kind == "EMBEDDED" or kind == "quote":
+                append(_special_token(file, kind, value, line, start - line_start + 1, spaced))
+                line, line_start = _advance(text, start, end, line, line_start)
                 spaced = False
-            continue
-        if kind == "string":
-            token, pos = _string(file, text, pos, line, col, start, spaced)
-            yield token
-        elif kind == "ident":
-            value = m.group()
-            yield make_token(ident_kind(value), value, file, line, col, start, spaced)
-        elif kind == "argc":
-            yield make_token("ARGC", m.group(), file, line, col, start, spaced)
-        elif kind == "number":
-            yield make_token("NUMBER", m.group(), file, line, col, start, spaced)
-        else:
-            value = m.group()
-            yield make_token(OPERATOR_TERMINALS.get(value, "OP"), value, file, line, col, start, spaced)
-        spaced = False
+                continue
+            token = _new_str(Token, value)  # make_token, inlined: this is the hot loop
+            token.type = kind
+            token.value = value
+            token.line = line
+            token.column = start - line_start + 1
+            token.file = file
+            token.spaced = spaced
+            append(token)
+            spaced = False
+        if resume > stop:  # a skipped body: `{` at `stop` to `}` at `resume - 1`
+            line, line_start = _advance(text, pos, stop, line, line_start)
+            append(make_token("BODY", "{", file, line, stop - line_start + 1, spaced or stop != pos))
+            line, line_start = _advance(text, stop, resume, line, line_start)
+            pos = resume
+            spaced = False
+    return tokens
+
+
+def _advance(text: str, start: int, end: int, line: int, line_start: int) -> tuple[int, int]:
+    """(line, offset of its first character) after stepping over text[start:end]."""
+    newlines = text.count("\n", start, end)
+    if newlines:
+        return line + newlines, text.rindex("\n", start, end) + 1
+    return line, line_start
+
+
+def _special_token(file: SourceFile, kind: str, value: str, line: int, col: int, spaced: bool) -> Token:
+    """Embedded C (without its `%{ %}`), or the JUNK token of an unclosed string."""
+    if kind == "quote":
+        quote = make_token("JUNK", '"', file, line, col, spaced)
+        return junk_token(quote, "Could not find matching closing quote")
+    code = value[2:-2] if value.endswith("%}") and len(value) >= 4 else value[2:]
+    return make_token("EMBEDDED", code, file, line, col, spaced)
 
 
 def ident_kind(value: str) -> str:
@@ -217,16 +247,7 @@ def ident_kind(value: str) -> str:
     return "IDENT"
 
 
-def _string(file: SourceFile, text: str, pos: int, line: int, col: int, start: int, spaced: bool) -> tuple[Token, int]:
-    """Scan a string literal after its opening quote; keep C escapes, drop `\\"`."""
-    m = _STRING_RE.match(text, pos)
-    body, close = m.group(1), m.group(2)
-    if close != '"':
-        quote = make_token("JUNK", '"', file, line, col, start, spaced)
-        return junk_token(quote, "Could not find matching closing quote"), m.start(2)
-    if "\\" in body:
-        body = _unescape(body)
-    return make_token("STRING_LITERAL", body, file, line, col, start, spaced), m.end()
+_WORD_KINDS = {word: word.upper() for word in KEYWORDS} | AT_OPERATORS  # the words with a fixed kind
 
 
 def _unescape(body: str) -> str:

@@ -11,6 +11,7 @@ reported at once.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,10 @@ from engine.parse.errors import unexpected_token_message
 from engine.parse.lexer import Token, describe
 
 SYNC_TYPES = frozenset({"PROBE", "GLOBAL", "PRIVATE", "FUNCTION", "EMBEDDED"})
+# What the driver watches for, in one lookup per token: brackets change the nesting
+# depth; a top-level keyword (or `%{`) names the item being parsed.
+_TRACKED: dict[str, int | str] = {"LBRACE": 1, "LPAR": 1, "LSQB": 1, "RBRACE": -1, "RPAR": -1, "RSQB": -1}
+_TRACKED |= {kind: kind.lower() for kind in SYNC_TYPES}
 MAX_NESTING = 2000  # deeper brackets are refused (stap would exhaust its stack)
 
 
@@ -44,7 +49,9 @@ def _lark() -> tuple[Lark, Builder]:
     cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui"
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        cache: str | bool = str(cache_dir / "grammar.lark.cache")
+        # named after the grammar: checkouts and installed copies with other grammars keep their own
+        digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
+        cache: str | bool = str(cache_dir / f"grammar-{digest}.lark.cache")
     except OSError:
         cache = False
     lark = Lark(grammar, parser="lalr", lexer=_NoLexer, transformer=builder, keep_all_tokens=True, cache=cache)
@@ -125,7 +132,8 @@ class _Tables:
         return state
 
     def expected(self, state: int) -> set[str]:
-        return {symbol for symbol in self.actions[state] if symbol.isupper()}
+        """The terminals `state` accepts, as error messages name them (BODY is never written)."""
+        return {symbol for symbol in self.actions[state] if symbol.isupper() and symbol != "BODY"}
 
 
 def _passes_child_through(rule) -> bool:
@@ -152,16 +160,18 @@ def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseConte
             if index < count:
                 token = tokens[index]
                 kind = token.type
-                if kind == "LBRACE" or kind == "LPAR" or kind == "LSQB":
-                    depth += 1
+                tracked = _TRACKED.get(kind)
+                if tracked is None:
+                    pass
+                elif tracked.__class__ is int:
+                    depth += tracked
                     if depth > MAX_NESTING:
                         raise _Failure("too many nested parentheses, brackets or braces", token, index)
-                elif kind == "RBRACE" or kind == "RPAR" or kind == "RSQB":
-                    depth -= 1
-                elif kind in SYNC_TYPES and depth <= 0:
-                    context.kind = kind.lower()
-                if kind == "EMBEDDED":
-                    context.check_embedded(token, depth)
+                else:
+                    if depth <= 0:
+                        context.kind = tracked
+                    if kind == "EMBEDDED":
+                        context.check_embedded(token, depth)
             else:
                 token, kind = end, "$END"
             while True:

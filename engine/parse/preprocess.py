@@ -308,9 +308,10 @@ class Preprocessor:
 
 def _at(token: Token, place: Token) -> Token:
     """`token` moved to where `$N` stood."""
-    moved = retoken(place, token.type, token.value)
-    moved.junk = token.junk
-    return moved
+    junk = token.junk
+    if junk is not None:
+        return junk_token(place, junk.message, junk.label, junk.saw)
+    return retoken(place, token.type, token.value)
 
 
 def evaluate(cond: Conditions, left: Token, op: str, right: Token) -> bool | str | None:
