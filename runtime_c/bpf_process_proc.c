@@ -9,16 +9,22 @@
 #include "bpf_uprobe.h"
 #include "session.h"
 
+static FILE *proc_file(pid_t pid, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	return fopen(path, "r");
+}
+
 /* comm and ppid from /proc/PID/stat (comm may hold parentheses: it ends at the last). */
 static int read_stat(pid_t pid, struct stp_bpf_record *r)
 {
-	char path[64], line[512];
+	char line[512];
 	const char *open_paren, *close_paren;
 	unsigned ppid = 0;
-	FILE *f;
+	FILE *f = proc_file(pid, "stat");
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
 	if (fgets(line, sizeof(line), f) == NULL)
@@ -39,13 +45,11 @@ static int read_stat(pid_t pid, struct stp_bpf_record *r)
 /* Real and effective user and group ids from /proc/PID/status. */
 static int read_ids(pid_t pid, struct stp_bpf_record *r)
 {
-	char path[64], line[256];
+	char line[256];
 	unsigned uid, euid, gid, egid;
 	int found = 0;
-	FILE *f;
+	FILE *f = proc_file(pid, "status");
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL) {

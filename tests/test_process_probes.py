@@ -96,9 +96,23 @@ def test_with_c_children_match_once_they_exec(images):
     ]
 
 
-def _waiting(spawner: str, spawned: str) -> subprocess.Popen:
-    """A SPAWNER that runs until its stdin closes, then execs SPAWNED."""
-    return subprocess.Popen([spawner, "wait", spawned], stdin=subprocess.PIPE)
+def run_across_exec(spawner: str, spawned: str, args: list[str], first_lines: int) -> tuple[list[str], list[str], int]:
+    """Start a SPAWNER that waits, then pystap `args` (given its pid for PID); after
+    pystap's first `first_lines` lines close the SPAWNER's stdin so that it execs
+    SPAWNED. Returns those lines (sorted), the rest of the output (sorted), the status."""
+    waiting = subprocess.Popen([spawner, "wait", spawned], stdin=subprocess.PIPE)
+    args = [arg.replace("PID", str(waiting.pid)) for arg in args]
+    run = subprocess.Popen([*PYSTAP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        first = sorted(run.stdout.readline().rstrip("\n") for _ in range(first_lines))
+        waiting.stdin.close()
+        out, err = run.communicate(timeout=120)
+    finally:
+        for process in (run, waiting):
+            process.kill()
+            process.wait()
+    assert run.returncode == 0, err
+    return first, sorted(out.splitlines()), waiting.pid
 
 
 def test_begin_for_running_processes_and_pid_probes(images):
@@ -106,49 +120,26 @@ def test_begin_for_running_processes_and_pid_probes(images):
     running, in its context; process(PID).end when that process execs (it is no longer
     the process it was), and process("PATH").end too (it no longer runs PATH)."""
     spawner, spawned = images
-    waiting = _waiting(spawner, spawned)
-    me, pid = os.getpid(), waiting.pid
-    line = 'printf("%s %d %d %d %s\\n", pp(), pid() == {pid}, tid() == {pid}, ppid() == {me}, execname())'
-    line = line.replace("{pid}", str(pid)).replace("{me}", str(me))
+    line = f'printf("%s %d %d %d %s\\n", pp(), pid() == PID, tid() == PID, ppid() == {os.getpid()}, execname())'
     script = (f"global ends\n"
-              f'probe process("{spawner}").begin, process({pid}).begin {{ {line} }}\n'
-              f'probe process("{spawner}").end, process({pid}).end {{ {line}; if (++ends == 2) exit() }}\n')
-    run = subprocess.Popen([*PYSTAP, "-e", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    try:
-        started = sorted([run.stdout.readline(), run.stdout.readline()])
-        waiting.stdin.close()
-        out, err = run.communicate(timeout=120)
-    finally:
-        for process in (run, waiting):
-            process.kill()
-            process.wait()
-    assert run.returncode == 0, err
+              f'probe process("{spawner}").begin, process(PID).begin {{ {line} }}\n'
+              f'probe process("{spawner}").end, process(PID).end {{ {line}; if (++ends == 2) exit() }}\n')
+    started, rest, pid = run_across_exec(spawner, spawned, ["-e", script], 2)
     name, new = Path(spawner).name, Path(spawned).name
-    assert started == [f'process("{spawner}").begin 1 1 1 {name}\n', f"process({pid}).begin 1 1 1 {name}\n"]
-    assert sorted(out.splitlines()) == ["ends=2", f'process("{spawner}").end 1 1 1 {new}', f"process({pid}).end 1 1 1 {new}"]
+    assert started == [f'process("{spawner}").begin 1 1 1 {name}', f"process({pid}).begin 1 1 1 {name}"]
+    assert rest == ["ends=2", f'process("{spawner}").end 1 1 1 {new}', f"process({pid}).end 1 1 1 {new}"]
 
 
 def test_x_begins_only_the_target_at_start_up(images):
     """-x PID: of the processes running at start-up only the target begins (stap's task
     finder looks at no other); its exec ends it and begins it again."""
     spawner, spawned = images
-    waiting = _waiting(spawner, spawned)
     line = 'printf("%s %d %s\\n", pn(), pid() == target(), execname()); if (++seen == 3) exit()'
     script = f"global seen probe process.begin, process.end {{ {line} }}"
-    run = subprocess.Popen([*PYSTAP, "-x", str(waiting.pid), "-e", script], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, cwd=REPO)
-    try:
-        first = run.stdout.readline()
-        waiting.stdin.close()
-        out, err = run.communicate(timeout=120)
-    finally:
-        for process in (run, waiting):
-            process.kill()
-            process.wait()
-    assert run.returncode == 0, err
-    assert first == f"process.begin 1 {Path(spawner).name}\n"
+    started, rest, _ = run_across_exec(spawner, spawned, ["-x", "PID", "-e", script], 1)
     new = Path(spawned).name
-    assert sorted(out.splitlines()) == [f"process.begin 1 {new}", f"process.end 1 {new}", "seen=3"]
+    assert started == [f"process.begin 1 {Path(spawner).name}"]
+    assert rest == [f"process.begin 1 {new}", f"process.end 1 {new}", "seen=3"]
 
 
 @pytest.mark.parametrize("points", [
