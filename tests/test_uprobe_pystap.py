@@ -44,6 +44,17 @@ def test_listing_through_pystap_matches_stap(o0):
     assert ours.stdout == stap_oracle("-L", point).stdout
 
 
+@pytest.mark.parametrize("suffix", [".call", ".inline"])
+def test_call_and_inline_listings_match_stap(suffix):
+    """At -O2: .inline has glibc's inlined atoi, .call the out-of-line functions; both
+    offer the functions known only from the symbol table, as stap does."""
+    point = f'process("{build("probed", "-O2")}").function("*"){suffix}'
+    ours = pystap("-l", point)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == stap_oracle("-l", point).stdout
+    assert ('atoi@/usr/include/stdlib.h:362").inline' in ours.stdout) == (suffix == ".inline")
+
+
 def test_elaborated_probe_points_match_stap(o0):
     script = f'probe process("{o0}").function("a*"), process("{o0}").statement("norm@probed.c:39") {{ println($$parms) }}'
     ours = pystap("-p2", "-e", script)

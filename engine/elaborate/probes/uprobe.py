@@ -463,12 +463,20 @@ def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) ->
             continue
         if line.isdigit() and function.decl_line != int(line):
             continue
-        if (suffix == ".inline") != function.inlined and suffix in (".inline", ".call", ".return"):
+        if _inlining_excludes(function, suffix):
             continue
         if suffix == ".exported" and not function.external:
             continue
         chosen.append(function)
     return _one_per_inline_site(chosen)
+
+
+def _inlining_excludes(function: dwarfinfo.DwarfFunction, suffix: str) -> bool:
+    """.inline takes inlined instances, .call and .return the others; a function known
+    only from the symbol table could be either, and stap offers it for all three."""
+    if suffix not in (".inline", ".call", ".return") or not function.has_dwarf:
+        return False
+    return (suffix == ".inline") != function.inlined
 
 
 def _one_per_inline_site(functions: list[dwarfinfo.DwarfFunction]) -> list[dwarfinfo.DwarfFunction]:
