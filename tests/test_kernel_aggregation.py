@@ -90,7 +90,7 @@ def test_counts_and_sums_by_argument(probed):
     out, where = both_ways(script, "-c", f"{probed} {ROUNDS}")
     assert out == "3420\nn=20 total=2190 back=-190\n" + "".join(f"{i}:1 " for i in range(20))
     assert where == [f'probe process("{probed}").function("add@{REPO}/tests/programs/probed.c:21"): '
-                     "in-kernel aggregation (count n; count byarg by $a; sum total; sum back)"]
+                     "in-kernel aggregation (count n; count byarg by $a; sum total; subtract from back)"]
 
 
 def test_statistics_with_constant_and_context_keys(probed):
@@ -104,6 +104,27 @@ def test_statistics_with_constant_and_context_keys(probed):
     comm = Path(probed).name[:15]
     assert out == f"3420\n20 2190 100 119 109 big=8\n{comm} add 7 20 190 0 19\n"
     assert "in-kernel aggregation" in where[0]
+
+
+def test_mixed_keys_conditions_and_tests(probed):
+    script = uprobe_script(
+        probed,
+        'if (!($a > 3) || $a == 7) a[execname(), $a, pid(), "k", uid()] <<< $b\n'
+        "  else { b[$a & 3] += $b - $a * 2; if (cpu() >= 0) c++ else c-- }\n"
+        "  g[gid(), ~$a] += 1 + ($a * 2 == $b - 100 + $a) + !($a & 1)",
+        'foreach ([x, y, z, w, v] in a) printf("%s %d %d %s %d %d\\n", x, y, z == target(), w, v, @count(a[x, y, z, w, v]))\n'
+        '  foreach (k+ in b) printf("b %d %d\\n", k, b[k]); printf("c %d\\n", c)\n'
+        '  foreach ([gx, gy] in g) printf("%d:%d ", gy, g[gx, gy])',
+        "a, b, c, g")
+    out, where = both_ways(script, "-c", f"{probed} {ROUNDS}")
+    comm = Path(probed).name[:15]
+    assert out.splitlines() == [
+        "3420", *(f"{comm} {i} 1 k 0 1" for i in (0, 1, 2, 3, 7)),
+        "b 0 360", "b 1 356", "b 2 352", "b 3 255", "c 15",
+        " ".join(f"{~i}:{3 if i % 2 == 0 else 2}" for i in range(20)) + " ",
+    ]
+    assert where[0].endswith("in-kernel aggregation (aggregate a by execname(), $a, pid(), \"k\", uid(); "
+                             "sum b by an expression; count c; count down c; sum g by gid(), an expression)")
 
 
 def test_histograms_of_arguments(probed):

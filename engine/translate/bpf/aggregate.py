@@ -86,6 +86,7 @@ class Update:
             keys = ", ".join(_describe_key(k) for k in self.keys)
             return f"{'stash the time in' if self.stash == 'store' else 'delete'} {self.target.name}[{keys}]"
         what = "aggregate" if self.stat else "count" if _is_one(self.value.expr) else "sum"
+        what = {"count": "count down", "sum": "subtract from"}.get(what, what) if self.negate else what
         keys = [_describe_key(k) for k in self.keys]
         return f"{what} {self.target.name}" + (f" by {', '.join(keys)}" if keys else "")
 
@@ -192,7 +193,7 @@ class _Handler:
         elif isinstance(stmt, ast.NullStatement):
             return
         elif isinstance(stmt, ast.IfStatement):
-            cond = self.value(stmt.cond, condition=True)
+            cond = self.value(stmt.cond)
             self.statement(stmt.then, guards + [(cond, True)])
             if stmt.else_ is not None:
                 self.statement(stmt.else_, guards + [(cond, False)])
@@ -283,21 +284,21 @@ class _Handler:
                     return known.expr
         return expr
 
-    def value(self, expr: ast.Expr, condition: bool = False) -> Value:
+    def value(self, expr: ast.Expr) -> Value:
         """`expr` as computed at probe time (raises NotEligible when it cannot be)."""
         value = Value(expr, dict(self.env))
-        self.check(value, condition)
+        self.check(value)
         return value
 
-    def check(self, value: Value, condition: bool = False, depth: int = 0) -> None:
-        """Raise NotEligible unless `value` is an integer (or, when `condition`, a test)
-        the capture program can compute."""
-        if isinstance(value.expr, ast.ArrayIn) and condition and value.expr.operand is not None:
+    def check(self, value: Value, depth: int = 0) -> None:
+        """Raise NotEligible unless `value` is an integer the capture program can compute
+        (tests, as in conditions, are 0 or 1)."""
+        if isinstance(value.expr, ast.ArrayIn) and value.expr.operand is not None:
             self.stash_read(value.expr.operand, value.env)
         elif isinstance(value.expr, ast.BinaryExpr) and _is_time_difference(value.expr):
             self.stash_read(value.expr.right, value.env)
         else:
-            _check_value(self, value, condition, depth)
+            _check_value(self, value, depth)
 
     def stash_read(self, target: ast.ArrayIndex, env: dict[int, "Value | None"]) -> None:
         saved, self.env = self.env, env
@@ -315,7 +316,7 @@ def _is_time_difference(expr: ast.BinaryExpr) -> bool:
             and isinstance(right, ast.ArrayIndex))
 
 
-def _check_value(handler: "_Handler", value: Value, condition: bool, depth: int) -> None:
+def _check_value(handler: "_Handler", value: Value, depth: int) -> None:
     """_Handler.check for everything but the stash forms."""
     probe, scope = handler.probe, handler.scope
     expr, env = value.expr, value.env
@@ -329,7 +330,7 @@ def _check_value(handler: "_Handler", value: Value, condition: bool, depth: int)
         known = env.get(id(expr.referent))
         if known is None:
             raise NotEligible(f"reads local {expr.name}, which is not set from values known at probe time")
-        handler.check(known, condition, depth + 1)
+        handler.check(known, depth + 1)
         return
     if isinstance(expr, ast.TargetSymbol) or isinstance(expr, ast.EntryOp):
         for derived in probe.derived:
@@ -341,30 +342,28 @@ def _check_value(handler: "_Handler", value: Value, condition: bool, depth: int)
         inline = inline_call(value)
         if inline is None:
             raise NotEligible(f"calls {expr.name}")
-        handler.check(inline, condition, depth + 1)
+        handler.check(inline, depth + 1)
         return
     if isinstance(expr, ast.UnaryExpr) and expr.op in ("-", "~", "+", "!"):
-        if expr.op == "!" and not condition:
-            raise NotEligible("uses ! outside a condition")
-        handler.check(Value(expr.operand, env), condition, depth)
+        handler.check(Value(expr.operand, env), depth)
         return
     if isinstance(expr, ast.BinaryExpr) and expr.op in ARITHMETIC:
         if expr.op in ("<<", ">>") and not (isinstance(expr.right, ast.NumberLiteral) and 0 <= expr.right.value < 64):
             raise NotEligible(f"shifts by {_text(expr.right)}, not a constant below 64")
-        handler.check(Value(expr.left, env), False, depth)
-        handler.check(Value(expr.right, env), False, depth)
+        handler.check(Value(expr.left, env), depth)
+        handler.check(Value(expr.right, env), depth)
         return
-    if condition and isinstance(expr, ast.LogicalExpr):
-        handler.check(Value(expr.left, env), True, depth)
-        handler.check(Value(expr.right, env), True, depth)
+    if isinstance(expr, ast.LogicalExpr):
+        handler.check(Value(expr.left, env), depth)
+        handler.check(Value(expr.right, env), depth)
         return
-    if condition and isinstance(expr, ast.ComparisonExpr):
+    if isinstance(expr, ast.ComparisonExpr):
         if string_comparison(expr) is not None:
             return
         if expr.left.type is ast.Type.STRING or expr.right.type is ast.Type.STRING:
             raise NotEligible("compares strings other than execname() with a literal")
-        handler.check(Value(expr.left, env), False, depth)
-        handler.check(Value(expr.right, env), False, depth)
+        handler.check(Value(expr.left, env), depth)
+        handler.check(Value(expr.right, env), depth)
         return
     raise NotEligible(_describe_expression(expr))
 

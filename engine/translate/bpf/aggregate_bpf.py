@@ -211,9 +211,9 @@ class _Emitter:
 
     # -- stashes of times -------------------------------------------------------------------
 
-    def stash_key(self, values: list[A.Value]) -> None:
+    def stash_key(self, values: list[A.Value], depth: int = 0) -> None:
         for position, value in enumerate(values):
-            self.integer(value)
+            self.integer(value, depth)
             self.a.store(FP, _STASH_KEY + 8 * position, R1, 8)
 
     def stash_lookup(self, name: str) -> None:
@@ -239,10 +239,10 @@ class _Emitter:
         self.map_call("map_delete_elem", agg.name, _STASH_KEY)
         a.label(done)
 
-    def stash_read(self, target: ast.ArrayIndex, env: dict) -> None:
+    def stash_read(self, target: ast.ArrayIndex, env: dict, depth: int) -> None:
         """r1 = stash[keys], 0 when absent (as reading a missing array element)."""
         a = self.a
-        self.stash_key([A.Value(index, env) for index in target.indexes])
+        self.stash_key([A.Value(index, env) for index in target.indexes], depth)
         self.stash_lookup(self.stashes[id(target.base.referent)])
         a.mov(R1, 0)
         absent = self.label("absent")
@@ -427,9 +427,18 @@ class _Emitter:
             a.call("ktime_get_ns")
             a.mov(R1, R0)
         elif isinstance(expr, ast.ArrayIndex):  # a stashed time
-            self.stash_read(expr, env)
+            self.stash_read(expr, env, depth)
         elif isinstance(expr, ast.FunctionCall):
             self.integer(A.inline_call(value), depth)
+        elif isinstance(expr, (ast.ComparisonExpr, ast.LogicalExpr, ast.ArrayIn)) or (
+                isinstance(expr, ast.UnaryExpr) and expr.op == "!"):
+            true, done = self.label("true"), self.label("tested")
+            self.branch(value, True, true, depth)
+            a.mov(R1, 0)
+            a.jump(done)
+            a.label(true)
+            a.mov(R1, 1)
+            a.label(done)
         elif isinstance(expr, ast.UnaryExpr):
             self.integer(A.Value(expr.operand, env), depth)
             if expr.op == "-":
@@ -475,40 +484,40 @@ class _Emitter:
             a.alu("<<=", R1, bits)
             a.alu("s>>=" if read.signed else ">>=", R1, bits)
 
-    def branch(self, value: A.Value, truth: bool, label: str) -> None:
-        """Jump to `label` when the condition `value` is `truth`."""
+    def branch(self, value: A.Value, truth: bool, label: str, depth: int = 0) -> None:
+        """Jump to `label` when the condition `value` is `truth` (temporaries from `depth` on)."""
         a, expr, env = self.a, value.expr, value.env
         if isinstance(expr, ast.Symbol):  # a local: the analysis let no global through
-            self.branch(env[id(expr.referent)], truth, label)
+            self.branch(env[id(expr.referent)], truth, label, depth)
         elif isinstance(expr, ast.UnaryExpr) and expr.op == "!":
-            self.branch(A.Value(expr.operand, env), not truth, label)
+            self.branch(A.Value(expr.operand, env), not truth, label, depth)
         elif isinstance(expr, ast.ArrayIn):
-            self.stash_key([A.Value(index, env) for index in expr.operand.indexes])
+            self.stash_key([A.Value(index, env) for index in expr.operand.indexes], depth)
             self.stash_lookup(self.stashes[id(expr.operand.base.referent)])
             a.jump_if("!=" if truth else "==", R0, 0, label)
         elif isinstance(expr, ast.LogicalExpr):
             left, right = A.Value(expr.left, env), A.Value(expr.right, env)
             if (expr.op == "&&") == truth:  # both must agree with `truth`
                 skip = self.label("skip")
-                self.branch(left, not truth, skip)
-                self.branch(right, truth, label)
+                self.branch(left, not truth, skip, depth)
+                self.branch(right, truth, label, depth)
                 a.label(skip)
             else:  # either one decides
-                self.branch(left, truth, label)
-                self.branch(right, truth, label)
+                self.branch(left, truth, label, depth)
+                self.branch(right, truth, label, depth)
         elif isinstance(expr, ast.ComparisonExpr) and A.string_comparison(expr) is not None:
             equal = (expr.op == "==") == truth
             self.comm_equals(A.string_comparison(expr), equal, label)
         elif isinstance(expr, ast.ComparisonExpr):
-            self.integer(A.Value(expr.left, env))
-            a.store(FP, _TEMPS, R1, 8)
-            self.integer(A.Value(expr.right, env), 1)
+            self.integer(A.Value(expr.left, env), depth)
+            a.store(FP, _TEMPS - 8 * depth, R1, 8)
+            self.integer(A.Value(expr.right, env), depth + 1)
             a.mov(R2, R1)
-            a.load(R1, FP, _TEMPS, 8)
+            a.load(R1, FP, _TEMPS - 8 * depth, 8)
             op = expr.op if truth else _NEGATED[expr.op]
             a.jump_if(_SIGNED.get(op, op), R1, R2, label)
         else:
-            self.integer(value)
+            self.integer(value, depth)
             a.jump_if("!=" if truth else "==", R1, 0, label)
 
     def comm_equals(self, text: str, equal: bool, label: str) -> None:
