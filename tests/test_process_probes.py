@@ -165,3 +165,14 @@ def test_refused_like_stap(script, message):
     theirs = stap_oracle("-p2", "-e", script)
     assert ours.returncode == theirs.returncode == 1
     assert message in ours.stderr and message in theirs.stderr
+
+
+def test_wildcard_lists_begin_and_end_as_stap():
+    """`process.*` matches both lifecycle probes (stap also offers process.syscall, which
+    this runtime does not have)."""
+    for point in ("process.*", 'process("/bin/true").*'):
+        ours = subprocess.run([*PYSTAP, "-l", point], capture_output=True, text=True, cwd=REPO, timeout=120)
+        theirs = stap_oracle("-l", point).stdout.splitlines()
+        listed = ours.stdout.splitlines()
+        assert [line.rsplit(".", 1)[1] for line in listed] == ["begin", "end"]
+        assert set(listed) <= set(theirs)

@@ -79,7 +79,10 @@ class UprobeProvider(ProbeProvider):
     # -- resolution --------------------------------------------------------------------
 
     def resolve(self, point: ProbePoint, ctx: ResolveContext) -> list[DerivedProbe]:
-        match = self.match(point)[0]
+        """Every pattern `point` matches (`process.*` is process.begin and process.end)."""
+        return [derived for match in self.match(point) for derived in self._resolve(point, match, ctx)]
+
+    def _resolve(self, point: ProbePoint, match: Match, ctx: ResolveContext) -> list[DerivedProbe]:
         if match.has("begin") or match.has("end"):
             return [self._lifecycle(point, match)]
         if match.args.get("process") is None:
