@@ -14,7 +14,7 @@ from lark import Transformer
 
 from engine.diagnostics import Span
 from engine.parse import ast
-from engine.parse.lexer import Token
+from engine.parse.lexer import Token, retoken
 
 PRINT_FAMILY = frozenset(
     "print println printd printdln printf sprint sprintln sprintd sprintdln sprintf".split()
@@ -110,15 +110,6 @@ class Builder(Transformer):
             alias.epilogue_body = c[6]
         return alias
 
-    def alias_op(self, c):
-        return c[0].value
-
-    def alias_name(self, c):
-        return c[0]
-
-    def point_list(self, c):
-        return list(c[0])
-
     def point_list_more(self, c):
         c[0].extend(c[2])
         return c[0]
@@ -144,40 +135,24 @@ class Builder(Transformer):
         return [_joined(head, tail, ast.ProbePoint([], span=head.span)) for head in heads for tail in tails]
 
     def point_elem(self, c):
-        return [ast.ProbePoint([c[0]], span=c[0].span)]
+        """One component, `name` or `name(arg)`: a point of its own until joined by `.`."""
+        name = c[0]
+        where = Span(name.file, name.line, name.column)
+        component = ast.ProbePointComponent(name.value, c[2] if len(c) > 1 else None, span=where)
+        return [ast.ProbePoint([component], span=where)]
 
     def point_alternatives(self, c):
         return [point for points in c[1:-1:2] for point in points]
 
-    def optional_flag(self, c):
-        return "?"
-
-    def sufficient_flag(self, c):
-        return "!"
-
     def point_condition(self, c):
         return c[2]
 
-    def components(self, c):
-        return c[::2]
-
-    def component(self, c):
-        name, first = c[0]
-        arg = c[2] if len(c) > 1 else None
-        return ast.ProbePointComponent(name, arg, span=span(first))
-
-    def comp_name(self, c):
-        return c[0].value, c[0]  # the name so far, and its first token
-
     def comp_name_more(self, c):
         """`kernel5x`: pieces of a component name glued together, as stap's lexer reads them."""
-        (name, first), piece = c
+        name, piece = c
         if piece.spaced:
             raise ParseProblem("expected one of '. , ( ? ! { = +='", piece)
-        return name + piece.value, first
-
-    def comp_arg(self, c):
-        return c[0]
+        return retoken(name, name.type, name.value + piece.value)
 
     def comp_number(self, c):
         return ast.NumberLiteral(parse_number(c[0]), c[0].value, span=span(c[0]))

@@ -157,14 +157,15 @@ class Junk:
         self.saw = saw
 
 
-def tokenize(file: SourceFile, bodies: list[tuple[int, int]] = ()) -> list[Token]:
+def tokenize(file: SourceFile, skipped: list[tuple[int, int, str]] = ()) -> list[Token]:
     """The tokens of `file`. Kinds: IDENT NUMBER STRING_LITERAL EMBEDDED JUNK, keywords, operators.
 
     Keywords get their own upper-case kind (`PROBE`, `IF`); operators the grammar's
-    terminal name (`LPAR`), or "OP" for those it does not know. `bodies` are the
-    (open, close) offsets of braces whose text an outline skips (outline.py): each
-    becomes one BODY token. This loop runs for every token of a file, so it is kept
-    flat: one regex match per token, line numbers advanced only over skipped text.
+    terminal name (`LPAR`), or "OP" for those it does not know. `skipped` are the
+    (start, end, kind) of text an outline steps over (outline.py): each becomes one
+    token of that kind (BODY, MACRO_BODY) whose value is the text. This loop runs
+    for every token of a file, so it is kept flat: one regex match per token, line
+    numbers advanced only over skipped text.
     """
     text = file.text
     tokens: list[Token] = []
@@ -173,7 +174,7 @@ def tokenize(file: SourceFile, bodies: list[tuple[int, int]] = ()) -> list[Token
     line_start = 0
     spaced = True
     pos = 0
-    for stop, resume in [*bodies, (len(text), len(text))]:
+    for stop, resume, skipped_kind in [*skipped, (len(text), len(text), "")]:
         for m in _TOKEN_RE.finditer(text, pos, stop):
             kind = m.lastgroup
             if kind == "skip":  # only whitespace or comments were left
@@ -188,7 +189,7 @@ def tokenize(file: SourceFile, bodies: list[tuple[int, int]] = ()) -> list[Token
             pos = end
             value = text[start:end]
             if kind == "ident":
-                kind = _WORD_KINDS.get(value) or ident_kind(value)
+                kind = _WORD_KINDS.get(value) or _SIGIL_KINDS.get(value[0], "IDENT")
             elif kind == "op" or kind == "other":
                 kind = OPERATOR_TERMINALS.get(value, "OP")
             elif kind == "STRING_LITERAL":
@@ -209,9 +210,10 @@ def tokenize(file: SourceFile, bodies: list[tuple[int, int]] = ()) -> list[Token
             token.spaced = spaced
             append(token)
             spaced = False
-        if resume > stop:  # a skipped body: `{` at `stop` to `}` at `resume - 1`
+        if skipped_kind:
             line, line_start = _advance(text, pos, stop, line, line_start)
-            append(make_token("BODY", "{", file, line, stop - line_start + 1, spaced or stop != pos))
+            value = text[stop:resume]
+            append(make_token(skipped_kind, value, file, line, stop - line_start + 1, spaced or stop != pos))
             line, line_start = _advance(text, stop, resume, line, line_start)
             pos = resume
             spaced = False
@@ -235,19 +237,10 @@ def _special_token(file: SourceFile, kind: str, value: str, line: int, col: int,
     return make_token("EMBEDDED", code, file, line, col, spaced)
 
 
-def ident_kind(value: str) -> str:
-    """The terminal of an identifier-shaped token: keyword, `$target`, `@operator`..."""
-    first = value[0]
-    if first == "$":
-        return "PRETTY" if value in ("$", "$$") else "TARGET"
-    if first == "@":
-        return AT_OPERATORS.get(value, "AT_UNKNOWN")
-    if value in KEYWORDS:
-        return value.upper()
-    return "IDENT"
-
-
-_WORD_KINDS = {word: word.upper() for word in KEYWORDS} | AT_OPERATORS  # the words with a fixed kind
+# Identifier-shaped words with a kind of their own: keywords (`PROBE`), `@operators`,
+# `$`/`$$` (pretty-printing suffixes); other words take their kind from their sigil.
+_WORD_KINDS = {word: word.upper() for word in KEYWORDS} | AT_OPERATORS | {"$": "PRETTY", "$$": "PRETTY"}
+_SIGIL_KINDS = {"$": "TARGET", "@": "AT_UNKNOWN"}
 
 
 def _unescape(body: str) -> str:

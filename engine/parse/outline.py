@@ -89,56 +89,71 @@ class Balance:
         return self.ok and self.depth == 0 and not self.frames
 
 
-class _Body:
-    """A body being scanned: where its `{` is, its balance, and the macros it calls."""
+class _Region:
+    """Text an outline may skip: its brace balance so far, and the macros it calls."""
 
-    def __init__(self, start: int):
+    def __init__(self, start: int, opened: bool):
         self.start = start
         self.balance = Balance()
-        self.balance.brace(True)
+        if opened:  # a body: its `{` is read
+            self.balance.brace(True)
         self.calls: set[str] = set()
 
+    def read(self, kind: str, value: str) -> None:
+        """One match of _SCAN_RE inside the region."""
+        if kind == "open" or kind == "close":
+            self.balance.brace(kind == "open")
+        elif kind == "pp":
+            self.balance.marker(value)
+        elif value == "@define":
+            self.balance.ok = False  # a macro defined in a body would go unseen
+        else:
+            self.calls.add(value[1:])
 
-def skippable_bodies(text: str) -> list[tuple[int, int, set[str]]]:
-    """(offset of `{`, offset after `}`, macro names called) of each body an outline may skip."""
+
+def skippable_regions(text: str) -> list[tuple[int, int, str, set[str]]]:
+    """(start, end, kind, macros called) of the text an outline may skip.
+
+    Kind BODY: a body, `{` at start to `}` before end; kind MACRO_BODY: the text
+    of a top-level `@define NAME %( ... %)` between its `%(` and `%)`.
+    """
     if "$#" in text:
         return []
-    bodies = []
-    body: _Body | None = None
-    define = 0  # inside a top-level `@define ... %( %)`: its %( nesting (its braces are not bodies)
+    regions = []
+    region: _Region | None = None
+    defining = False  # in a macro body rather than a probe or function body
+    pending_define = False  # `@define` read, its `%(` not yet
     for m in _SCAN_RE.finditer(text):
         kind = m.lastgroup
         if kind is None:
             continue
-        if body is None:
-            if kind == "open" and define <= 0:
-                body = _Body(m.start())
-            elif kind == "at" and m.group() == "@define":
-                define = -1  # its `%(` is still to come
-            elif kind == "pp" and define != 0:
-                define = _define_nesting(define, m.group())
-            continue
-        if kind == "open" or kind == "close":
-            body.balance.brace(kind == "open")
-            if body.balance.depth == 0:
-                if body.balance.closed:
-                    bodies.append((body.start, m.end(), body.calls))
-                body = None
-        elif kind == "pp":
-            body.balance.marker(m.group())
-        elif m.group() == "@define":
-            body.balance.ok = False
+        value = m.group()
+        if region is None:
+            if kind == "open":
+                region, defining = _Region(m.start(), True), False
+            elif kind == "at" and value == "@define":
+                pending_define = True
+            elif kind == "pp" and value == "%(" and pending_define:
+                region, defining, pending_define = _Region(m.end(), False), True, False
+        elif defining and kind == "pp" and value == "%)" and not region.balance.frames:
+            regions.append((region.start, m.start(), "MACRO_BODY", region.calls))
+            region = None
         else:
-            body.calls.add(m.group()[1:])
-    return bodies
+            region.read(kind, value)
+            if not defining and region.balance.depth == 0:
+                if region.balance.closed:
+                    regions.append((region.start, m.end(), "BODY", region.calls))
+                region = None
+    return regions
 
 
-def _define_nesting(define: int, marker: str) -> int:
-    if marker == "%(":
-        return 1 if define < 0 else define + 1
-    if marker == "%)" and define > 0:
-        return define - 1
-    return define
+def _text_facts(text: str) -> tuple[bool, set[str]]:
+    """Whether a skipped macro body's braces balance, and the macros it calls."""
+    region = _Region(0, False)
+    for m in _SCAN_RE.finditer(text):
+        if m.lastgroup is not None:
+            region.read(m.lastgroup, m.group())
+    return region.balance.closed, region.calls
 
 
 class Outliner:
@@ -155,13 +170,13 @@ class Outliner:
         None too when the outline finds an error: the full parse then reports it the
         way stap does, recovery and all.
         """
-        bodies = skippable_bodies(text)
-        if not bodies:
+        regions = skippable_regions(text)
+        if not regions:
             return None
         source = SourceFile(name, text, True)
         preprocessor = Preprocessor(self.conditions, [], self.macros)
-        tokens = preprocessor.process(tokenize(source, [(start, end) for start, end, _ in bodies]))
-        called = set().union(*(calls for _, _, calls in bodies))
+        tokens = preprocessor.process(tokenize(source, [(start, end, kind) for start, end, kind, _ in regions]))
+        called = set().union(*(calls for _, _, kind, calls in regions if kind == "BODY"))
         if not self._balanced_macros(called, preprocessor.macros):
             return None
         items, diagnostics = parse_tokens(tokens, name, privileged=True)
@@ -200,8 +215,12 @@ class Outliner:
 
 def _macro_facts(macro: Macro) -> tuple[bool, list[str]]:
     """Whether the macro's own braces balance, and the macros its body calls."""
-    calls = [t.value[1:] for t in macro.body if t.type == "AT_UNKNOWN" and t.value[1:] not in macro.params]
-    return _balanced_body(macro), calls
+    body = macro.body
+    if len(body) == 1 and body[0].type == "MACRO_BODY":  # the file's own, skipped by its outline
+        balanced, calls = _text_facts(body[0].value)
+    else:
+        balanced, calls = _balanced_body(macro), {t.value[1:] for t in body if t.type == "AT_UNKNOWN"}
+    return balanced, [call for call in calls if call not in macro.params]
 
 
 def _balanced_body(macro: Macro) -> bool:
