@@ -12,13 +12,14 @@
 
 static const struct stp_bpf_agg_map *maps;
 static int *fds;
-static uint32_t n_maps;
-static int zero_fd = -1;
+static uint32_t n_maps, probes;
+static int zero_fd = -1, hits_fd = -1;
 
-void stp_bpf_agg_register(const struct stp_bpf_agg_map *table, uint32_t n)
+void stp_bpf_agg_register(const struct stp_bpf_agg_map *table, uint32_t n, uint32_t n_probes)
 {
 	maps = table;
 	n_maps = n;
+	probes = n_probes;
 	fds = malloc((n ? n : 1) * sizeof(*fds));
 	for (uint32_t i = 0; fds != NULL && i < n; i++)
 		fds[i] = -1;
@@ -49,8 +50,19 @@ uint32_t stp_bpf_agg_largest_value(void)
 	return most;
 }
 
+int stp_bpf_agg_hits_fd(uint32_t *n_probes)
+{
+	*n_probes = probes;
+	return hits_fd;
+}
+
 int stp_bpf_agg_map_fd(const char *name)
 {
+	if (strcmp(name, STP_AGG_HITS_MAP) == 0) {
+		if (hits_fd < 0)
+			hits_fd = stp_bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, probes ? probes : 1, "stp_agg_hits");
+		return hits_fd;
+	}
 	if (strcmp(name, STP_AGG_ZERO_MAP) == 0) {
 		if (zero_fd < 0)
 			zero_fd = stp_bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, stp_bpf_agg_largest_value(), 1,
@@ -83,5 +95,7 @@ void stp_bpf_agg_close(void)
 	}
 	if (zero_fd >= 0)
 		close(zero_fd);
-	zero_fd = -1;
+	if (hits_fd >= 0)
+		close(hits_fd);
+	zero_fd = hits_fd = -1;
 }

@@ -64,14 +64,17 @@ struct stp_stat_delta {
 void stp_stat_merge(struct stp_stat *st, const struct stp_stat_delta *d);
 
 #define STP_AGG_ZERO_MAP "agg_zero"  /* per-CPU template new entries are copied from */
+#define STP_AGG_HITS_MAP "agg_hits"  /* per-CPU u64 per probe: its events handled in the kernel */
 
-/* bpf_agg.c.  From the generated init_globals: the script's aggregation maps. */
-void stp_bpf_agg_register(const struct stp_bpf_agg_map *maps, uint32_t n);
+/* bpf_agg.c.  From the generated init_globals: the script's aggregation maps, and how
+ * many probes it has (the "agg_hits" map counts each one's events handled in the kernel). */
+void stp_bpf_agg_register(const struct stp_bpf_agg_map *maps, uint32_t n, uint32_t n_probes);
 /* The fd for relocation `name` (created on first use), or -1 with stp_bpf_error() set. */
 int stp_bpf_agg_map_fd(const char *name);
 uint32_t stp_bpf_agg_count(void);
 const struct stp_bpf_agg_map *stp_bpf_agg_map(uint32_t i);
 int stp_bpf_agg_fd(uint32_t i);            /* -1 until a program used the map */
+int stp_bpf_agg_hits_fd(uint32_t *n_probes);  /* -1 until a program used it */
 uint32_t stp_bpf_agg_largest_value(void);  /* bytes of the largest value (the zero template) */
 void stp_bpf_agg_close(void);
 

@@ -16,6 +16,7 @@
 #include "bpf_agg.h"
 #include "bpf_runtime.h"
 #include "output.h"
+#include "session.h"
 
 #define FIRST_NS 0  /* word indexes of a value */
 #define HITS 1
@@ -47,6 +48,7 @@ struct gain {
 };
 
 static struct agg_state *states;  /* one per map */
+static uint64_t *hits_merged;     /* per probe */
 static int finished;
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
@@ -331,6 +333,27 @@ static void merge_map(struct context *c, uint32_t i, struct merge_buffers *b)
 	}
 }
 
+/* The events each probe handled in the kernel since the last merge count as its hits. */
+static void merge_hits(int64_t *percpu, int cpus)
+{
+	uint32_t n;
+	int fd = stp_bpf_agg_hits_fd(&n);
+
+	if (fd < 0 || (hits_merged == NULL && (hits_merged = calloc(n, sizeof(*hits_merged))) == NULL))
+		return;
+	for (uint32_t probe = 0; probe < n; probe++) {
+		uint64_t total = 0;
+
+		if (!map_op(BPF_MAP_LOOKUP_ELEM, fd, &probe, percpu))
+			continue;
+		for (int cpu = 0; cpu < cpus; cpu++)
+			total += (uint64_t)percpu[cpu];
+		if (total > hits_merged[probe])
+			stp_count_hits(probe, total - hits_merged[probe]);
+		hits_merged[probe] = total;
+	}
+}
+
 void stp_bpf_agg_sync(struct context *c)
 {
 	struct merge_buffers b = {0};
@@ -347,6 +370,8 @@ void stp_bpf_agg_sync(struct context *c)
 	for (uint32_t i = 0; c->last_error == NULL && i < n; i++)
 		if (stp_bpf_agg_fd(i) >= 0 && !stp_bpf_agg_map(i)->stash)
 			merge_map(c, i, &b);
+	if (b.percpu != NULL)
+		merge_hits(b.percpu, possible_cpus());
 	free(b.percpu);
 	free(b.now);
 	free(b.gains);

@@ -154,6 +154,11 @@ static void report_error(struct context *c)
 	}
 }
 
+void stp_count_hits(size_t index, uint64_t n)
+{
+	stats[index].hits += n;
+}
+
 void stp_dispatch(const struct stp_probe *p, struct context *c)
 {
 	if (state != expected_state(p->kind))

@@ -13,6 +13,7 @@ void stp_session_set_state(enum stp_session_state state);
 /* Run every probe of `kind` (in table order) that the current state allows. */
 void stp_run_probes(enum stp_probe_kind kind);
 const struct stp_probe_stats *stp_probe_stats(size_t index);
+void stp_count_hits(size_t index, uint64_t n);  /* events the kernel aggregated: no handler ran */
 /* Time every handler (-t); otherwise only while a monitor asks for statistics. */
 void stp_set_timing(int on);
 int64_t stp_skipped_count(void);

@@ -247,6 +247,12 @@ def test_forcing_user_space_for_every_probe(probed):
     assert "agg0" not in result.stdout
 
 
+def test_timing_handlers_keeps_them_in_user_space(probed):
+    script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
+    result = pystap("-p3", "-v", "-t", "-e", script)
+    assert paths(result.stderr)[0].endswith("user-space handler: -t times every handler")
+
+
 def test_the_engine_panel_artifact_lists_each_path(probed):
     script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
     result = pystap("-p3", "-e", script)
@@ -297,7 +303,10 @@ def test_snapshots_merge_what_the_kernel_aggregated(probed):
     handle.stop()
     handle.wait(60)
     handle.close()
-    stat = next(r for r in collector.records if busy(r)).globals["s"]
+    snapshot = next(r for r in collector.records if busy(r))
+    stat = snapshot.globals["s"]
     n = stat.count
+    hits = [p.hits for p in snapshot.probes if p.point.startswith("process(")]
+    assert len(hits) == 1 and hits[0] >= n  # counted after the value, merged after it
     assert (stat.sum, stat.min, stat.max) == (n * 100 + n * (n - 1) // 2, 100, 99 + n)
     assert abs(stat.variance - n * (n + 1) // 12) <= 1

@@ -59,7 +59,7 @@ class Declarations:
         specs = stat_specs(self.program)
         for info in self.unit.globals.values():
             info.spec = specs.get(id(info.decl))
-        self.aggregation = aggregate.analyse(self.program, self.options.defines, bpf.is_kernel_probe)
+        self.aggregation = aggregate.analyse(self.program, self.options.defines, bpf.is_kernel_probe, self.options.timing)
         self.parts += [self.header(), *self.embeds(), self.global_declarations(), self.prototypes()]
         self.parts += [emit_function(self.unit, f) for f in self.program.functions]
         self.parts += self.probes()
@@ -233,7 +233,7 @@ class Declarations:
                 if value is not None:
                     init.append(f"  stp_strset({name}, {value});" if decl.type is ast.Type.STRING else f"  {name} = {value};")
         if self.agg_maps:
-            init.append(f"  stp_bpf_agg_register(stp_bpf_aggs, {len(self.agg_maps)});")
+            init.append(f"  stp_bpf_agg_register(stp_bpf_aggs, {len(self.agg_maps)}, {len(self.entries)});")
         return (
             "static int init_globals(void)\n{\n" + "\n".join(init) + "\n  return 0;\n}\n\n"
             "static void free_globals(void)\n{\n" + "\n".join(free) + "\n}\n"

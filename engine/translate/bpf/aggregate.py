@@ -7,7 +7,7 @@ conditions), with every key and value computable at probe time (constants, pid()
 tid(), uid(), gid(), cpu(), execname(), integer target variables, locals set from
 those, small pure functions), its capture program updates per-CPU BPF maps instead
 (aggregate_bpf.py) and the runtime merges what they gained into the user-space
-globals before anything reads them (runtime_c/bpf_agg.c).
+globals before anything reads them (runtime_c/bpf_agg_merge.c).
 
 `analyse(program, defines)` decides per probe and says why; per global it checks
 what the merge cannot reproduce:
@@ -36,6 +36,7 @@ from typing import Any
 from engine.parse import ast
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.uprobe_attach import _reads as user_reads, _values as user_values, is_user_probe
+from engine.translate.cstrings import decode
 
 DISABLE = "STP_NO_KERNEL_AGGREGATION"
 CONTEXT_FUNCTIONS = frozenset({"pid", "tid", "uid", "gid", "cpu"})
@@ -138,13 +139,15 @@ class AggregationPlan:
         return bool(used & self.aggregated_globals())
 
 
-def analyse(program: Any, defines: dict[str, str], is_kernel_probe) -> AggregationPlan:
-    """Decide for every kernel probe of `program` whether it aggregates in the kernel."""
+def analyse(program: Any, defines: dict[str, str], is_kernel_probe, timing: bool = False) -> AggregationPlan:
+    """Decide for every kernel probe of `program` whether it aggregates in the kernel
+    (with `timing`, -t, every handler runs in user space, where it is timed)."""
     kernel = [p for p in program.probes if p.derived and any(is_kernel_probe(d) for d in p.derived)]
     plan = AggregationPlan(scope=frozenset(id(g) for g in program.globals))
     for probe in kernel:
-        if DISABLE in defines:
-            plan.decisions.append(Decision(probe, [], f"kernel aggregation disabled (-D{DISABLE})"))
+        if DISABLE in defines or timing:
+            why = f"kernel aggregation disabled (-D{DISABLE})" if DISABLE in defines else "-t times every handler"
+            plan.decisions.append(Decision(probe, [], why))
             continue
         try:
             if not all(is_kernel_probe(d) for d in probe.derived):
@@ -268,8 +271,6 @@ class _Handler:
         if isinstance(index, ast.NumberLiteral):
             return Key(constant=index.value)
         if isinstance(index, ast.StringLiteral):
-            from engine.translate.cstrings import decode
-
             return Key(constant=decode(index.value).decode("utf-8", "replace"))
         if _is_execname(index):
             return Key(Value(index, dict(self.env)), comm=True)
@@ -374,8 +375,6 @@ def string_comparison(expr: ast.ComparisonExpr) -> str | None:
         return None
     for this, other in ((expr.left, expr.right), (expr.right, expr.left)):
         if _is_execname(this) and isinstance(other, ast.StringLiteral):
-            from engine.translate.cstrings import decode
-
             return decode(other.value).decode("utf-8", "replace")
     return None
 

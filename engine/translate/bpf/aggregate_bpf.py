@@ -33,6 +33,7 @@ from engine.translate.bpf.uprobe_attach import is_user_probe
 from engine.translate.cstrings import c_literal
 
 ZERO_MAP = "agg_zero"
+HITS_MAP = "agg_hits"  # per-CPU u64 per script probe: events handled here (no handler ran)
 _ZERO_KEY = -4  # u32 0: the key of one-entry arrays
 _COMM = -40  # 16 bytes: execname() for comparisons
 _SLOT = -48  # 8 bytes: a target value read through capture_bpf's recipes
@@ -140,8 +141,9 @@ def _linear_buckets(start: int, stop: int, interval: int) -> int:
     return n if 3 <= n <= 128 else 0
 
 
-def aggregate_program(derived: Any, maps: list[AggMap], capture: Program) -> Program:
-    """The program for `derived`: aggregate into `maps`, or fall back to `capture`."""
+def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], capture: Program) -> Program:
+    """The program for script probe `probe_index` (`derived`): aggregate into `maps`,
+    count the hit, or fall back to `capture`."""
     a = Assembler()
     a.mov(R6, R1)
     _skip_own_process(a)
@@ -158,6 +160,7 @@ def aggregate_program(derived: Any, maps: list[AggMap], capture: Program) -> Pro
     for index, agg in enumerate(statements):  # last: values read a stash before its deletes
         if agg.update.stash == "delete":
             emitter.unstash(index, agg)
+    emitter.count_hit(probe_index)
     a.label("out")
     a.mov(R0, 0)
     a.exit()
@@ -249,6 +252,14 @@ class _Emitter:
         a.jump_if("==", R0, 0, absent)
         a.load(R1, R0, 0, 8)
         a.label(absent)
+
+    def count_hit(self, probe_index: int) -> None:
+        a = self.a
+        a.store(FP, _ZERO_KEY, probe_index, 4)
+        self.map_call("map_lookup_elem", HITS_MAP, _ZERO_KEY)
+        a.jump_if("==", R0, 0, "out")
+        self.a.mov(R7, R0)
+        self.add_word(0, 1)
 
     def lookup(self, map_name: str, key: int, zero_key: bool = False) -> None:
         if zero_key:

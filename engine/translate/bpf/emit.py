@@ -115,7 +115,7 @@ class KernelProbes:
         if is_user_probe(derived):
             probe = plan_user_probe(index, derived, body or derived.origin, self.maxstringlen)
             if maps:
-                probe.capture.program = aggregate_program(derived, list(maps), probe.capture.program)
+                probe.capture.program = aggregate_program(derived, index, list(maps), probe.capture.program)
             self.probes.append(probe)
             return "&" + probe.c_name
         plan = P.CapturePlan()
@@ -127,7 +127,7 @@ class KernelProbes:
         plan.captures += stack_captures(body or derived.origin)  # last: the runtime finds them from the end
         program = capture_program(plan, index, task_offsets())
         if maps:
-            program = aggregate_program(derived, list(maps), program)
+            program = aggregate_program(derived, index, list(maps), program)
         probe = KernelProbe(index, derived, plan, program, reads, user_strings)
         self.probes.append(probe)
         return "&" + probe.c_name
