@@ -51,6 +51,8 @@ static int relocation_value(const char *name)
 		return state.lost_fd;
 	if (strcmp(name, "entry") == 0)
 		return stp_bpf_entry_map();
+	if (strncmp(name, "entry_", 6) == 0)
+		return stp_bpf_entry_strings_map(name);
 	if (strcmp(name, "target") == 0)
 		return stp_bpf_target_map();
 	if (strncmp(name, "agg", 3) == 0)

@@ -21,6 +21,8 @@
 
 static uint32_t filter_tgid;
 static int entry_map_fd = -1;
+static int entry_strings_fd = -1, entry_scratch_fd = -1;
+static uint32_t entry_string_bytes;  /* value size of both: the probes' strings read at entry */
 static int target_map_fd = -1;
 
 /* The capture programs read the filter from the "target" map (capture_bpf._in_target). */
@@ -57,9 +59,30 @@ int stp_bpf_entry_map(void)
 	return entry_map_fd;
 }
 
+/* @entry(user_string(...)): the strings stashed by thread, and the per-CPU value they
+ * are read into first (too big for a BPF program's stack). */
+int stp_bpf_entry_strings_map(const char *name)
+{
+	if (entry_string_bytes == 0) {
+		stp_bpf_fail("capture program refers to map '%s' without entry strings", name);
+		return -1;
+	}
+	if (strcmp(name, "entry_scratch") == 0) {
+		if (entry_scratch_fd < 0)
+			entry_scratch_fd = stp_bpf_keep(stp_bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, entry_string_bytes, 1,
+									   "stp_entry_tmp"));
+		return entry_scratch_fd;
+	}
+	if (entry_strings_fd < 0)
+		entry_strings_fd = stp_bpf_keep(stp_bpf_map_create(BPF_MAP_TYPE_HASH, 8, entry_string_bytes, ENTRY_MAP_ENTRIES,
+								   "stp_entry_strs"));
+	return entry_strings_fd;
+}
+
 void stp_bpf_uprobe_forget(void)
 {
-	entry_map_fd = target_map_fd = -1;
+	entry_map_fd = target_map_fd = entry_strings_fd = entry_scratch_fd = -1;
+	entry_string_bytes = 0;
 	stp_bpf_process_forget();
 }
 
@@ -141,6 +164,8 @@ static int attach_entry(const struct stp_bpf_probe *probe)
 	entry.n_insns = u->n_entry_insns;
 	entry.relocs = u->entry_relocs;
 	entry.n_relocs = u->n_entry_relocs;
+	if (u->entry_string_bytes > entry_string_bytes)  /* the same for every probe of a script */
+		entry_string_bytes = u->entry_string_bytes;
 	prog_fd = stp_bpf_load_kept(&entry, BPF_PROG_TYPE_KPROBE);
 	if (prog_fd < 0)
 		return -1;

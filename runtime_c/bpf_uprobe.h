@@ -49,6 +49,7 @@ struct stp_bpf_uprobe {
 	const struct stp_bpf_reloc *entry_relocs;
 	uint32_t n_entry_relocs;
 	uint64_t entry_offset;
+	uint32_t entry_string_bytes;  /* the value of the maps of strings read at entry, or 0 */
 	const char *build_id;     /* hex build-id the script was translated against, or NULL */
 	const struct stp_bpf_process *process;  /* process.begin/.end: a raw tracepoint probe tracking processes */
 };
@@ -67,6 +68,7 @@ int stp_bpf_attach_raw_tracepoint(const struct stp_bpf_probe *probe);
 
 /* The hash map of stashed entry values (pid_tgid -> 8 u64), created on first use. */
 int stp_bpf_entry_map(void);
+int stp_bpf_entry_strings_map(const char *name);  /* "entry_strings" or "entry_scratch" */
 void stp_bpf_uprobe_forget(void);  /* stp_bpf_stop() closed both maps */
 
 /* bpf_process.c: attach a process.begin/.end probe's programs; the record a handler

@@ -279,13 +279,14 @@ def test_inline_probe_fires_at_the_inlined_instance(tmp_path):
 def test_return_probe_strings_are_read_at_the_return(opt):
     """user_string($text) (and user_string(@entry($text))) in a return probe: the pointer
     passed at the entry, the string as it is at the return -- rewrite() changed it, and
-    the caller changes it back right after, so a late read would see "before"."""
+    the caller changes it back right after, so a late read would see "before";
+    @entry(user_string($text)) is the string as it was at the entry, as in stap."""
     require_root()
     path = build("buffers", opt)
-    body = (f'probe process("{path}").function("rewrite").return '
-            '{ printf("%s|%s|%d\\n", user_string($text), user_string(@entry($text)), $return) }')
+    body = (f'probe process("{path}").function("rewrite").return {{ printf("%s|%s|%s|%d\\n", '
+            'user_string($text), user_string(@entry($text)), @entry(user_string($text)), $return) }')
     result = pystap("-e", body, "-c", str(path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     lines.remove("11")  # the program's own output, in any order with the handlers'
-    assert lines == ["first|first|5", "second|second|6"]
+    assert lines == ["first|first|before|5", "second|second|before|6"]

@@ -18,14 +18,16 @@ Entry values (`@entry($x)`, and every `$x` of a .return probe) are captured by a
 companion program at the function's entry (`entry_program`) into the hash map
 "entry", keyed by pid_tgid; the return probe's program copies them into its record
 and deletes the key, so recursion deeper than one level keeps the innermost call's
-values (as a per-thread stash does).
+values (as a per-thread stash does). Strings read at the entry
+(`@entry(user_string($s))`) go the same way through "entry_strings", built in this
+CPU's "entry_scratch" value (a string slot is too big for the stack).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.elaborate.dwarf_capture import Capture, PrettyPlan
+from engine.elaborate.dwarf_capture import Capture, EntryString, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import (  # shared with tracepoint programs
@@ -40,6 +42,7 @@ from engine.translate.bpf.task import TaskOffsets, task_offsets
 PROG_TYPE_KPROBE = 2  # uprobes and uretprobes run BPF_PROG_TYPE_KPROBE programs
 PROG_TYPE_RAW_TRACEPOINT = 17
 MAX_ENTRY_VALUES = 8  # the "entry" map's value: this many u64s
+MAX_ENTRY_STRINGS = 2  # the "entry_strings" map's value: this many string slots
 _KEY = -8  # stack offset of the pid_tgid key
 _ENTRY_VALUES = _KEY - 8 * MAX_ENTRY_VALUES  # stack offset of the entry values being built
 
@@ -51,6 +54,7 @@ class Slot:
     capture: Capture
     string: bool = False
     buffer: int = 0  # string bytes (MAXSTRINGLEN)
+    read_at_entry: bool = False  # a string of @entry(user_string(...)): read when the function is entered
 
     def size(self) -> int:
         return STRING_HEADER + ((self.buffer + 7) & ~7) if self.string else 8
@@ -62,7 +66,7 @@ class RecordLayout:
 
     def add(self, slot: Slot) -> int:
         """The slot's index (an identical slot is shared)."""
-        if slot.string and slot.capture.at_entry:
+        if slot.string and slot.capture.at_entry and not slot.read_at_entry:
             self.add(Slot(slot.capture))  # the stashed pointer a late string is read from
         if slot not in self.slots:
             self.slots.append(slot)
@@ -82,7 +86,11 @@ class RecordLayout:
         """Strings behind an entry value (user_string($s) in a return probe): stap reads
         them when the handler runs, at the return, so they are read then, from the
         stashed pointer (the integer slot of the same recipe)."""
-        return [i for i, s in enumerate(self.slots) if s.capture.at_entry and s.string]
+        return [i for i, s in enumerate(self.slots) if s.capture.at_entry and s.string and not s.read_at_entry]
+
+    def entry_strings(self) -> list[int]:
+        """Strings read at the function's entry (@entry(user_string($s))), in stash order."""
+        return [i for i, s in enumerate(self.slots) if s.read_at_entry]
 
 
 class CaptureError(Exception):
@@ -107,12 +115,14 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
     if task is not None and in_target:
         _in_target(a, task)
     reserve_record(a, layout.record_size(), probe_index, task)
-    entry, late = layout.entry_slots(), layout.late_strings()
+    entry, late, strings = layout.entry_slots(), layout.late_strings(), layout.entry_strings()
     for index, slot in enumerate(layout.slots):
-        if index not in entry and index not in late:
+        if index not in entry and index not in late and index not in strings:
             _slot(a, slot, R7, layout.offset(index), probe_address)
     if entry:
         _unstash(a, [layout.offset(i) for i in entry])
+    if strings:
+        _unstash_strings(a, [layout.offset(i) for i in strings], layout.slots[strings[0]].size())
     for index in late:
         slot = layout.slots[index]
         a.load(R1, R7, layout.offset(layout.slots.index(Slot(slot.capture))), 8)
@@ -162,29 +172,83 @@ def _read_task_field(a: Assembler, offset: int, size: int) -> None:
 
 def entry_program(layout: RecordLayout, probe_address: int | None = None) -> Program:
     """At the function's entry: compute the return probe's entry values, stash them by thread."""
-    entry = layout.entry_slots()
-    if len(entry) > MAX_ENTRY_VALUES or any(layout.slots[i].string for i in entry):
+    entry, strings = layout.entry_slots(), layout.entry_strings()
+    if len(entry) > MAX_ENTRY_VALUES:
         raise CaptureError(f"at most {MAX_ENTRY_VALUES} integer entry values per return probe")
+    if len(strings) > MAX_ENTRY_STRINGS:
+        raise CaptureError(f"at most {MAX_ENTRY_STRINGS} @entry(user_string(...)) per return probe")
     a = Assembler()
     a.mov(R6, R1)
-    for position, index in enumerate(entry):
-        _slot(a, layout.slots[index], FP, _ENTRY_VALUES + 8 * position, probe_address)
     _key(a)
-    a.load_map(R1, "entry")
-    a.mov(R2, FP)
-    a.alu("+=", R2, _KEY)
-    a.mov(R3, FP)
-    a.alu("+=", R3, _ENTRY_VALUES)
-    a.mov(R4, 0)  # BPF_ANY
-    a.call("map_update_elem")
+    if entry:
+        for position, index in enumerate(entry):
+            _slot(a, layout.slots[index], FP, _ENTRY_VALUES + 8 * position, probe_address)
+        _stash(a, "entry", FP, _ENTRY_VALUES)
+    if strings:
+        _stash_strings(a, [layout.slots[i] for i in strings], probe_address)
+    a.label("out")
     a.mov(R0, 0)
     a.exit()
     return a.assemble()
 
 
+def _stash(a: Assembler, map_name: str, base: Reg, offset: int) -> None:
+    """map_name[this thread] = the value at base+offset."""
+    a.load_map(R1, map_name)
+    a.mov(R2, FP)
+    a.alu("+=", R2, _KEY)
+    a.mov(R3, base)
+    a.alu("+=", R3, offset)
+    a.mov(R4, 0)  # BPF_ANY
+    a.call("map_update_elem")
+
+
+def _stash_strings(a: Assembler, slots: list[Slot], probe_address: int | None) -> None:
+    """Read the strings into this CPU's "entry_scratch" value (too big for the stack),
+    then stash that by thread in "entry_strings"; each as a record's string slot."""
+    a.store(FP, _ENTRY_VALUES - 8, 0, 4)
+    a.load_map(R1, "entry_scratch")
+    a.mov(R2, FP)
+    a.alu("+=", R2, _ENTRY_VALUES - 8)
+    a.call("map_lookup_elem")
+    a.jump_if("==", R0, 0, "out")
+    a.mov(R7, R0)
+    for position, slot in enumerate(slots):
+        _slot(a, slot, R7, position * slot.size(), probe_address)
+    _stash(a, "entry_strings", R7, 0)
+
+
 def _key(a: Assembler) -> None:
     a.call("get_current_pid_tgid")
     a.store(FP, _KEY, R0, 8)
+
+
+def _unstash_strings(a: Assembler, offsets: list[int], size: int) -> None:
+    """Copy this thread's strings stashed at the entry into the record (empty if none), then drop them."""
+    _key(a)
+    a.load_map(R1, "entry_strings")
+    a.mov(R2, FP)
+    a.alu("+=", R2, _KEY)
+    a.call("map_lookup_elem")
+    a.jump_if("==", R0, 0, "no_entry_strings")
+    a.mov(R8, R0)
+    for position, offset in enumerate(offsets):
+        a.mov(R1, R7)
+        a.alu("+=", R1, offset)
+        a.mov(R2, size)
+        a.mov(R3, R8)
+        a.alu("+=", R3, position * size)
+        a.call("probe_read_kernel")
+    a.load_map(R1, "entry_strings")
+    a.mov(R2, FP)
+    a.alu("+=", R2, _KEY)
+    a.call("map_delete_elem")
+    a.jump("entry_strings_done")
+    a.label("no_entry_strings")
+    for offset in offsets:
+        a.store(R7, offset, 0, 8)
+        a.store(R7, offset + 8, 0, 8)
+    a.label("entry_strings_done")
 
 
 def _unstash(a: Assembler, offsets: list[int]) -> None:
@@ -276,6 +340,7 @@ class Read:
     """How a handler gets one target expression from the record.
 
     form "long": the integer in `slots[0]` (sign-extend from `size` when `signed`);
+    "string": the string slot `slots[0]` (@entry(user_string(...)));
     "pretty": `template` items are text or (slot, format) with format "%d", "%#x" or
     "string" (the string slot, printed quoted); "const": `text` itself.
     """
@@ -314,7 +379,8 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings
     address = attach.get("address") if not attach.get("retprobe") else None
     program = capture_program(layout, probe_index, address, skip_self=True, task=task_offsets(),
                               in_target=attach["kind"] == "uprobe")
-    entry = entry_program(layout, attach["entry_address"]) if layout.entry_slots() else None
+    stashes = layout.entry_slots() or layout.entry_strings()
+    entry = entry_program(layout, attach["entry_address"]) if stashes else None
     return ProbeCapture(layout, program, entry, reads, attach)
 
 
@@ -331,6 +397,8 @@ def _read_for(layout: RecordLayout, capture, maxstringlen: int) -> Read:
                 slot = Slot(recipe, string=True, buffer=maxstringlen) if fmt == "string" else Slot(recipe)
                 template.append((layout.add(slot), fmt))
         return Read("pretty", template=template)
+    if isinstance(capture, EntryString):
+        return Read("string", [layout.add(Slot(capture.pointer, string=True, buffer=maxstringlen, read_at_entry=True))])
     return Read("const", text=str(capture))
 
 

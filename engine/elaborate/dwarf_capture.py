@@ -89,6 +89,14 @@ class PrettyPlan:
         return "".join(i if isinstance(i, str) else ("%s" if i[1] == "string" else i[1]) for i in self.items)
 
 
+@dataclass(frozen=True)
+class EntryString:
+    """`@entry(user_string($ptr))` in a return probe: the string as it is at the function's
+    entry (capture_bpf stashes it there; user_string(@entry($ptr)) reads it at the return)."""
+
+    pointer: Capture  # captured at entry
+
+
 def spelled(expr) -> str:
     """`$p->next->x`, `$argv[0]`: a TargetSymbol as written, for descriptions."""
     text = getattr(expr, "name", "")

@@ -187,11 +187,14 @@ class SymbolResolver(ast.Visitor):
             raise SemanticError(f"while processing probe {_probe_name(self.owner)}").chain(
                 "internal error: @entry is only valid in .return probes", node
             )
+        if _is_entry_string(node):  # the probe's provider reads the string at the entry
+            self.visit(node.operand)
+            self._target(node, write=False)
+            return
         if not isinstance(node.operand, (ast.TargetSymbol, ast.CastOp, ast.EntryOp)):
             raise SemanticError(
                 "@entry of an expression is not supported by this runtime: handlers run after the function "
-                "returns, so only target values are saved at its entry (@entry($var)); "
-                "user_string(@entry($ptr)) reads the string at the return",
+                "returns, so only target values and user_string() of one are saved at its entry",
                 node,
             )
         self.visit(node.operand)
@@ -247,6 +250,13 @@ class SymbolResolver(ast.Visitor):
             value = value if value.expr is not None else TargetValue(value.type, value.capture, value.description, node)
             probe.targets.append(value)
             node.type = value.type
+
+
+def _is_entry_string(node: ast.EntryOp) -> bool:
+    """`@entry(user_string($ptr))`: a string a capture program can read at the entry."""
+    call = node.operand
+    return (isinstance(call, ast.FunctionCall) and call.name == "user_string" and len(call.args) == 1
+            and isinstance(call.args[0], (ast.TargetSymbol, ast.CastOp)))
 
 
 def _defined_value(cond: ast.Expr) -> int | None:

@@ -17,6 +17,7 @@ int main(void)
 	for (int i = 0; i < 2; i++) {
 		total += rewrite(text, i ? "second" : "first");
 		strcpy(text, "before");
+		__asm__ volatile("" : : "r"(text) : "memory");  /* the restore happens, even at -O2 */
 	}
 	printf("%zu\n", total);
 	return 0;

@@ -25,6 +25,7 @@ from engine.elaborate import elf as elfinfo
 from engine.elaborate.dwarf_capture import (
     Capture,
     CaptureProblem,
+    EntryString,
     Place,
     Planner,
     PrettyPlan,
@@ -44,7 +45,7 @@ from engine.elaborate.probes.base import (
     register,
     similar,
 )
-from engine.parse.ast import CastOp, EntryOp, Node, NumberLiteral, ProbePoint, TargetSymbol, Type
+from engine.parse.ast import CastOp, EntryOp, FunctionCall, Node, NumberLiteral, ProbePoint, TargetSymbol, Type
 
 _FUNCTION_SUFFIXES = ("", ".call", ".return", ".inline", ".exported")
 
@@ -136,6 +137,12 @@ class UprobeProvider(ProbeProvider):
         if isinstance(expr, EntryOp):
             if not probe.is_return:
                 raise ResolutionError("@entry is allowed only in .return probes", expr)
+            if isinstance(expr.operand, FunctionCall):  # @entry(user_string($ptr)): symbols._is_entry_string
+                pointer = self.resolve_target(probe, expr.operand.args[0], ctx)
+                if not isinstance(pointer.capture, Capture):
+                    raise ResolutionError("user_string() needs an integer target value", expr.operand.args[0])
+                capture = EntryString(replace(pointer.capture, at_entry=True))
+                return TargetValue(Type.STRING, capture, f"@entry(user_string(...)): string at {capture.pointer.describe()}")
             expr = expr.operand
         if isinstance(expr, CastOp):
             return _cast(self, probe, expr, ctx)

@@ -46,13 +46,14 @@ def _reads(derived: Any) -> list[ast.Node]:
 
 def target_expression(derived: Any, expr: ast.Node, context: str = "c") -> str:
     """C for `expr` in the handler: an int64_t for integer reads, a const char * otherwise.
-    `@entry($x)` is `$x`: pass 2 resolved the operand to its entry value."""
-    if isinstance(expr, ast.EntryOp):
-        return target_expression(derived, expr.operand, context)
+    `@entry($x)` is `$x`: pass 2 resolved the operand to its entry value (but
+    `@entry(user_string($p))` is a read of its own: the string at the entry)."""
     for number, (node, value) in enumerate(zip(_reads(derived), _values(derived))):
         if node is expr:
             function = "stp_bpf_long" if isinstance(value.capture, Capture) else "stp_bpf_string"
             return f"{function}({context}, {number})"
+    if isinstance(expr, ast.EntryOp):
+        return target_expression(derived, expr.operand, context)
     raise KeyError("target expression was not resolved for this probe")
 
 
@@ -110,6 +111,9 @@ class UserProbe:
             if read.form == "long":
                 fields.append(self._field(read.slots[0], "", size=read.size, signed=read.signed))
                 targets.append(f"\t{{STP_BPF_LONG, &{self.c_name}_fields[{first}], 1, NULL}},")
+            elif read.form == "string":
+                fields.append(self._field(read.slots[0], ""))
+                targets.append(f"\t{{STP_BPF_STRING, &{self.c_name}_fields[{first}], 1, NULL}},")
             elif read.form == "pretty":
                 values, trailing = self._template_fields(read)
                 fields += values
@@ -152,6 +156,9 @@ class UserProbe:
             f".entry_offset = {attach['entry_offset']}ULL, "
             if entry is not None else ""
         )
+        strings = self.capture.layout.entry_strings()
+        if strings:  # the runtime sizes the maps of strings read at entry by this
+            entry_fields += f".entry_string_bytes = {planner.MAX_ENTRY_STRINGS * self.capture.layout.slots[strings[0]].size()}, "
         build_id = c_string(attach["build_id"]) if attach.get("build_id") else "NULL"
         return (f"static const struct stp_bpf_uprobe {name}_uprobe = {{.offset = {attach['offset']}ULL, "
                 f".ref_ctr_offset = {attach['ref_ctr_offset']}ULL, .retprobe = {int(attach['retprobe'])}, "
@@ -195,9 +202,10 @@ def _user_string_pointers(derived: Any, body: ast.Node | None) -> list[Any]:
         return []
     longs = {id(node): value.capture for node, value in zip(_reads(derived), _values(derived))
              if isinstance(value.capture, Capture) and value.capture.size == 8}
+    at_entry = {id(node.operand) for node in ast.walk(body) if isinstance(node, ast.EntryOp)}  # read there
     found = []
     for node in ast.walk(body):
-        if isinstance(node, ast.FunctionCall) and node.name in USER_STRING_FUNCTIONS and node.args:
+        if isinstance(node, ast.FunctionCall) and node.name in USER_STRING_FUNCTIONS and node.args and id(node) not in at_entry:
             pointer = node.args[0].operand if isinstance(node.args[0], ast.EntryOp) else node.args[0]
             recipe = longs.get(id(pointer))
             if recipe is not None and recipe.memory != "kernel" and recipe not in found:
