@@ -8,7 +8,9 @@ For a handler aggregate.py found eligible, each derived probe's program becomes
              stamped with the time the key was first seen); the entry pointers are
              kept on the stack
     phase 2: per statement with an entry, its value added (count, sum, min, max,
-             histogram bucket)
+             sum of squares, histogram bucket)
+    then:    the deletes from stashes of times (the latency pattern), and the probe's
+             hit counted in "agg_hits"
     fallback: the unchanged capture program, reached when a map is full: the record
              goes to the ring and the user-space handler does the work, so nothing is
              lost and nothing is counted twice (phase 1 changes no total)
@@ -137,7 +139,8 @@ def _linear_buckets(start: int, stop: int, interval: int) -> int:
     """As stat.c's linear_buckets: the range, an underflow and an overflow bucket."""
     if interval <= 0:
         return 0
-    n = int((stop - start) / interval) + 3
+    span = stop - start
+    n = (abs(span) // interval) * (1 if span >= 0 else -1) + 3  # C's division truncates toward 0
     return n if 3 <= n <= 128 else 0
 
 
