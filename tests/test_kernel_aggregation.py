@@ -228,6 +228,8 @@ def test_a_stash_read_in_user_space_keeps_its_probes_there(probed):
         ("for (i = 0; i < 2; i++) n++", "", "has a loop"),
         ("n++", "probe process(\"PROBED\").function(\"greet\") { if (n > 3) m[1]++ }",
          "global n is also read by the handler of"),
+        ("n++", "probe process(\"PROBED\").function(\"greet\") if (n > 3) { m[1]++ }",
+         "global n is also read by the handler of"),
     ],
 )
 def test_ineligible_handlers_say_why(probed, handler, extra, reason):

@@ -25,6 +25,7 @@ from engine.translate.stats import stat_specs
 from engine.translate.unit import Frame, TranslateError, Unit, runtime_type
 
 _LIMITS = ("MAXSTRINGLEN", "MAXACTION_INTERRUPTIBLE", "MAXNESTING", "MAXMAPENTRIES", "MAXERRORS", "MAXSKIPPED")
+_MERGE_FIRST = ("stp_bpf_agg_sync(c);", "if (c->last_error) goto out;")  # runtime_c/bpf_agg_merge.c
 _BUILTIN_KINDS = {"begin": "STP_PROBE_BEGIN", "end": "STP_PROBE_END", "error": "STP_PROBE_ERROR"}
 
 
@@ -151,7 +152,7 @@ class Declarations:
             return ()
         if not self.aggregation.reads_aggregated(probe.body):
             return ()
-        return ("stp_bpf_agg_sync(c);", "if (c->last_error) goto out;")
+        return _MERGE_FIRST
 
     def target_hook(self, derived: Any):
         def hook(expr: ast.Expr, emitter: ExprEmitter) -> str:
@@ -170,6 +171,8 @@ class Declarations:
             frame = Frame(self.unit, probe=probe, family=derived.family)
             cond = ExprEmitter(frame).visit(derived.condition)
             decls = "\n  ".join(frame.declarations)
+            if self.aggregation.reads_aggregated(derived.condition):
+                decls += "\n  " + "\n  ".join(_MERGE_FIRST)
             wrapper = (
                 f"static void {name}(struct context *c)\n{{\n  {decls}\n  if (!({cond})) return;\n"
                 f"  {handler}(c);\n  return;\nout: __attribute__((unused)) ;\n}}\n"

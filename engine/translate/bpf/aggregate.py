@@ -451,7 +451,8 @@ def _global_problems(program: Any, kernel: list[ast.Probe], plan: AggregationPla
     for probe in program.probes:
         is_kernel = probe in kernel
         where = probe.derived[0].point if probe.derived else "a probe"
-        for node in _reachable(probe.body):
+        conditions = [d.condition for d in probe.derived if d.condition is not None]
+        for node in [n for root in [probe.body, *conditions] for n in _reachable(root)]:
             if isinstance(node, ast.DeleteStatement):
                 decl = _global_target(node.target, scope)[0]
                 if decl is not None:
