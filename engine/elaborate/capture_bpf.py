@@ -120,9 +120,9 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
         if index not in entry and index not in late and index not in strings:
             _slot(a, slot, R7, layout.offset(index), probe_address)
     if entry:
-        _unstash(a, [layout.offset(i) for i in entry])
+        _unstash(a, "entry", [layout.offset(i) for i in entry], 8)
     if strings:
-        _unstash_strings(a, [layout.offset(i) for i in strings], layout.slots[strings[0]].size())
+        _unstash(a, "entry_strings", [layout.offset(i) for i in strings], layout.slots[strings[0]].size())
     for index in late:
         slot = layout.slots[index]
         a.load(R1, R7, layout.offset(layout.slots.index(Slot(slot.capture))), 8)
@@ -194,13 +194,10 @@ def entry_program(layout: RecordLayout, probe_address: int | None = None) -> Pro
 
 def _stash(a: Assembler, map_name: str, base: Reg, offset: int) -> None:
     """map_name[this thread] = the value at base+offset."""
-    a.load_map(R1, map_name)
-    a.mov(R2, FP)
-    a.alu("+=", R2, _KEY)
     a.mov(R3, base)
     a.alu("+=", R3, offset)
     a.mov(R4, 0)  # BPF_ANY
-    a.call("map_update_elem")
+    _by_thread(a, map_name, "map_update_elem")
 
 
 def _stash_strings(a: Assembler, slots: list[Slot], probe_address: int | None) -> None:
@@ -223,55 +220,40 @@ def _key(a: Assembler) -> None:
     a.store(FP, _KEY, R0, 8)
 
 
-def _unstash_strings(a: Assembler, offsets: list[int], size: int) -> None:
-    """Copy this thread's strings stashed at the entry into the record (empty if none), then drop them."""
+def _unstash(a: Assembler, map_name: str, offsets: list[int], size: int) -> None:
+    """Copy this thread's values stashed at the entry in `map_name`, `size` bytes each,
+    into the record at `offsets`, then drop them; if there are none, zeros (an integer
+    0, an empty string slot)."""
     _key(a)
-    a.load_map(R1, "entry_strings")
-    a.mov(R2, FP)
-    a.alu("+=", R2, _KEY)
-    a.call("map_lookup_elem")
-    a.jump_if("==", R0, 0, "no_entry_strings")
+    _by_thread(a, map_name, "map_lookup_elem")
+    a.jump_if("==", R0, 0, f"no_{map_name}")
     a.mov(R8, R0)
     for position, offset in enumerate(offsets):
+        if size == 8:
+            a.load(R1, R8, 8 * position, 8)
+            a.store(R7, offset, R1, 8)
+            continue
         a.mov(R1, R7)
         a.alu("+=", R1, offset)
         a.mov(R2, size)
         a.mov(R3, R8)
         a.alu("+=", R3, position * size)
         a.call("probe_read_kernel")
-    a.load_map(R1, "entry_strings")
-    a.mov(R2, FP)
-    a.alu("+=", R2, _KEY)
-    a.call("map_delete_elem")
-    a.jump("entry_strings_done")
-    a.label("no_entry_strings")
+    _by_thread(a, map_name, "map_delete_elem")
+    a.jump(f"{map_name}_done")
+    a.label(f"no_{map_name}")
     for offset in offsets:
-        a.store(R7, offset, 0, 8)
-        a.store(R7, offset + 8, 0, 8)
-    a.label("entry_strings_done")
+        for word in range(0, min(size, STRING_HEADER), 8):
+            a.store(R7, offset + word, 0, 8)
+    a.label(f"{map_name}_done")
 
 
-def _unstash(a: Assembler, offsets: list[int]) -> None:
-    """Copy this thread's stashed entry values into the record (zeros if none), then drop them."""
-    _key(a)
-    a.load_map(R1, "entry")
+def _by_thread(a: Assembler, map_name: str, helper: str) -> None:
+    """helper(map_name, &this thread's key)."""
+    a.load_map(R1, map_name)
     a.mov(R2, FP)
     a.alu("+=", R2, _KEY)
-    a.call("map_lookup_elem")
-    a.jump_if("==", R0, 0, "no_entry")
-    a.mov(R8, R0)
-    for position, offset in enumerate(offsets):
-        a.load(R1, R8, 8 * position, 8)
-        a.store(R7, offset, R1, 8)
-    a.load_map(R1, "entry")
-    a.mov(R2, FP)
-    a.alu("+=", R2, _KEY)
-    a.call("map_delete_elem")
-    a.jump("entry_done")
-    a.label("no_entry")
-    for offset in offsets:
-        a.store(R7, offset, 0, 8)
-    a.label("entry_done")
+    a.call(helper)
 
 
 def _slot(a: Assembler, slot: Slot, base: Reg, offset: int, probe_address: int | None) -> None:
