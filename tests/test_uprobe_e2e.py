@@ -275,6 +275,25 @@ def test_inline_probe_fires_at_the_inlined_instance(tmp_path):
     assert without.stdout == "258\n"
 
 
+@pytest.mark.parametrize("opt, body, expected", [
+    ("-O0", 'printf("%s %s %d\\n", pp(), user_string($s), $most)', ["first 5", "second 5"]),
+    ("-O2", 'printf("%s\\n", pp())', ["", ""]),  # no variables at -O2: stap lists none either
+])
+def test_inline_probe_values_at_each_inlined_call(opt, body, expected):
+    """An always_inline function: one probe per inlined copy, its parameters read in the
+    frame of the function it was inlined into; .call does not take it."""
+    require_root()
+    path = build("buffers", opt)
+    result = pystap("-e", f'probe process("{path}").function("bounded").inline {{ {body} }}', "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    point = f'process("{path}").function("bounded@{REPO / "tests" / "programs" / "buffers.c"}:7").inline'
+    lines = result.stdout.splitlines()
+    lines.remove("10")
+    assert lines == [f"{point} {value}".rstrip() for value in expected]
+    refused = pystap("-p2", "-e", f'probe process("{path}").function("bounded").call {{ }}')
+    assert refused.returncode == 1 and "no match" in refused.stderr
+
+
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 def test_return_probe_strings_are_read_at_the_return(opt):
     """user_string($text) (and user_string(@entry($text))) in a return probe: the pointer
@@ -288,5 +307,5 @@ def test_return_probe_strings_are_read_at_the_return(opt):
     result = pystap("-e", body, "-c", str(path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    lines.remove("11")  # the program's own output, in any order with the handlers'
-    assert lines == ["first|first|before|5", "second|second|before|6"]
+    lines.remove("10")  # the program's own output, in any order with the handlers'
+    assert lines == ["first|first|before|5", "second|second|before|5"]

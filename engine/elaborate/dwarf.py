@@ -31,7 +31,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 16  # bump when the pickled shape changes
+INDEX_FORMAT = 17  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -280,6 +280,14 @@ def _origin(die):
     return die
 
 
+def _enclosing_subprogram(die):
+    """The function an inlined copy sits in: its variables live in that function's frame."""
+    parent = die.get_parent()
+    while parent is not None and parent.tag != "DW_TAG_subprogram":
+        parent = parent.get_parent()
+    return parent if parent is not None else die
+
+
 def _type_ref(die) -> int | None:
     if "DW_AT_type" not in die.attributes:
         return None
@@ -383,7 +391,7 @@ class _CuIndexer:
             unit=self.cu.cu_offset,
             inlined=inlined,
             external=bool(_attr(origin, "DW_AT_external", False)),
-            frame_base=self._location(die, "DW_AT_frame_base"),
+            frame_base=self._location(_enclosing_subprogram(die) if inlined else die, "DW_AT_frame_base"),
             return_type=_type_ref(origin),
             die=die.offset,
         )
