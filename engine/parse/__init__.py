@@ -4,12 +4,14 @@
     parse_text(text, name, ...) -> StapFile        (raises DiagnosticError)
     parse_file(path, is_tapset=..., session_conditions=...) -> StapFile
 
-Like stap's pass 1, the whole library is parsed (every .stp under the tapset
+Like stap's pass 1, the whole library is read (every .stp under the tapset
 search path; .stpm macro files first, their macros visible everywhere); pass 2
-links only what the script uses. Library parses are cached by content hash (see
-`cache.py`) and summarised in an index of the names each file defines (see
-`index.py`), so a warm pass 1 only stats the files: the library is a lazy
-sequence whose files are unpickled when pass 2 first links them.
+links only what the script uses. So a library file new to pass 1 is outlined
+(`outline.py`: its top level parsed, its bodies skipped) and summarised in an
+index of the names it defines (`index.py`); a warm pass 1 only stats the files.
+The library is a lazy sequence whose files are parsed in full (or unpickled:
+full parses are cached by content hash, `cache.py`) when pass 2 first links
+them; `-v -p1`, which prints them all, parses them all in pass 1, as stap does.
 """
 
 from __future__ import annotations
@@ -74,9 +76,8 @@ def run(session, previous=None) -> PassResult:
     options = session.options
     conditions = machine_conditions(guru=options.guru)
     cache = ParseCache.default()
-    library, macros, diagnostics = parse_library(options.include_dirs, conditions, cache)
-    if options.verbose and options.last_pass == 1:  # -v -p1 prints every library file
-        diagnostics += library.parse_all()
+    every_body = bool(options.verbose) and options.last_pass == 1  # -v -p1 prints every library file
+    library, macros, diagnostics = parse_library(options.include_dirs, conditions, cache, every_body=every_body)
     macro_files = [str(p) for p in library_files(options.include_dirs, conditions)[0]]
     try:
         text, name = _user_source(options)
@@ -186,15 +187,25 @@ def _too_deep(root: ast.Node):
 
 
 def parse_library(
-    include_dirs: list[str], conditions: Conditions, cache: "ParseCache | None" = None, roots: list[Path] | None = None
+    include_dirs: list[str],
+    conditions: Conditions,
+    cache: "ParseCache | None" = None,
+    roots: list[Path] | None = None,
+    every_body: bool = False,
 ) -> tuple[LibraryFiles, dict[str, Macro], list[Diagnostic]]:
     """Parse the tapset search path (or `roots`): .stpm macro files first, then every .stp.
 
     The .stp files come back as a lazy sequence: validated through the index,
-    each unpickled on first access.
+    each unpickled (or parsed in full) on first access. Files new to the index are
+    outlined (outline.py), or parsed in full with `every_body` (and then all of
+    them are, as `-v -p1` prints them all; files with errors are dropped with
+    warnings, as stap skips them).
     """
     with _bulk_allocation():
-        return _parse_library(include_dirs, conditions, cache, roots)
+        library, macros, diagnostics = _parse_library(include_dirs, conditions, cache, roots, every_body)
+        if every_body:
+            diagnostics += library.parse_all()
+        return library, macros, diagnostics
 
 
 @contextlib.contextmanager
@@ -216,7 +227,7 @@ def _bulk_allocation():
             gc.enable()
 
 
-def _parse_library(include_dirs, conditions, cache, roots):
+def _parse_library(include_dirs, conditions, cache, roots, every_body):
     macro_files, script_files = library_files(include_dirs, conditions, roots)
     macros: dict[str, Macro] = {}
     diagnostics: list[Diagnostic] = []
@@ -232,7 +243,7 @@ def _parse_library(include_dirs, conditions, cache, roots):
         except OSError:
             continue
     digest = _macros_digest(macro_files)
-    library, warnings = index_library(script_files, conditions, macros, digest, cache or ParseCache(None))
+    library, warnings = index_library(script_files, conditions, macros, digest, cache or ParseCache(None), every_body)
     return library, macros, diagnostics + warnings
 
 

@@ -40,9 +40,10 @@ class ParseCache:
             cls._default = cls(cache_root())
         return cls._default
 
-    def key(self, data: bytes, conditions: Conditions, macros_digest: str) -> str:
+    def key(self, path: Path, data: bytes, conditions: Conditions, macros_digest: str) -> str:
+        """The entry's name. The path counts too: a parse's nodes and tokens name their file."""
         digest = hashlib.sha256(data)
-        digest.update(f"\0{FORMAT_VERSION}\0{conditions.key()}\0{macros_digest}".encode())
+        digest.update(f"\0{FORMAT_VERSION}\0{conditions.key()}\0{macros_digest}\0{path}".encode())
         return digest.hexdigest()
 
     def parse(
@@ -52,7 +53,7 @@ class ParseCache:
         from engine.parse import parse_text
 
         data = Path(path).read_bytes() if data is None else data
-        key = self.key(data, conditions, macros_digest)
+        key = self.key(path, data, conditions, macros_digest)
         hit = self.load(key)
         if hit is not None:
             self.hits += 1
@@ -80,7 +81,7 @@ class ParseCache:
         from engine.parse import parse_with_macros
 
         data = Path(path).read_bytes()
-        key = self.key(data, conditions, "macros")
+        key = self.key(path, data, conditions, "macros")
         hit = self.load(key)
         if hit is not None:
             return hit

@@ -1,13 +1,15 @@
 """The tapset library as an index of names, its files loaded one by one on demand.
 
-stap's pass 1 parses every tapset file. We parse each file once (cold) and keep a
-small index, in memory and on disk: for each file its stamp (mtime, size), its
-parse-cache key, and the names it defines (public functions and globals, probe-alias
-points) or the warnings it gave. A warm pass 1 stats the files and reads the index,
-loading no AST at all; pass 2's linker asks the index which files define what the
-script uses and loads (unpickles) only those, the first time it needs them.
+stap's pass 1 parses every tapset file. We outline each file once (cold: its top
+level parsed, its bodies skipped, see outline.py) and keep a small index, in memory
+and on disk: for each file its stamp (mtime, size), its parse-cache key, and the
+names it defines (public functions and globals, probe-alias points) or the warnings
+its top level gave. A warm pass 1 stats the files and reads the index, loading no
+AST at all; pass 2's linker asks the index which files define what the script uses
+and loads only those, the first time it needs them: unpickled from the parse cache,
+or parsed in full (and cached), when an error in a body is reported.
 
-A file whose stamp changed (or a new file) is parsed again; an edit that keeps a
+A file whose stamp changed (or a new file) is outlined again; an edit that keeps a
 file's size and mtime would go unseen, as with make.
 """
 
@@ -123,15 +125,15 @@ def stamp(path: Path) -> tuple[int, int] | None:
 
 
 def index_library(
-    script_files: list[Path], conditions: Conditions, macros: dict, digest: str, cache: ParseCache
+    script_files: list[Path], conditions: Conditions, macros: dict, digest: str, cache: ParseCache, full: bool = False
 ) -> tuple[LibraryFiles, list[Diagnostic]]:
-    """Validate the index against the files' stamps, parsing only files new or changed."""
+    """Validate the index against the files' stamps, outlining (or with `full`, parsing) files new or changed."""
     key = _index_key(script_files, conditions, digest)
     known: dict[str, FileSummary] = cache.load(key) or {}
     current: dict[str, FileSummary] = {}
     outliner = Outliner(conditions, macros)
     for path in script_files:
-        summary = _summary(path, known.get(str(path)), outliner, digest, cache)
+        summary = _summary(path, known.get(str(path)), outliner, digest, cache, full)
         if summary is not None:
             current[str(path)] = summary
     if current.keys() != known.keys() or any(current[p] is not known[p] for p in current):
@@ -146,8 +148,8 @@ def _index_key(script_files: list[Path], conditions: Conditions, digest: str) ->
     return "index-" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _summary(path, known, outliner: Outliner, digest, cache) -> FileSummary | None:
-    """The file's entry: the known one if its stamp is unchanged, else from an outline of it."""
+def _summary(path, known, outliner: Outliner, digest, cache, full: bool) -> FileSummary | None:
+    """The file's entry: the known one if its stamp is unchanged, else from an outline of it (or a full parse)."""
     current = stamp(path)
     if current is None:
         return None
@@ -157,9 +159,9 @@ def _summary(path, known, outliner: Outliner, digest, cache) -> FileSummary | No
         data = path.read_bytes()
     except OSError:
         return None
-    key = cache.key(data, outliner.conditions, digest)
-    stapfile = outliner.outline(data.decode("utf-8", "surrogateescape"), str(path))
-    if stapfile is None:  # no body to skip, or an error the full parse reports
+    key = cache.key(path, data, outliner.conditions, digest)
+    stapfile = None if full else outliner.outline(data.decode("utf-8", "surrogateescape"), str(path))
+    if stapfile is None:  # parsed in full: no body to skip, an error stap's way, or asked to
         try:
             stapfile = cache.parse(path, outliner.conditions, outliner.macros, digest, data)
         except DiagnosticError as error:
