@@ -460,15 +460,20 @@ class _Emitter:
             elif expr.op == "~":
                 a.alu("^=", R1, -1)
         elif isinstance(expr, ast.BinaryExpr):
-            self.integer(A.Value(expr.left, env), depth)
-            a.store(FP, _TEMPS - 8 * depth, R1, 8)
-            self.integer(A.Value(expr.right, env), depth + 1)
-            a.mov(R2, R1)
-            a.load(R1, FP, _TEMPS - 8 * depth, 8)
+            self.operands(A.Value(expr.left, env), A.Value(expr.right, env), depth)
             op = {">>": "s>>="}.get(expr.op, expr.op + "=")
             a.alu(op, R1, R2)
         else:
             raise A.NotEligible(f"cannot compute {type(expr).__name__} in the kernel")
+
+    def operands(self, left: A.Value, right: A.Value, depth: int) -> None:
+        """r1 = left, r2 = right (left waits in the temporary of `depth`)."""
+        a = self.a
+        self.integer(left, depth)
+        a.store(FP, _TEMPS - 8 * depth, R1, 8)
+        self.integer(right, depth + 1)
+        a.mov(R2, R1)
+        a.load(R1, FP, _TEMPS - 8 * depth, 8)
 
     def context(self, name: str) -> None:
         a = self.a
@@ -523,11 +528,7 @@ class _Emitter:
             equal = (expr.op == "==") == truth
             self.comm_equals(A.string_comparison(expr), equal, label)
         elif isinstance(expr, ast.ComparisonExpr):
-            self.integer(A.Value(expr.left, env), depth)
-            a.store(FP, _TEMPS - 8 * depth, R1, 8)
-            self.integer(A.Value(expr.right, env), depth + 1)
-            a.mov(R2, R1)
-            a.load(R1, FP, _TEMPS - 8 * depth, 8)
+            self.operands(A.Value(expr.left, env), A.Value(expr.right, env), depth)
             op = expr.op if truth else _NEGATED[expr.op]
             a.jump_if(_SIGNED.get(op, op), R1, R2, label)
         else:
