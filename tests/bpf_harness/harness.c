@@ -13,10 +13,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpf_runtime.h"
 #include "print_record.h"
+
+/* The session's side that bpf_process.c asks about: the harness runs no script, so
+ * there is no -x/-c target. */
+int64_t stp_target_pid(void) { return 0; }
+int stp_target_has_command(void) { return 0; }
+
+uint64_t stp_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
 
 static void *read_program(const char *path, uint32_t *n_insns)
 {
