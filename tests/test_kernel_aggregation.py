@@ -57,7 +57,7 @@ def both_ways(script: str, *args: str) -> tuple[str, list[str]]:
     assert kernel.returncode == 0, kernel.stderr
     assert user.returncode == 0, user.stderr
     assert all("kernel aggregation disabled" in line for line in paths(user.stderr))
-    assert kernel.stdout == user.stdout
+    assert kernel.stdout == user.stdout, (kernel.stderr, user.stderr)
     return kernel.stdout, paths(kernel.stderr)
 
 
