@@ -199,7 +199,6 @@ class ElfImage:
     sdt_notes: list[SdtNote] = field(default_factory=list)
     needed: list[str] = field(default_factory=list)  # DT_NEEDED libraries
     runpath: list[str] = field(default_factory=list)  # DT_RUNPATH / DT_RPATH directories, $ORIGIN expanded
-    entry: int = 0  # e_entry: where a process running this executable starts (0 for most libraries)
 
     def file_offset(self, address: int) -> int:
         """The file offset of link-time `address` (what uprobe_events / the PMU take)."""
@@ -254,7 +253,6 @@ def _image(path: str, elf: ELFFile, symbols: bool) -> ElfImage:
         segments=_segments(elf),
         needed=_needed(elf),
         runpath=_runpath(elf, path),
-        entry=elf["e_entry"],
     )
     image.sdt_notes = _sdt_notes(elf)
     return image
