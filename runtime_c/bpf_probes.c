@@ -214,11 +214,11 @@ uint64_t stp_bpf_lost(uint32_t probe)
 	return __atomic_load_n(&state.lost[probe], __ATOMIC_RELAXED);
 }
 
-/* Detach in reverse order of attachment: perf events first, then programs and maps. */
+/* Detach: perf events and programs (together, see stp_bpf_close_all), then the maps. */
 void stp_bpf_stop(void)
 {
-	while (state.n_fds > 0)
-		close(state.fds[--state.n_fds]);
+	stp_bpf_close_all(state.fds, state.n_fds);
+	state.n_fds = 0;
 	stp_bpf_uprobe_forget();
 	stp_bpf_ring_close(state.ring);
 	state.ring = NULL;

@@ -151,6 +151,7 @@ int stp_tracefs_event_id(const char *system_event);
 uint64_t stp_tracefs_format_digest(const char *system_event);
 int stp_bpf_attach_tracepoint(int prog_fd, const char *system_event);
 int stp_bpf_attach_perf(int prog_fd, uint32_t type, uint64_t config, uint64_t period, int pid, int cpu);
+void stp_bpf_close_all(const int *fds, uint32_t n);  /* detaching waits for RCU: a child does it */
 
 struct stp_bpf_ring;
 struct stp_bpf_ring *stp_bpf_ring_open(int map_fd, uint32_t bytes);
