@@ -1,7 +1,7 @@
 """Builds AST nodes from the LALR parser's reductions, and nothing else.
 
-Lark calls one method per grammar rule (or alias) while it parses, with all the
-rule's tokens kept, so every node gets the span of its first token. Checks that
+The parser (parser.py) calls one method per grammar rule (or alias) as it reduces,
+with all the rule's tokens kept, so every node gets the span of its first token. Checks that
 need context stap's parser does while parsing (number ranges, `return` outside a
 function, embedded code without -g) raise `ParseProblem` with the token to blame.
 """
@@ -9,8 +9,6 @@ function, embedded code without -g) raise `ParseProblem` with the token to blame
 from __future__ import annotations
 
 import re
-
-from lark import Transformer
 
 from engine.diagnostics import Span
 from engine.parse import ast
@@ -60,10 +58,6 @@ def parse_number(token: Token) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _nodes(children) -> list:
-    return [c for c in children if not isinstance(c, Token)]
-
-
 def assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
     """The file of the top-level items the parser returned, sorted by kind."""
     stapfile = ast.StapFile(name, privileged=privileged)
@@ -81,11 +75,10 @@ def assemble(items: list, name: str, privileged: bool) -> ast.StapFile:
     return stapfile
 
 
-class Builder(Transformer):
-    """One method per rule; `children` hold every token of the rule, in order."""
+class Builder:
+    """One method per rule (or `-> alias`); `c` holds the rule's children, every token included."""
 
     def __init__(self, context: "ParseContext"):
-        super().__init__()
         self.context = context
 
     # -- top level ----------------------------------------------------------------
@@ -116,16 +109,25 @@ class Builder(Transformer):
 
     def point(self, c):
         """One written point: a ProbePoint per `{a,b}` alternative, sharing the suffix."""
-        points = c[0]
-        for item in c[1:]:
-            for point in points:
-                if item == "?":
-                    point.optional = True
-                elif item == "!":
-                    point.optional = point.sufficient = True
-                else:
-                    point.condition = item
+        points, suffix = c[0], c[1:]
+        flags = suffix.pop(0) if suffix and isinstance(suffix[0], list) else []  # `?` and `!` tokens
+        for point in points:
+            for flag in flags:
+                point.optional = True
+                point.sufficient = point.sufficient or flag == "!"
+            if suffix:
+                point.condition = suffix[0]
         return points
+
+    def _list(self, c):
+        """The first item of a left-recursive list (or none): `list_more` appends the others."""
+        return c
+
+    point_flags = global_vars = params = key_vars = index_list = target_components = _list
+
+    def list_more(self, c):
+        c[0].append(c[-1])  # after the separator, if any
+        return c[0]
 
     def point_path_more(self, c):
         """All expansions of `a.{b,c}.d`, each a ProbePoint (alternatives may carry flags)."""
@@ -142,7 +144,7 @@ class Builder(Transformer):
         return [ast.ProbePoint([component], span=where)]
 
     def point_alternatives(self, c):
-        return [point for points in c[1:-1:2] for point in points]
+        return c[1]
 
     def point_condition(self, c):
         return c[2]
@@ -163,11 +165,10 @@ class Builder(Transformer):
     # -- globals -------------------------------------------------------------------
 
     def global_decl(self, c):
-        return _nodes(c)
+        return c[1]
 
     def private_decl(self, c):
-        items = _nodes(c[1:])
-        item = items[0] if len(items) == 1 and not isinstance(items[0], ast.VarDecl) else items
+        item = c[1]  # a FunctionDecl, or a list of VarDecls
         for node in item if isinstance(item, list) else [item]:
             node.private = True
         return item
@@ -220,9 +221,6 @@ class Builder(Transformer):
         if isinstance(item, Token):
             return ast.EmbeddedCode(item.value, span=span(item))
         return item
-
-    def params(self, c):
-        return c[::2]
 
     def param(self, c):
         decl = ast.VarDecl(c[0].value, span=span(c[0]))
@@ -334,7 +332,7 @@ class Builder(Transformer):
         return value, c[-1], sort
 
     def foreach_keys(self, c):
-        return [item for item in c if isinstance(item, tuple)]
+        return c if len(c) == 1 else c[1]  # `k` or `[k1, k2]`
 
     def key_var(self, c):
         return ast.Symbol(c[0].value, span=span(c[0])), (c[1] if len(c) > 1 else 0)
@@ -482,9 +480,6 @@ class Builder(Transformer):
         c[0].separators.append(c[1])
         return c[0]
 
-    def index_list(self, c):
-        return c[::2]
-
     def index_item(self, c):
         return c[0]
 
@@ -508,9 +503,6 @@ class Builder(Transformer):
         name, _, cu_name = strings[0].value.partition("@")
         module = strings[1].value if len(strings) > 1 else None
         return ast.AtVarOp(name, cu_name or None, module, components, pretty, span=span(c[0]))
-
-    def target_components(self, c):
-        return c
 
     def member(self, c):
         name, pretty = _split_pretty(c[1].value, 0)

@@ -3,15 +3,14 @@
 Hand-written rather than generated because stap's lexer has context lark's cannot
 express: embedded C between `%{` and `%}` is one opaque token, `#`, `//` and `/* */`
 are comments, `@name` spells operators and macro calls, and string escapes are kept
-as written (stap passes them through to C). Tokens are lark `Token`s so the LALR
-parser consumes them directly; each also carries its `SourceFile`.
+as written (stap passes them through to C). A token's kind is the grammar's
+terminal name, so the LALR driver (parser.py) consumes tokens directly; each also
+carries its `SourceFile`.
 """
 
 from __future__ import annotations
 
 import re
-
-from lark import Token as LarkToken
 
 from engine.diagnostics import SourceFile
 
@@ -72,21 +71,21 @@ _TOKEN_RE = re.compile(
 _KEEP_BACKSLASH = frozenset("abtnvfr01234567\\x")
 
 
-class Token(LarkToken):
-    """A lark token that remembers its source file (for carets and privilege checks).
+class Token(str):
+    """A token: its text (the str), kind and place, and its source file (for carets and privilege checks)."""
 
-    Of lark's fields, `type`, `value`, `line` and `column` are set; `start_pos` and
-    the end positions are not (nothing reads them).
-    """
+    __slots__ = ("type", "value", "line", "column", "file", "spaced")
 
-    __slots__ = ("file", "spaced")
-
+    type: str  # the grammar's terminal name
+    value: str
+    line: int
+    column: int
     file: SourceFile
     spaced: bool  # preceded by whitespace or a comment (probe-point names must be glued)
     junk: "Junk | None" = None  # see JunkToken
 
     def __reduce__(self):
-        # lark's Token pickles only its own fields; keep ours (the macro cache stores tokens)
+        # the macro cache stores tokens
         return (_rebuild, (self.type, self.value, self.file, self.line, self.column, self.spaced, self.junk))
 
 
@@ -107,7 +106,7 @@ _new_str = str.__new__
 
 
 def make_token(kind: str, value: str, file: SourceFile, line: int, col: int, spaced: bool = True, cls=Token) -> Token:
-    token = _new_str(cls, value)  # lark's Token.__new__ does much more than we need
+    token = _new_str(cls, value)
     token.type = kind
     token.value = value
     token.line = line

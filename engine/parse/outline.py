@@ -5,11 +5,11 @@ though, is which file defines which function, global and probe alias (the index,
 `index.py`); it links only the few files a script uses, and a file is parsed in
 full when it is first linked (`LibraryFiles.load`). So a library file the index
 does not know yet is outlined: a quick scan finds the braces of each function and
-probe body, the tokenizer steps over their text (each body becomes one BODY
-token), and the same LALR grammar reads the rest -- declarations, probe points,
-globals, macros, conditionals -- with BODY standing where a body may stand. This
-is what makes a cold pass 1 over the whole library cheap: most of a tapset's
-tokens are in bodies.
+probe body and the text of each top-level `@define`, the tokenizer steps over them
+(each body becomes one BODY token, each macro body one MACRO_BODY token), and the
+same LALR grammar reads the rest -- declarations, probe points, globals,
+conditionals -- with BODY standing where a body may stand. This is what makes a
+cold pass 1 over the whole library cheap: most of a tapset's tokens are in bodies.
 
 An outline must list exactly the top-level items a full parse finds, so a body is
 skipped only when skipping it cannot change the top level:
@@ -17,7 +17,8 @@ skipped only when skipping it cannot change the top level:
   it has brace-balanced branches, every macro it calls is balanced too (checked
   once the file's own macros are known), and it defines no macro;
 - the parser must take it as a body: BODY is accepted only where a body may stand,
-  so a skipped `{` that was anything else (a probe point's `{a,b}`) is a parse error;
+  so a skipped `{` that was anything else (a probe point's `{a,b}`) is a parse error,
+  as is a file macro expanded where the outline reads (MACRO_BODY reaches the parser);
 - the file contains no `$#` (`a$#` is an identifier and a comment, `$#` alone
   the argument count: the scan cannot tell them apart).
 Otherwise the file, or the doubtful body, is read in full. A parse error inside a

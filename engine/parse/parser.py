@@ -1,11 +1,13 @@
-"""Drives lark's LALR parser over preprocessed tokens, with stap's error recovery.
+"""Drives an LALR(1) parser built by lark over preprocessed tokens, with stap's error recovery.
 
-Tokens are fed one at a time to lark's parser state (the tokenizer already did
-lark's lexer's job). On an error the parse of the current top-level item is
-abandoned, the error reported in stap's words (see `errors.py`), and tokens are
-skipped up to the next `probe`, `global`, `private`, `function` or `%{`, where a
-fresh parse starts: the recovery stap's parser does, so several errors are
-reported at once.
+lark analyses grammar.lark once; its tables, re-keyed for the tight driver loop
+below, are cached on disk (named after the grammar's hash), so parsing needs
+neither lark nor its grammar analysis: tokens (the tokenizer already did lark's
+lexer's job) are fed one at a time to this driver, which calls one builder method
+per reduction. On an error the parse of the current top-level item is abandoned,
+the error reported in stap's words (see `errors.py`), and tokens are skipped up to
+the next `probe`, `global`, `private`, `function` or `%{`, where a fresh parse
+starts: the recovery stap's parser does, so several errors are reported at once.
 """
 
 from __future__ import annotations
@@ -13,16 +15,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import pickle
 from importlib import resources
 from pathlib import Path
-
-from lark import Lark, Token as LarkToken
-from lark.lexer import Lexer
 
 from engine.diagnostics import Diagnostic
 from engine.parse.builder import Builder, ParseContext, ParseProblem, span
 from engine.parse.errors import unexpected_token_message
-from engine.parse.lexer import Token, describe
+from engine.parse.lexer import Token, describe, make_token
 
 SYNC_TYPES = frozenset({"PROBE", "GLOBAL", "PRIVATE", "FUNCTION", "EMBEDDED"})
 # What the driver watches for, in one lookup per token: brackets change the nesting
@@ -30,45 +30,20 @@ SYNC_TYPES = frozenset({"PROBE", "GLOBAL", "PRIVATE", "FUNCTION", "EMBEDDED"})
 _TRACKED: dict[str, int | str] = {"LBRACE": 1, "LPAR": 1, "LSQB": 1, "RBRACE": -1, "RPAR": -1, "RSQB": -1}
 _TRACKED |= {kind: kind.lower() for kind in SYNC_TYPES}
 MAX_NESTING = 2000  # deeper brackets are refused (stap would exhaust its stack)
-
-
-class _NoLexer(Lexer):
-    """Placeholder: tokens come from engine/parse/lexer.py, fed by `parse_tokens`."""
-
-    def __init__(self, conf):
-        pass
-
-    def lex(self, state, parser_state):
-        return iter(())
-
-
-@functools.cache
-def _lark() -> tuple[Lark, Builder]:
-    builder = Builder(ParseContext(False))
-    grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
-    cache_dir = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui"
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # named after the grammar: checkouts and installed copies with other grammars keep their own
-        digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
-        cache: str | bool = str(cache_dir / f"grammar-{digest}.lark.cache")
-    except OSError:
-        cache = False
-    lark = Lark(grammar, parser="lalr", lexer=_NoLexer, transformer=builder, keep_all_tokens=True, cache=cache)
-    return lark, builder
+TABLES_FORMAT = "1"  # part of the cached tables' name: bump when their data changes shape
 
 
 def parse_tokens(tokens: list[Token], end_name: str, privileged: bool) -> tuple[list, list[Diagnostic]]:
     """Parse a whole file's tokens; return its top-level items and the errors found."""
-    lark, builder = _lark()
+    tables = _tables()
     context = ParseContext(privileged)
-    builder.context = context
+    tables.builder.context = context
     items: list = []
     diagnostics: list[Diagnostic] = []
     start = 0
     while True:
         try:
-            items.extend(_parse_from(lark, tokens, start, context))
+            items.extend(_parse_from(tables, tokens, start, context))
             return items, diagnostics
         except _Failure as failure:
             diagnostics.append(_diagnostic(failure, end_name))
@@ -96,27 +71,19 @@ class _Tables:
     """lark's LALR(1) tables, re-keyed for a tight driver loop.
 
     lark's own `feed_token` hashes a grammar Rule object on every reduction; here
-    each reduce action is pre-resolved to (callback, length, goal), shifts to ints.
+    each reduce action is pre-resolved to (builder method, length, goal), shifts to
+    ints, and single-child `?rule` reductions (no node) to the goal's name.
     """
 
-    def __init__(self, lark: Lark):
-        parser = lark.parser.parser.parser
-        table = parser.parse_table
-        callbacks = parser.callbacks
+    def __init__(self, data: dict, builder: Builder):
+        self.builder = builder
+        self.start: int = data["start"]
+        self.end: int = data["end"]
         self.chains: dict[tuple[int, int, str], int] = {}
-        self.start = table.start_states["start"]
-        self.end = table.end_states["start"]
-        self.actions: dict[int, dict[str, object]] = {}
-        for state, row in table.states.items():
-            compiled: dict[str, object] = {}
-            for symbol, (action, arg) in row.items():
-                if action.name == "Shift":
-                    compiled[symbol] = arg
-                elif _passes_child_through(arg):
-                    compiled[symbol] = str(arg.origin.name)  # `?rule`, one child: no node (str(): fresh tables hold Tokens)
-                else:
-                    compiled[symbol] = (callbacks[arg], len(arg.expansion), str(arg.origin.name))
-            self.actions[state] = compiled
+        self.actions: dict[int, dict[str, object]] = {
+            state: {symbol: _bound(action, builder) for symbol, action in row.items()}
+            for state, row in data["actions"].items()
+        }
 
     def follow_chain(self, below: int, state: int, kind: str) -> int:
         """The state reached after all single-child reductions `kind` triggers in `state`.
@@ -136,24 +103,86 @@ class _Tables:
         return {symbol for symbol in self.actions[state] if symbol.isupper() and symbol != "BODY"}
 
 
-def _passes_child_through(rule) -> bool:
-    return rule.options.expand1 and len(rule.expansion) == 1 and rule.alias is None
+def _bound(action, builder: Builder):
+    if action.__class__ is tuple:
+        method, size, goal = action
+        return getattr(builder, method), size, goal
+    return action
 
 
 @functools.cache
 def _tables() -> _Tables:
-    return _Tables(_lark()[0])
+    """The parser's tables: from the cache, or built by lark (and cached)."""
+    grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
+    digest = hashlib.sha256(f"{TABLES_FORMAT}\0{grammar}".encode()).hexdigest()[:16]
+    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui" / f"grammar-{digest}.tables"
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+        data = table_data(grammar)
+        _store(path, data)
+    return _Tables(data, Builder(ParseContext(False)))
 
 
-def _parse_from(lark: Lark, tokens: list[Token], start: int, context: ParseContext) -> list:
-    tables = _tables()
+def table_data(grammar: str) -> dict:
+    """lark's LALR(1) analysis of `grammar`, as plain data: {start, end, actions}.
+
+    actions[state][terminal or rule] is a state to shift to (int), the goal of a
+    reduction that only passes its one child up (str), or (builder method name,
+    number of children, goal).
+    """
+    from lark import Lark  # the grammar analysis only: parsing does not need lark
+    from lark.lexer import Lexer
+
+    class NoLexer(Lexer):
+        """Tokens come from engine/parse/lexer.py, fed to the driver by `parse_tokens`."""
+
+        def __init__(self, conf):
+            pass
+
+        def lex(self, state, parser_state):
+            return iter(())
+
+    table = Lark(grammar, parser="lalr", lexer=NoLexer, keep_all_tokens=True).parser.parser.parser.parse_table
+    actions = {}
+    for state, row in table.states.items():
+        actions[state] = {str(symbol): _plain_action(action, arg) for symbol, (action, arg) in row.items()}
+    return {"start": table.start_states["start"], "end": table.end_states["start"], "actions": actions}
+
+
+def _plain_action(action, arg):
+    if action.name == "Shift":
+        return arg
+    goal = str(arg.origin.name)  # str(): lark's fresh tables hold Tokens as names
+    if arg.options.expand1 and len(arg.expansion) == 1 and arg.alias is None:
+        return goal  # `?rule` with one child: no node
+    method = str(arg.alias or goal)
+    if not hasattr(Builder, method):
+        raise RuntimeError(f"grammar.lark: rule {method} has no Builder method")
+    return method, len(arg.expansion), goal
+
+
+def _store(path: Path, data: dict) -> None:
+    """Written atomically (temporary file + rename): concurrent runs never read half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(temporary, "wb") as handle:
+            pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError:
+        return
+
+
+def _parse_from(tables: _Tables, tokens: list[Token], start: int, context: ParseContext) -> list:
     actions = tables.actions
     chains = tables.chains
     states = [tables.start]
     values: list = []
     depth = 0
     index = start
-    end = LarkToken("$END", "", 0, 0, 0)
+    end = make_token("$END", "", None, 0, 0)
     count = len(tokens)
     try:
         while True:
