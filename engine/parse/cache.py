@@ -95,27 +95,34 @@ class ParseCache:
 
     def _load(self, key: str):
         path = self._path(key)
-        if path is None:
-            return None
-        try:
-            with open(path, "rb") as handle:
-                return pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
-            return None
+        return None if path is None else read_pickle(path)
 
     def _store(self, key: str, stapfile) -> None:
         path = self._path(key)
-        if path is None:
-            return
-        limit = sys.getrecursionlimit()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            sys.setrecursionlimit(max(limit, 20000))
-            with open(temporary, "wb") as handle:
-                pickle.dump(stapfile, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        except (OSError, RecursionError, pickle.PicklingError):
-            return
-        finally:
-            sys.setrecursionlimit(limit)
+        if path is not None:
+            write_pickle(path, stapfile)
+
+
+def read_pickle(path: Path):
+    """The object pickled at `path`, or None if it is missing or unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+        return None
+
+
+def write_pickle(path: Path, value) -> None:
+    """Pickle `value` at `path` atomically (temporary file + rename); a failure only costs speed."""
+    limit = sys.getrecursionlimit()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        sys.setrecursionlimit(max(limit, 20000))  # deep expression trees
+        with open(temporary, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except (OSError, RecursionError, pickle.PicklingError):
+        return
+    finally:
+        sys.setrecursionlimit(limit)

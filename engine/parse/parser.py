@@ -15,12 +15,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import pickle
 from importlib import resources
 from pathlib import Path
 
 from engine.diagnostics import Diagnostic
 from engine.parse.builder import Builder, ParseContext, ParseProblem, span
+from engine.parse.cache import read_pickle, write_pickle
 from engine.parse.errors import unexpected_token_message
 from engine.parse.lexer import Token, describe, make_token
 
@@ -116,12 +116,10 @@ def _tables() -> _Tables:
     grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
     digest = hashlib.sha256(f"{TABLES_FORMAT}\0{grammar}".encode()).hexdigest()[:16]
     path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui" / f"grammar-{digest}.tables"
-    try:
-        with open(path, "rb") as handle:
-            data = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+    data = read_pickle(path)
+    if data is None:
         data = table_data(grammar)
-        _store(path, data)
+        write_pickle(path, data)
     return _Tables(data, Builder(ParseContext(False)))
 
 
@@ -161,18 +159,6 @@ def _plain_action(action, arg):
     if not hasattr(Builder, method):
         raise RuntimeError(f"grammar.lark: rule {method} has no Builder method")
     return method, len(arg.expansion), goal
-
-
-def _store(path: Path, data: dict) -> None:
-    """Written atomically (temporary file + rename): concurrent runs never read half a file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(temporary, "wb") as handle:
-            pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:
-        return
 
 
 def _parse_from(tables: _Tables, tokens: list[Token], start: int, context: ParseContext) -> list:
