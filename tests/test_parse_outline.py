@@ -17,6 +17,7 @@ from engine.parse.cache import ParseCache
 from engine.parse.conditions import Conditions
 from engine.parse.index import FileSummary
 from engine.parse.lexer import tokenize
+from engine.parse.library import library_files
 from engine.parse.outline import Outliner, skippable_regions
 
 COND = Conditions(kernel_vr="6.18.44", arch="x86_64")
@@ -174,3 +175,21 @@ def test_pystap_verbose_p1_warns_like_stap_pass_1(broken):
         f"        saw: operator '}}' at {broken}/broken.stp:3:9\n"
     )
     assert f"# file {broken}/fine.stp\n" in out and "broken.stp" not in out
+
+
+def test_bundled_library_outlines_define_what_full_parses_do():
+    conditions = machine_conditions()
+    macro_files, script_files = library_files([], conditions)
+    macros: dict = {}
+    for path in macro_files:
+        macros.update(parse_with_macros(path.read_text(), str(path), is_tapset=True, conditions=conditions)[1])
+    outliner = Outliner(conditions, macros)
+    outlined = 0
+    for path in script_files:
+        text = path.read_text()
+        outline = outliner.outline(text, str(path))
+        if outline is not None:
+            outlined += 1
+            full = parse_text(text, str(path), is_tapset=True, conditions=conditions, macros=macros)
+            assert summary(outline) == summary(full), path.name
+    assert (outlined, len(script_files)) == (37, 49)  # the others have no body to skip
