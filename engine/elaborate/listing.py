@@ -83,6 +83,7 @@ def dump_functions(options: Options) -> list[str]:
     parsed = session.step()
     if not parsed.ok:
         raise DiagnosticError(parsed.diagnostics)
+    parsed.artifact.library.parse_all()  # every body is linked: files with errors are skipped, as stap does
     library = Library.index(parsed.artifact.library)
     program = Program(parsed.artifact.user_file, library, ResolveContext(session))
     for name in library.functions:
