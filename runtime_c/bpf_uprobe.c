@@ -122,6 +122,7 @@ static int open_uprobe(const struct stp_bpf_probe *probe, int prog_fd, uint64_t 
 {
 	struct perf_event_attr attr;
 	int type = uprobe_pmu_type();
+	pid_t pid = probe->uprobe->pid;
 	int fd;
 
 	if (type < 0)
@@ -134,7 +135,12 @@ static int open_uprobe(const struct stp_bpf_probe *probe, int prog_fd, uint64_t 
 	attr.config2 = offset;
 	attr.sample_period = 1;
 	attr.disabled = 1;
-	fd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	/* A per-task event makes the kernel place the breakpoint in that process only
+	 * (its uprobe filter compares address spaces, so every thread of it is probed). */
+	if (pid > 0)
+		fd = (int)syscall(__NR_perf_event_open, &attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	else
+		fd = (int)syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0) {
 		stp_bpf_fail("cannot place a uprobe for %s in %s at offset 0x%llx: %s", probe->probe_point, probe->target,
 			     (unsigned long long)offset, strerror(errno));
@@ -148,6 +154,31 @@ static int open_uprobe(const struct stp_bpf_probe *probe, int prog_fd, uint64_t 
 	}
 	if (ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) != 0) {
 		stp_bpf_fail("cannot enable the uprobe for %s: %s", probe->probe_point, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* process(PID): the process must still run the binary the script was translated for
+ * (the pid may have been reused since). */
+static int check_process(const struct stp_bpf_probe *probe)
+{
+	char link[64], exe[4096];
+	ssize_t n;
+
+	if (probe->uprobe->pid <= 0)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/%d/exe", probe->uprobe->pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0) {
+		stp_bpf_fail("cannot probe pid %d for %s: %s", probe->uprobe->pid, probe->probe_point,
+			     errno == ENOENT ? "No such process" : strerror(errno));
+		return -1;
+	}
+	exe[n] = '\0';
+	if (strcmp(exe, probe->target) != 0) {
+		stp_bpf_fail("process %d runs %s, not %s as when the script was translated; translate the script again",
+			     probe->uprobe->pid, exe, probe->target);
 		return -1;
 	}
 	return 0;
@@ -181,7 +212,7 @@ int stp_bpf_attach_user(const struct stp_bpf_probe *probe)
 		return stp_bpf_attach_process(probe);
 	if (probe->attach == STP_BPF_RAW_TRACEPOINT)
 		return stp_bpf_attach_raw_tracepoint(probe);
-	if (check_build_id(probe) < 0)
+	if (check_build_id(probe) < 0 || check_process(probe) < 0)
 		return -1;
 	if (u->n_entry_insns > 0 && attach_entry(probe) < 0)
 		return -1;

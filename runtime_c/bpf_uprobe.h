@@ -43,6 +43,7 @@ struct stp_bpf_uprobe {
 	uint64_t offset;          /* file offset of the probed instruction in probe->target */
 	uint64_t ref_ctr_offset;  /* file offset of the SDT semaphore (0: none); the kernel counts it */
 	int retprobe;             /* a uretprobe: fires when the function returns */
+	int pid;                  /* process(PID): only that process (a per-task uprobe), else 0 */
 	/* .return probes with entry values: a program at the function's entry stashes them */
 	const struct bpf_insn *entry_insns;
 	uint32_t n_entry_insns;

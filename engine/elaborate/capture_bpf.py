@@ -6,13 +6,17 @@ start from a register (struct pt_regs) or a raw-tracepoint argument and follow
 pointers. This module emits that, with the same assembler and the same record
 header, so the runtime's ring-buffer consumer reads both alike:
 
-    record = header (64 bytes) | one 8-byte slot per integer | string slots
+    record = header (64 bytes) | one 8-byte slot per integer | string slots | stacks
 
 An integer slot holds the recipe's final value (zero-extended; the reader sign-
 extends from `size` when `signed`). A string slot is the runtime's struct
-stp_bpf_string: address, status (length incl. NUL or -errno), then the bytes.
-Memory reads go through bpf_probe_read_user/kernel into the slot itself, which is
-zeroed first, so a failed read leaves 0 rather than stale bytes.
+stp_bpf_string: address, status (length incl. NUL or -errno), then the bytes; a
+memory dump (printf's %#m/%#M) is the same slot holding a fixed number of bytes
+(status 0 or -errno, `reserved` the byte count), as the tracepoint pipeline's user
+buffers. Memory reads go through bpf_probe_read_user/kernel into the slot itself,
+which is zeroed first, so a failed read leaves 0 rather than stale bytes. Stacks
+(bpf_get_stack, for the backtrace functions) end the record, kernel before user, as
+in tracepoint records, so runtime_c/stack_record.c finds them from the end.
 
 Entry values (`@entry($x)`, and every `$x` of a .return probe) are captured by a
 companion program at the function's entry (`entry_program`) into the hash map
@@ -30,9 +34,12 @@ from dataclasses import dataclass, field
 from engine.elaborate.dwarf_capture import Capture, EntryString, PrettyPlan
 from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf.asm import Assembler, Program
+from engine.translate.bpf import plan as P
 from engine.translate.bpf.capture import (  # shared with tracepoint programs
     _skip_own_process,
+    _stack,
     reserve_record,
+    stack_written,
     submit_record,
 )
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, Reg
@@ -49,12 +56,14 @@ _ENTRY_VALUES = _KEY - 8 * MAX_ENTRY_VALUES  # stack offset of the entry values 
 
 @dataclass(frozen=True)
 class Slot:
-    """One value in the record: an integer recipe, or a string read at the recipe's value."""
+    """One value in the record: an integer recipe, or a string (or, with `dump`, exactly
+    `buffer` bytes) read at the recipe's value."""
 
     capture: Capture
     string: bool = False
-    buffer: int = 0  # string bytes (MAXSTRINGLEN)
+    buffer: int = 0  # string bytes (MAXSTRINGLEN), or the bytes of a dump
     read_at_entry: bool = False  # a string of @entry(user_string(...)): read when the function is entered
+    dump: bool = False  # bytes for printf's %#m/%#M, not a NUL-terminated string
 
     def size(self) -> int:
         return STRING_HEADER + ((self.buffer + 7) & ~7) if self.string else 8
@@ -63,6 +72,7 @@ class Slot:
 @dataclass
 class RecordLayout:
     slots: list[Slot] = field(default_factory=list)
+    stacks: list[P.Capture] = field(default_factory=list)  # engine/translate/bpf/stack.py, after the slots
 
     def add(self, slot: Slot) -> int:
         """The slot's index (an identical slot is shared)."""
@@ -76,7 +86,7 @@ class RecordLayout:
         return HEADER_SIZE + sum(s.size() for s in self.slots[:index])
 
     def record_size(self) -> int:
-        return HEADER_SIZE + sum(s.size() for s in self.slots)
+        return self.offset(len(self.slots)) + P.STACK_SLOT * len(self.stacks)
 
     def entry_slots(self) -> list[int]:
         """Indexes of the slots captured at function entry, in stash order."""
@@ -98,7 +108,8 @@ class CaptureError(Exception):
 
 
 def capture_program(layout: RecordLayout, probe_index: int, probe_address: int | None = None,
-                    skip_self: bool = False, task: TaskOffsets | None = None, in_target: bool = False) -> Program:
+                    skip_self: bool = False, task: TaskOffsets | None = None, in_target: bool = False,
+                    user_regs: bool = False) -> Program:
     """Reserve a record, fill the header, run each slot's recipe, submit (or count a loss).
 
     `probe_address` is the probe's link-time address, for recipes relative to the load
@@ -107,7 +118,8 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
     `skip_self` ignores the runtime's own events (system-wide raw tracepoints, which
     its handlers would otherwise feed). `task` offsets let the header carry the parent
     pid and effective ids; with them, `in_target` captures only in the -x/-c target's
-    process hierarchy when the runtime has one (`_in_target`)."""
+    process hierarchy when the runtime has one (`_in_target`). `user_regs`: the context
+    holds the registers of user code (a uprobe), so the kernel stack is the task's."""
     a = Assembler()
     a.mov(R6, R1)  # the context: struct pt_regs * or the raw tracepoint's u64 args
     if skip_self:
@@ -126,7 +138,13 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
     for index in late:
         slot = layout.slots[index]
         a.load(R1, R7, layout.offset(layout.slots.index(Slot(slot.capture))), 8)
-        _string(a, slot.capture.memory, layout.offset(index), slot.buffer)
+        _bytes(a, slot, layout.offset(index))
+    for position, stack in enumerate(layout.stacks):
+        offset = layout.offset(len(layout.slots)) + P.STACK_SLOT * position
+        if stack.kind == P.KERNEL_STACK and user_regs:
+            _kernel_stack_at_trap(a, offset)
+        else:
+            _stack(a, stack, offset)
     submit_record(a, probe_index, layout.record_size())
     return a.assemble()
 
@@ -168,6 +186,21 @@ def _read_task_field(a: Assembler, offset: int, size: int) -> None:
     a.mov(R3, R8)
     a.alu("+=", R3, offset)
     a.call("probe_read_kernel")
+
+
+def _kernel_stack_at_trap(a: Assembler, offset: int) -> None:
+    """The kernel stack of a uprobe: the registers a uprobe program gets are the user
+    ones, so bpf_get_stack finds no kernel frames; the task's own kernel stack, taken
+    in the program, is the path from the breakpoint trap to this probe, what stap's
+    backtrace() prints in a user-space probe (its handler's kernel stack)."""
+    a.call("get_current_task_btf")
+    a.mov(R1, R0)
+    a.mov(R2, R7)
+    a.alu("+=", R2, offset + 8)
+    a.mov(R3, P.STACK_SLOT - 8)
+    a.mov(R4, 0)
+    a.call("get_task_stack")
+    stack_written(a, P.KERNEL_STACK, offset)
 
 
 def entry_program(layout: RecordLayout, probe_address: int | None = None) -> Program:
@@ -268,7 +301,7 @@ def _slot(a: Assembler, slot: Slot, base: Reg, offset: int, probe_address: int |
         else:
             _read(a, capture.memory, base, offset, step.amount)
     if slot.string:
-        _string(a, capture.memory, offset, slot.buffer)
+        _bytes(a, slot, offset)
     else:
         a.store(base, offset, R1, 8)
 
@@ -303,13 +336,21 @@ def _read(a: Assembler, memory: str, base: Reg, offset: int, size: int) -> None:
     a.load(R1, base, offset, size)
 
 
-def _string(a: Assembler, memory: str, offset: int, buffer: int) -> None:
+def _bytes(a: Assembler, slot: Slot, offset: int) -> None:
+    """The string (or dump) slot at `offset` of the record, read at the address in R1:
+    address, status (string length with its NUL, or 0 for a dump; -errno), bytes; a
+    dump's reserved word holds its byte count (struct stp_bpf_string)."""
+    user = slot.capture.memory != "kernel"
     a.store(R7, offset, R1, 8)
     a.mov(R3, R1)
     a.mov(R1, R7)
     a.alu("+=", R1, offset + STRING_HEADER)
-    a.mov(R2, buffer)
-    a.call("probe_read_kernel_str" if memory == "kernel" else "probe_read_user_str")
+    a.mov(R2, slot.buffer)
+    if slot.dump:
+        a.store(R7, offset + 12, slot.buffer, 4)
+        a.call("probe_read_user" if user else "probe_read_kernel")
+    else:
+        a.call("probe_read_user_str" if user else "probe_read_kernel_str")
     a.store(R7, offset + 8, R0, 4)
 
 
@@ -344,11 +385,14 @@ class ProbeCapture:
     attach: dict  # see `attach_spec`
 
 
-def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings: list[Capture] = ()) -> ProbeCapture:
+def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings: list[Capture] = (),
+               dumps: list[tuple[Capture, int]] = (), stacks: list[P.Capture] = ()) -> ProbeCapture:
     """Lay out, assemble and describe `derived` (a process(...) or kernel.tracepoint probe)
     from the TargetValues pass 2 recorded in `derived.targets`; `extra_strings` are
-    pointer recipes whose strings are copied too (user_string() of a target value)."""
-    layout = RecordLayout()
+    pointer recipes whose strings are copied too (user_string() of a target value),
+    `dumps` (pointer recipe, bytes) the memory printf's %#m/%#M prints, and `stacks`
+    the stacks the handler's backtrace functions need."""
+    layout = RecordLayout(stacks=list(stacks))
     reads, seen = [], set()
     for value in derived.targets:
         key = id(getattr(value, "expr", None) or value)
@@ -357,10 +401,13 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings
             reads.append(_read_for(layout, value.capture, maxstringlen))
     for recipe in extra_strings:
         layout.add(Slot(recipe, string=True, buffer=maxstringlen))
+    for recipe, size in dumps:
+        layout.add(Slot(recipe, string=True, buffer=size, dump=True))
     attach = attach_spec(derived)
     address = attach.get("address") if not attach.get("retprobe") else None
+    uprobe = attach["kind"] == "uprobe"
     program = capture_program(layout, probe_index, address, skip_self=True, task=task_offsets(),
-                              in_target=attach["kind"] == "uprobe")
+                              in_target=uprobe, user_regs=uprobe)
     stashes = layout.entry_slots() or layout.entry_strings()
     entry = entry_program(layout, attach["entry_address"]) if stashes else None
     return ProbeCapture(layout, program, entry, reads, attach)
@@ -387,8 +434,8 @@ def _read_for(layout: RecordLayout, capture, maxstringlen: int) -> Read:
 def attach_spec(derived) -> dict:
     """Where and how to attach: a uprobe through the uprobe PMU, or a raw tracepoint by name.
 
-    uprobe: path, offset (file offset), retprobe, ref_ctr_offset (SDT semaphore, 0 if
-    none), build_id (compare before attaching: elf.changed_since), address (link-time,
+    uprobe: path, offset (file offset), retprobe, pid (process(PID): only that
+    process; 0 for every one), ref_ctr_offset (SDT semaphore, 0 if none), build_id (compare before attaching: elf.changed_since), address (link-time,
     for load-base recipes) and, for .return probes, entry_offset/entry_address where the
     companion entry program runs. raw_tracepoint: name."""
     data = derived.data
@@ -399,6 +446,7 @@ def attach_spec(derived) -> dict:
         "path": data["path"],
         "offset": data["offset"],
         "retprobe": bool(derived.is_return),
+        "pid": data.get("pid", 0),
         "ref_ctr_offset": data.get("semaphore_offset", 0),
         "build_id": data.get("build_id"),
         "address": int(data["address"], 16),

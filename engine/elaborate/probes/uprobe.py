@@ -51,7 +51,7 @@ _FUNCTION_SUFFIXES = ("", ".call", ".return", ".inline", ".exported")
 
 
 def _patterns() -> tuple[str, ...]:
-    heads = ("process", "process(string)", "process(string).library(string)")  # bare: the -c/-x program
+    heads = ("process", "process(string)", "process(number)", "process(string).library(string)")  # bare: the -c/-x program
     shapes = ["process.begin", "process.end", "process(string).begin", "process(string).end",
               "process(number).begin", "process(number).end"]
     for head in heads:
@@ -217,20 +217,23 @@ class _Target:
     library: str | None
     image: elfinfo.ElfImage
     point: ProbePoint  # for locating errors
+    pid: int = 0  # process(PID): only that process is probed
 
     @classmethod
     def open(cls, point: ProbePoint, match: Match) -> "_Target":
         process = match.args.get("process")
-        path = _find_program(process, point)
+        pid = process if isinstance(process, int) else 0
+        path = _program_of(pid, point) if pid else _find_program(process, point)
         binary, library = path, match.args.get("library")
         if library is not None:
             found = elfinfo.resolve_library(_read(path, point), library)
             if not found:
                 raise ResolutionError(f"no library matching '{library}' is needed by {path}", point.components[1])
             binary = found[0]
-        return cls(path, binary, library, _read(binary, point), point)
+        return cls(path, binary, library, _read(binary, point), point, pid)
 
     def head(self) -> str:
+        """stap names a process(PID) probe by the process's executable too."""
         text = f'process("{self.path}")'
         return text + (f'.library("{self.binary}")' if self.library is not None else "")
 
@@ -249,7 +252,11 @@ class _Target:
             "offset": image.file_offset(address),
             "pc": _pc_comment(image, address),
             "instruction": image.read_at(address, 8).hex(" "),
+            **({"pid": self.pid} if self.pid else {}),
         }
+
+    def mechanism(self, how: str) -> str:
+        return f"{how}, only in process {self.pid}" if self.pid else how
 
     # -- .function --------------------------------------------------------------------
 
@@ -287,7 +294,7 @@ class _Target:
             data["entry_address"] = f"0x{function.pc:x}"
         planner = Planner(index, function, function.pc, self.image.is_pie)
         variables = _function_variables(index, function, is_return)
-        mechanism = "uretprobe (uprobe PMU, retprobe bit)" if is_return else "uprobe (uprobe PMU)"
+        mechanism = self.mechanism("uretprobe (uprobe PMU, retprobe bit)" if is_return else "uprobe (uprobe PMU)")
         return UprobeProbe(text, provider.family, mechanism, provider, location=point, target_vars=variables,
                            is_return=is_return, data=data, planner=planner, image=self.image)
 
@@ -325,8 +332,8 @@ class _Target:
             data["function"] = function.qualified
             planner = Planner(index, function, address, self.image.is_pie)
             variables = _variables_at(index, function, address)
-        return UprobeProbe(f"{self.head()}.{text}", provider.family, "uprobe (uprobe PMU)", provider, location=point,
-                           target_vars=variables, data=data, planner=planner, image=self.image)
+        return UprobeProbe(f"{self.head()}.{text}", provider.family, self.mechanism("uprobe (uprobe PMU)"), provider,
+                           location=point, target_vars=variables, data=data, planner=planner, image=self.image)
 
     # -- .mark --------------------------------------------------------------------------
 
@@ -351,7 +358,7 @@ class _Target:
             data["semaphore_offset"] = self.image.file_offset(note.semaphore)
         variables = {f"$arg{i}": TargetVar(f"$arg{i}", "long") for i in range(1, len(note.args) + 1)}
         text = f'{self.head()}.mark("{note.name}")'
-        mechanism = "uprobe on SDT marker" + (" (semaphore incremented while attached)" if note.semaphore else "")
+        mechanism = self.mechanism("uprobe on SDT marker" + (" (semaphore incremented while attached)" if note.semaphore else ""))
         return UprobeProbe(text, provider.family, mechanism, provider, location=point, target_vars=variables,
                            data=data, sdt=note, image=self.image)
 
@@ -378,6 +385,14 @@ def _lifecycle_program(name: str, point: ProbePoint) -> str:
     if "/" in name and not os.path.exists(name):
         return os.path.abspath(name)
     return _find_program(name, point)
+
+
+def _program_of(pid: int, point: ProbePoint) -> str:
+    """process(PID): the executable the process runs, as stap finds it."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        raise ResolutionError(f"cannot probe pid {pid}: No such process", point.components[0]) from None
 
 
 def _find_program(name: str, point: ProbePoint) -> str:

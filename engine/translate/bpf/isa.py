@@ -67,6 +67,7 @@ HELPERS = {
     "get_current_task": 35,
     "probe_read_str": 45,
     "get_stack": 67,
+    "get_task_stack": 141,
     "probe_read_user": 112,
     "probe_read_kernel": 113,
     "probe_read_user_str": 114,
@@ -76,6 +77,7 @@ HELPERS = {
     "ringbuf_submit": 132,
     "ringbuf_discard": 133,
     "ringbuf_query": 134,
+    "get_current_task_btf": 158,
     "get_func_ip": 173,
     "get_attach_cookie": 174,
 }

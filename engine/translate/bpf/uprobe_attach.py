@@ -17,8 +17,10 @@ from typing import Any
 
 from engine.elaborate import capture_bpf as planner  # a module: capture_bpf imports this package
 from engine.elaborate.dwarf_capture import Capture
+from engine.elaborate.formats import user_memory_dumps
 from engine.parse import ast
 from engine.translate.bpf.disasm import disassemble
+from engine.translate.bpf.stack import stack_captures
 
 USER_STRING_FUNCTIONS = frozenset(
     {
@@ -142,7 +144,8 @@ class UserProbe:
         if not slot.string:
             size, signed = size or slot.capture.size, signed or slot.capture.signed
         return (f"\t{{.name = {c_string(name)}, .offset = {offset}, .is_string = {int(slot.string)}, .size = {size}, "
-                f".is_signed = {int(signed)}, .is_user = {user}, .is_decimal = {int(decimal)}}},")
+                f".is_signed = {int(signed)}, .is_user = {user}, .is_buffer = {int(slot.dump)}, "
+                f".is_decimal = {int(decimal)}}},")
 
     def _uprobe(self) -> str:
         attach = self.capture.attach
@@ -162,6 +165,7 @@ class UserProbe:
         build_id = c_string(attach["build_id"]) if attach.get("build_id") else "NULL"
         return (f"static const struct stp_bpf_uprobe {name}_uprobe = {{.offset = {attach['offset']}ULL, "
                 f".ref_ctr_offset = {attach['ref_ctr_offset']}ULL, .retprobe = {int(attach['retprobe'])}, "
+                f".pid = {attach['pid']}, "
                 f"{entry_fields}.build_id = {build_id}}};")
 
     def _spec(self) -> str:
@@ -183,16 +187,43 @@ class UserProbe:
 
 def plan_user_probe(index: int, derived: Any, body: ast.Node | None, maxstringlen: int) -> UserProbe:
     """Plan `derived` with capture_bpf, adding a probe-time copy of every string the
-    handler reads with user_string() & co from a captured pointer (the process may
-    have exited, or changed the memory, by the time the handler runs)."""
+    handler reads with user_string() & co from a captured pointer and of the memory its
+    printf %#m/%#M prints (the process may have exited, or changed the memory, by the
+    time the handler runs), and the stacks its backtrace functions print."""
     if "process_lifecycle" in derived.data:
         from engine.translate.bpf.process_tracking import plan_process_probe  # it builds on UserProbe
 
         return plan_process_probe(index, derived)
-    pointers = _user_string_pointers(derived, body)
-    capture = planner.plan_probe(derived, index, maxstringlen, extra_strings=pointers)
-    strings = [capture.layout.slots.index(planner.Slot(c, string=True, buffer=maxstringlen)) for c in pointers]
+    pointers, dumps = _user_string_pointers(derived, body), _memory_dumps(derived, body)
+    stacks = stack_captures(body) if body is not None else []
+    capture = planner.plan_probe(derived, index, maxstringlen, extra_strings=pointers, dumps=dumps, stacks=stacks)
+    slots = capture.layout.slots
+    strings = [slots.index(planner.Slot(c, string=True, buffer=maxstringlen)) for c in pointers]
+    strings += [slots.index(planner.Slot(c, string=True, buffer=size, dump=True)) for c, size in dumps]
     return UserProbe(index, derived, capture, strings)
+
+
+def _memory_dumps(derived: Any, body: ast.Node | None) -> list[tuple[Capture, int]]:
+    """(pointer recipe, bytes) for each printf/sprintf %#m/%#M with a written precision
+    whose argument is a captured pointer: the bytes are copied with the event, so they
+    print as they were at the probe even after the process changed them or exited."""
+    if body is None:
+        return []
+    longs = _pointer_reads(derived)
+    found = []
+    for node in ast.walk(body):
+        if isinstance(node, ast.PrintFormat) and node.name in ("printf", "sprintf") and node.format is not None:
+            for at, size in user_memory_dumps(node.format.value):
+                recipe = longs.get(id(node.args[at])) if at < len(node.args) else None
+                if recipe is not None and (recipe, size) not in found:
+                    found.append((recipe, size))
+    return found
+
+
+def _pointer_reads(derived: Any) -> dict[int, Capture]:
+    """Target expressions read as 8-byte user-memory integers (pointers), by node id."""
+    return {id(node): value.capture for node, value in zip(_reads(derived), _values(derived))
+            if isinstance(value.capture, Capture) and value.capture.size == 8 and value.capture.memory != "kernel"}
 
 
 def _user_string_pointers(derived: Any, body: ast.Node | None) -> list[Any]:
@@ -200,15 +231,14 @@ def _user_string_pointers(derived: Any, body: ast.Node | None) -> list[Any]:
     probe, entry values: their strings are read at the return, capture_bpf.late_strings)."""
     if body is None:
         return []
-    longs = {id(node): value.capture for node, value in zip(_reads(derived), _values(derived))
-             if isinstance(value.capture, Capture) and value.capture.size == 8}
+    longs = _pointer_reads(derived)
     at_entry = {id(node.operand) for node in ast.walk(body) if isinstance(node, ast.EntryOp)}  # read there
     found = []
     for node in ast.walk(body):
         if isinstance(node, ast.FunctionCall) and node.name in USER_STRING_FUNCTIONS and node.args and id(node) not in at_entry:
             pointer = node.args[0].operand if isinstance(node.args[0], ast.EntryOp) else node.args[0]
             recipe = longs.get(id(pointer))
-            if recipe is not None and recipe.memory != "kernel" and recipe not in found:
+            if recipe is not None and recipe not in found:
                 found.append(recipe)
     return found
 
