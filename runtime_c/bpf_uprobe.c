@@ -203,6 +203,25 @@ static int attach_entry(const struct stp_bpf_probe *probe)
 	return open_uprobe(probe, prog_fd, u->entry_offset, 0, 0);
 }
 
+#define UPROBE_FILES 32
+static const char *uprobe_files[UPROBE_FILES];
+
+static void remember_file(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < UPROBE_FILES && uprobe_files[i] != NULL; i++)
+		if (strcmp(uprobe_files[i], path) == 0)
+			return;
+	if (i < UPROBE_FILES)
+		uprobe_files[i] = path;
+}
+
+const char *stp_bpf_uprobe_file(size_t i)
+{
+	return i < UPROBE_FILES ? uprobe_files[i] : NULL;
+}
+
 int stp_bpf_attach_user(const struct stp_bpf_probe *probe)
 {
 	const struct stp_bpf_uprobe *u = probe->uprobe;
@@ -219,5 +238,6 @@ int stp_bpf_attach_user(const struct stp_bpf_probe *probe)
 	prog_fd = stp_bpf_load_kept(probe, BPF_PROG_TYPE_KPROBE);
 	if (prog_fd < 0)
 		return -1;
+	remember_file(probe->target);
 	return open_uprobe(probe, prog_fd, u->offset, u->retprobe, u->ref_ctr_offset);
 }

@@ -65,6 +65,9 @@ int stp_target_has_command(void);
 
 /* Attach a STP_BPF_UPROBE or STP_BPF_RAW_TRACEPOINT probe; 0, or -1 with stp_bpf_error(). */
 int stp_bpf_attach_user(const struct stp_bpf_probe *probe);
+/* The i-th binary a uprobe was attached in, or NULL past the last (symbols_user.c
+ * names the frames of exited processes from these files too). */
+const char *stp_bpf_uprobe_file(size_t i);
 int stp_bpf_attach_raw_tracepoint(const struct stp_bpf_probe *probe);
 
 /* The hash map of stashed entry values (pid_tgid -> 8 u64), created on first use. */

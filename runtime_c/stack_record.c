@@ -1,6 +1,8 @@
 /* The stacks a capture program copied into the record (engine/translate/bpf/stack.py):
  * up to 20 return addresses each, kernel slot before user slot, both at the record's
- * end and announced by header flags. */
+ * end and announced by header flags; a uprobe's user stack is preceded by the same
+ * frames' modules (engine/elaborate/capture_bpf.py), which name the frames' files
+ * when the process has exited before its handler runs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,12 +12,23 @@
 
 #define KERNEL_STACK_FLAG 2  /* capture.py STACK_FLAGS */
 #define USER_STACK_FLAG 4
+#define USER_MODULES_FLAG 8  /* capture_bpf.py USER_MODULES_FLAG */
 #define STACK_FRAMES 20      /* plan.py STACK_FRAMES, stap's MAXBACKTRACE */
 #define STACK_SLOT (8 + 8 * STACK_FRAMES)
+#define BUILD_ID_VALID 1     /* BPF_STACK_BUILD_ID_VALID */
 
 struct stack_slot {
 	int64_t bytes;  /* bpf_get_stack's result: bytes written or -errno */
 	uint64_t frames[STACK_FRAMES];
+};
+
+struct module_slot {  /* bpf_get_stack(BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) */
+	int64_t bytes;
+	struct {
+		int32_t status;
+		unsigned char build_id[STP_BUILD_ID_SIZE];
+		uint64_t offset;  /* in the file */
+	} frames[STACK_FRAMES];
 };
 
 static const struct stack_slot *slot_of(const struct context *c, int user)
@@ -33,6 +46,24 @@ static const struct stack_slot *slot_of(const struct context *c, int user)
 	return (const struct stack_slot *)((const char *)r + c->event_len - from_end);
 }
 
+_Static_assert(sizeof(struct module_slot) == 8 + 32 * STACK_FRAMES, "capture_bpf.py MODULE_SLOT");
+
+/* The files of the user frames, for a process whose maps are gone. */
+static void place_modules(const struct context *c, const uint64_t *frames, size_t n)
+{
+	const struct stp_bpf_record *r = c->event;
+	const struct module_slot *modules;
+	uint32_t stacks = STACK_SLOT * (1 + !!(r->flags & KERNEL_STACK_FLAG));
+	size_t i;
+
+	if (!(r->flags & USER_MODULES_FLAG) || c->event_len < STP_BPF_RECORD_HEADER + stacks + sizeof(*modules))
+		return;
+	modules = (const struct module_slot *)((const char *)r + c->event_len - stacks - sizeof(*modules));
+	for (i = 0; i < n && modules->bytes > 0 && i < (size_t)modules->bytes / sizeof(modules->frames[0]); i++)
+		if (modules->frames[i].status == BUILD_ID_VALID)
+			stp_user_place_frame(c->pid, frames[i], modules->frames[i].build_id, modules->frames[i].offset);
+}
+
 size_t stp_stack_frames(const struct context *c, int user, uint64_t *frames, size_t max)
 {
 	const struct stack_slot *slot = slot_of(c, user);
@@ -45,6 +76,8 @@ size_t stp_stack_frames(const struct context *c, int user, uint64_t *frames, siz
 		n = STACK_FRAMES;
 	for (i = 0; i < n && i < max; i++)
 		frames[i] = slot->frames[i];
+	if (user)
+		place_modules(c, frames, i);
 	return i;
 }
 

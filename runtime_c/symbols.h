@@ -1,7 +1,8 @@
 /* Symbolising code addresses: kernel addresses through /proc/kallsyms, user
  * addresses through /proc/PID/maps and the ELF symbol tables of the mapped files.
  * Handlers run after the event, so a process that has exited since can no longer
- * be symbolised: its addresses are printed in hex. */
+ * be symbolised -- its addresses are printed in hex -- except the frames of a
+ * uprobe's user stack, captured with their modules (stp_user_place_frame). */
 #ifndef STP_SYMBOLS_H
 #define STP_SYMBOLS_H
 
@@ -24,6 +25,10 @@ struct stp_symbol {
  * `name` NULL, `start`/`size` the file's load address and extent. */
 int stp_kernel_symbol(uint64_t addr, struct stp_symbol *sym);
 int stp_user_symbol(int64_t pid, uint64_t addr, struct stp_symbol *sym);
+/* A user frame captured with its module (bpf_stack_build_id): when the process's maps
+ * are gone, the file with that build-id is taken as mapped where the frame says. */
+#define STP_BUILD_ID_SIZE 20
+void stp_user_place_frame(int64_t pid, uint64_t addr, const unsigned char *build_id, uint64_t offset);
 
 /* One symbol table, sorted by address (symbols_table.c). */
 struct stp_symtab {

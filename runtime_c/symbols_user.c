@@ -1,10 +1,15 @@
 /* User symbols: the executable mappings of /proc/PID/maps (cached per process, read
- * again when an address falls outside them) and the mapped files' ELF symbols. */
+ * again when an address falls outside them) and the mapped files' ELF symbols. A
+ * process gone before its event is handled has no maps left; the frames of a stack
+ * captured with their modules (build-id, file offset) place their files in its cache
+ * instead, found among the probed binaries and the runtime's own mappings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime.h"
+#include "bpf_uprobe.h"
 #include "symbols.h"
 
 struct mapping {
@@ -15,22 +20,22 @@ struct mapping {
 struct process_maps {
 	int64_t pid;
 	struct mapping *maps;
-	size_t n;
+	size_t n, cap;
 };
 
 #define CACHED_PROCESSES 16
 static struct process_maps processes[CACHED_PROCESSES];
 
-static int add_mapping(struct process_maps *p, size_t *cap, const struct mapping *m)
+static int add_mapping(struct process_maps *p, const struct mapping *m)
 {
-	if (p->n == *cap) {
-		size_t grown = *cap ? 2 * *cap : 32;
+	if (p->n == p->cap) {
+		size_t grown = p->cap ? 2 * p->cap : 32;
 		struct mapping *maps = realloc(p->maps, grown * sizeof(*maps));
 
 		if (maps == NULL)
 			return -1;
 		p->maps = maps;
-		*cap = grown;
+		p->cap = grown;
 	}
 	p->maps[p->n++] = *m;
 	return 0;
@@ -42,7 +47,6 @@ static int read_maps(struct process_maps *p, int64_t pid)
 {
 	char path[64], line[4608], perms[8], file[4096];
 	unsigned long long start, end, offset;
-	size_t cap = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%lld/maps", (long long)pid);
@@ -50,7 +54,7 @@ static int read_maps(struct process_maps *p, int64_t pid)
 	if (f == NULL)
 		return -1;  /* the process has exited since the event */
 	free(p->maps);
-	*p = (struct process_maps){pid, NULL, 0};
+	*p = (struct process_maps){pid, NULL, 0, 0};
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct mapping m;
 
@@ -59,7 +63,7 @@ static int read_maps(struct process_maps *p, int64_t pid)
 		if (perms[2] != 'x' || file[0] != '/' || (m.elf = stp_elf_load(file)) == NULL)
 			continue;
 		m = (struct mapping){start, end, offset, m.elf};
-		if (add_mapping(p, &cap, &m) != 0)
+		if (add_mapping(p, &m) != 0)
 			break;
 	}
 	fclose(f);
@@ -84,6 +88,89 @@ static const struct mapping *mapping_of(int64_t pid, uint64_t addr)
 	if (m == NULL && read_maps(p, pid) == 0)
 		m = find_mapping(p, addr);
 	return m;
+}
+
+/* Files known by build-id: the probed binaries and what the runtime maps itself. */
+#define KNOWN_FILES 64
+struct known_file {
+	struct stp_elf *elf;
+	char build_id[64];
+};
+static struct known_file known[KNOWN_FILES];
+static size_t n_known;
+
+static void know(const char *path)
+{
+	struct known_file *k = &known[n_known];
+	size_t i;
+
+	for (i = 0; i < n_known; i++)
+		if (strcmp(known[i].elf->path, path) == 0)
+			return;
+	if (n_known == KNOWN_FILES || (k->elf = stp_elf_load(path)) == NULL)
+		return;
+	if (stp_elf_build_id(path, k->build_id, sizeof(k->build_id)) == 0 && k->build_id[0] != '\0')
+		n_known++;
+}
+
+static void know_files(void)
+{
+	static int done;
+	struct process_maps self = {0};
+	const char *path;
+	size_t i;
+
+	if (done)
+		return;
+	done = 1;
+	for (i = 0; (path = stp_bpf_uprobe_file(i)) != NULL; i++)
+		know(path);
+	if (read_maps(&self, getpid()) == 0)
+		for (i = 0; i < self.n; i++)
+			know(self.maps[i].elf->path);
+	free(self.maps);
+}
+
+static struct stp_elf *elf_with_build_id(const unsigned char *id)
+{
+	char hex[2 * STP_BUILD_ID_SIZE + 1];
+	size_t i;
+
+	know_files();
+	for (i = 0; i < STP_BUILD_ID_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	for (i = 0; i < n_known; i++)  /* a shorter build-id is padded with zeros */
+		if (strncmp(hex, known[i].build_id, strlen(known[i].build_id)) == 0)
+			return known[i].elf;
+	return NULL;
+}
+
+static uint64_t file_end(const struct stp_elf *elf)
+{
+	uint64_t end = 0;
+	size_t i;
+
+	for (i = 0; i < elf->nsegments; i++)
+		if (elf->segments[i].offset + elf->segments[i].filesz > end)
+			end = elf->segments[i].offset + elf->segments[i].filesz;
+	return end;
+}
+
+void stp_user_place_frame(int64_t pid, uint64_t addr, const unsigned char *build_id, uint64_t offset)
+{
+	struct process_maps *p = &processes[(uint64_t)pid % CACHED_PROCESSES];
+	struct mapping m;
+
+	if (mapping_of(pid, addr) != NULL || (m.elf = elf_with_build_id(build_id)) == NULL || offset > addr)
+		return;
+	if (p->pid != pid) {
+		free(p->maps);
+		*p = (struct process_maps){pid, NULL, 0, 0};
+	}
+	m.start = addr - offset;  /* as if mapped whole from file offset 0 */
+	m.end = m.start + file_end(m.elf);
+	m.offset = 0;
+	add_mapping(p, &m);
 }
 
 /* The file's virtual address for a run-time address: through the file offset and

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.elaborate.capture_bpf import plan_probe
+from engine.elaborate.capture_bpf import MODULE_SLOT, plan_probe
 from engine.parse import ast
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.disasm import disassemble
@@ -26,16 +26,20 @@ from tests.test_backtrace import _frame
 
 
 def test_a_uprobe_record_ends_in_the_stacks_its_handler_prints():
-    """Kernel stack then user stack, after the values; the kernel one is the task's
-    (a uprobe's registers are the user ones), the user one bpf_get_stack's."""
+    """After the values: the user stack's modules (build-id, file offset), then the
+    kernel stack, the task's (a uprobe's registers are the user ones), then the user
+    stack."""
     body = ast.Block(statements=[ast.ExprStatement(expr=ast.FunctionCall(name=name, args=[]))
                                  for name in ("print_ubacktrace", "backtrace")])
     derived = SimpleNamespace(targets=[], is_return=False, data={"path": "/bin/true", "offset": 0x100, "address": "0x1100"})
     planned = plan_probe(derived, 0, stacks=stack_captures(body))
-    assert planned.layout.record_size() == P.HEADER_SIZE + 2 * P.STACK_SLOT
-    calls = [line.split("call ")[1] for line in disassemble(planned.program).splitlines() if " call " in line]
-    tail = calls[calls.index("bpf_get_current_task_btf#158"):]
-    assert tail[:3] == ["bpf_get_current_task_btf#158", "bpf_get_task_stack#141", "bpf_get_stack#67"]
+    assert planned.layout.record_size() == P.HEADER_SIZE + MODULE_SLOT + 2 * P.STACK_SLOT == 64 + 648 + 336
+    lines = disassemble(planned.program).splitlines()
+    calls = [line.split("call ")[1] for line in lines if " call " in line]
+    assert calls[calls.index("bpf_get_stack#67"):][:4] == [
+        "bpf_get_stack#67", "bpf_get_current_task_btf#158", "bpf_get_task_stack#141", "bpf_get_stack#67"]
+    flags = [previous.split("r4 = ")[1] for previous, line in zip(lines, lines[1:]) if "_stack#" in line]
+    assert flags == ["2304", "0", "256"]  # BPF_F_USER_STACK | BPF_F_USER_BUILD_ID, none, BPF_F_USER_STACK
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +114,21 @@ def traced(exe, script: str) -> str:
     return out
 
 
+def _check_full_backtrace(chain, full: str) -> tuple[int, re.Match]:
+    """print_ubacktrace() at leaf: leaf, b, a, main, then libc (main's caller,
+    __libc_start_call_main, not an exported symbol: module and offset). Returns leaf's
+    address and the libc line's match (address, path, offset)."""
+    exe, symbols, returns = chain
+    lines = full.splitlines()
+    leaf = int(lines[0].split()[0], 16)
+    addresses = [leaf, returns["b"], returns["a"], returns["main"]]
+    assert lines[:4] == [_frame(exe, symbols, n, a, True) for n, a in zip(["leaf", "b", "a", "main"], addresses)]
+    libc = re.fullmatch(r" 0x([0-9a-f]+) \[(/\S+/libc\.so\.6)\+0x([0-9a-f]+)/0x[0-9a-f]+\]", lines[4])
+    assert libc, lines[4]
+    assert (int(libc[1], 16) - int(libc[3], 16)) % 4096 == 0  # the offset is from libc's load address
+    return leaf, libc
+
+
 def test_user_backtrace_of_a_function_probe(chain):
     exe, symbols, returns = chain
     script = (
@@ -118,14 +137,9 @@ def test_user_backtrace_of_a_function_probe(chain):
         '  printf("--\\n%s|%x\\n--\\n", ucallers(2), uaddr()); print_ubacktrace_brief(); exit() }'
     )
     full, hexes, simple, callers, brief = traced(exe, script).split("--\n")
-    full_lines = full.splitlines()
-    leaf = int(full_lines[0].split()[0], 16)
+    leaf, libc = _check_full_backtrace(chain, full)
     addresses = [leaf, returns["b"], returns["a"], returns["main"]]
     names = ["leaf", "b", "a", "main"]
-    assert full_lines[:4] == [_frame(exe, symbols, n, a, True) for n, a in zip(names, addresses)]
-    libc = re.fullmatch(r" 0x([0-9a-f]+) \[(/\S+/libc\.so\.6)\+0x([0-9a-f]+)/0x[0-9a-f]+\]", full_lines[4])
-    assert libc, full_lines[4]  # main's caller, __libc_start_call_main (not an exported symbol)
-    assert (int(libc[1], 16) - int(libc[3], 16)) % 4096 == 0
     assert hexes.startswith(" ".join(f"0x{a:x}" for a in addresses) + f" 0x{libc[1]}")
     assert simple.splitlines()[:5] == [_frame(exe, symbols, n, a, False) for n, a in zip(names, addresses)] + [
         f"0x{libc[1]} [libc.so.6+0x{libc[3]}]"]
@@ -147,6 +161,20 @@ def test_user_backtrace_of_mark_statement_and_return_probes(chain):
     frames = {kind: [line.split("+")[0] for line in text.splitlines()[:3]] for kind, text in zip(blocks[::2], blocks[1::2])}
     assert frames == {"mark": ["leaf", "b", "a"], "statement": ["leaf", "b", "a"], "return": ["b", "a", "main"]}
     assert blocks[5].splitlines()[0] == f"b+0x{returns['b'] - symbols['b'][0]:x}"
+
+
+def test_user_backtrace_of_a_process_that_has_exited(chain):
+    """The program returns right after the call, usually before the handler runs, when
+    its /proc/PID/maps is gone: the frames are named through the modules captured with
+    the stack (build-id and file offset: the program's by the probed binary, libc's by
+    the runtime's own libc)."""
+    exe, _, _ = chain
+    script = f'probe process("{exe}").function("leaf") {{ print_ubacktrace(); printf("%s\\n", usymname(uaddr())) }}'
+    result = pystap("-e", script, "-c", f"sh -c 'exec {exe} >/dev/null'")
+    assert result.returncode == 0, result.stderr
+    *backtrace, name = result.stdout.splitlines()
+    _check_full_backtrace(chain, "\n".join(backtrace))
+    assert name == "leaf"
 
 
 def test_kernel_backtrace_of_a_uprobe_is_the_trap_path(chain):

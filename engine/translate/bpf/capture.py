@@ -208,14 +208,14 @@ def _stack(a: Assembler, capture: P.Capture, offset: int) -> None:
     a.mov(R3, P.STACK_SLOT - 8)
     a.mov(R4, _BPF_F_USER_STACK if capture.kind == P.USER_STACK else 0)
     a.call("get_stack")
-    stack_written(a, capture.kind, offset)
+    stack_written(a, STACK_FLAGS[capture.kind], offset)
 
 
-def stack_written(a: Assembler, kind: str, offset: int) -> None:
-    """Keep the stack helper's result (R0) as the slot's first word and flag the slot."""
+def stack_written(a: Assembler, flag: int, offset: int) -> None:
+    """Keep the stack helper's result (R0) as the slot's first word; set the header `flag`."""
     a.store(R7, offset, R0, 8)
     a.load(R1, R7, _FLAGS_OFFSET, 4)
-    a.alu("|=", R1, STACK_FLAGS[kind])
+    a.alu("|=", R1, flag)
     a.store(R7, _FLAGS_OFFSET, R1, 4)
 
 
