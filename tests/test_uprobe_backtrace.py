@@ -199,10 +199,10 @@ def test_memory_dumps_are_copied_at_the_probe(chain):
     exe, _, _ = chain
     script = (
         f'probe process("{exe}").function("leaf") {{ printf("%#.17m|%#.4M|%#M|%s\\n", $text, $text, $text, user_string($text)) }}\n'
-        f'probe process("{exe}").function("leaf").return {{ printf("%#.6m|%d\\n", $text, $return) }}'
+        f'probe process("{exe}").function("leaf").return {{ printf("%#.6m|%#.5m|%d\\n", $text, @entry($text), $return) }}'
     )
     result = pystap("-e", script, "-c", f"sh -c 'exec {exe} >/dev/null'")
-    assert (result.stdout, result.returncode) == ("chain-memory-0123|63686169|63|chain-memory-0123\nchain-|17\n", 0), result.stderr
+    assert (result.stdout, result.returncode) == ("chain-memory-0123|63686169|63|chain-memory-0123\nchain-|chain|17\n", 0), result.stderr
 
 
 def test_process_pid_probes_only_that_process(chain):

@@ -214,7 +214,9 @@ def _memory_dumps(derived: Any, body: ast.Node | None) -> list[tuple[Capture, in
     for node in ast.walk(body):
         if isinstance(node, ast.PrintFormat) and node.name in ("printf", "sprintf") and node.format is not None:
             for at, size in user_memory_dumps(node.format.value):
-                recipe = longs.get(id(node.args[at])) if at < len(node.args) else None
+                pointer = node.args[at] if at < len(node.args) else None
+                pointer = pointer.operand if isinstance(pointer, ast.EntryOp) else pointer  # $x in .return
+                recipe = longs.get(id(pointer))
                 if recipe is not None and (recipe, size) not in found:
                     found.append((recipe, size))
     return found
