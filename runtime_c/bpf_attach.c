@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +159,7 @@ static void detach_in_child(const int *fds, uint32_t n, int go)
 	int *keep = malloc((n + 1) * sizeof(*keep));
 	char byte;
 
+	prctl(PR_SET_NAME, "stapui-detach");  /* what ps shows for the few seconds it lingers */
 	if (keep == NULL)
 		_exit(1);  /* exiting closes them too, one by one */
 	memcpy(keep, fds, n * sizeof(*keep));
