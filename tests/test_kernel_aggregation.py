@@ -175,17 +175,17 @@ def test_a_full_map_falls_back_to_the_ring(probed):
 
 def test_syscalls_of_a_known_process(syscaller):
     script = textwrap.dedent("""\
-        global n, h, per
-        probe syscall.getpid { if (execname() == "kagg_sys") n++ }
+        global n, h, per, calls
+        probe syscall.getpid { if (execname() == "kagg_sys") { n++; calls[name]++ } }
         probe syscall.read { if (execname() == "kagg_sys" && fd == 77) { h <<< count; per[execname()] += count } }
         probe end { printf("n=%d %d %d %d %d\\n", n, @count(h), @sum(h), @min(h), @max(h)); print(@hist_log(h))
-          foreach (e in per) printf("%s %d\\n", e, per[e]) }
+          foreach (e in per) printf("%s %d\\n", e, per[e]); foreach (c in calls) printf("%s %d\\n", c, calls[c]) }
         """)
     out, where = both_ways(script, "-c", f"{syscaller} 1000")
     assert out.splitlines()[0] == "n=1000 100 5050 1 100"
-    assert out.splitlines()[-1] == "kagg_sys 5050"
+    assert out.splitlines()[-2:] == ["kagg_sys 5050", "getpid 1000"]
     assert where == [
-        'probe kernel.trace("syscalls:sys_enter_getpid"): in-kernel aggregation (count n)',
+        'probe kernel.trace("syscalls:sys_enter_getpid"): in-kernel aggregation (count n; count calls by "getpid")',
         'probe kernel.trace("syscalls:sys_enter_read"): in-kernel aggregation (aggregate h; sum per by execname())',
     ]
 
@@ -245,6 +245,7 @@ def test_ineligible_handlers_say_why(probed, handler, extra, reason):
 def test_forcing_user_space_for_every_probe(probed):
     script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
     result = pystap("-p3", "-v", FORCE_USER, "-e", script)
+    assert result.returncode == 0, result.stderr
     assert paths(result.stderr)[0].endswith("user-space handler: kernel aggregation disabled (-DSTP_NO_KERNEL_AGGREGATION)")
     assert "agg0" not in result.stdout
 
@@ -252,6 +253,7 @@ def test_forcing_user_space_for_every_probe(probed):
 def test_timing_handlers_keeps_them_in_user_space(probed):
     script = uprobe_script(probed, "n++", 'printf("%d\\n", n)', "n")
     result = pystap("-p3", "-v", "-t", "-e", script)
+    assert result.returncode == 0, result.stderr
     assert paths(result.stderr)[0].endswith("user-space handler: -t times every handler")
 
 

@@ -227,11 +227,13 @@ class _Handler:
         if isinstance(expr, ast.AssignmentExpr) and isinstance(expr.target, ast.Symbol) and _is_local(expr.target, self.scope):
             if expr.op != "=":
                 raise NotEligible(f"updates local {expr.target.name} with {expr.op}")
-            try:
-                value: Value | None = self.value(expr.value)
-            except NotEligible:
-                _check_pure(expr.value, self.scope)
-                value = None  # not computable: an error only if something reads it
+            value: Value | None = Value(expr.value, dict(self.env))
+            if not isinstance(expr.value, ast.StringLiteral) and not _is_execname(expr.value):  # usable as keys
+                try:
+                    self.check(value)
+                except NotEligible:
+                    _check_pure(expr.value, self.scope)
+                    value = None  # not computable: an error only if something reads it
             self.env[id(expr.target.referent)] = None if guards else value
             return
         if isinstance(expr, ast.AssignmentExpr) and expr.op == "=" and isinstance(expr.target, ast.ArrayIndex):
@@ -555,12 +557,16 @@ def _flatten(block: ast.Block) -> list[ast.Stmt]:
 
 
 def _check_pure(expr: ast.Expr, scope: frozenset[int]) -> None:
-    """An unused local may be set from anything without side effects."""
+    """An unused local may be set from anything without side effects, as stap elides it:
+    literals, target values, locals, and calls of /* pure */ embedded-C functions or of
+    functions that just return an expression."""
     for node in ast.walk(expr):
         if isinstance(node, (ast.AssignmentExpr, ast.CrementExpr, ast.PrintFormat, ast.EmbeddedExpr)):
             raise NotEligible(_describe_expression(node))
         if isinstance(node, ast.FunctionCall) and node.name not in CONTEXT_FUNCTIONS | {STRING_CONTEXT}:
-            if inline_call(Value(node, {})) is None:
+            body = node.referent.body if node.referent is not None else None
+            pure = isinstance(body, ast.EmbeddedCode) and "/* pure */" in body.code
+            if not pure and inline_call(Value(node, {})) is None:
                 raise NotEligible(f"calls {node.name}")
         if isinstance(node, ast.Symbol) and _is_global(node, scope):
             raise NotEligible(f"reads global {node.name}")
