@@ -216,7 +216,19 @@ def tokenize(file: SourceFile, skipped: list[tuple[int, int, str]] = ()) -> list
             line, line_start = _advance(text, stop, resume, line, line_start)
             pos = resume
             spaced = False
+    if not text.isascii():
+        _columns_in_bytes(text, tokens)
     return tokens
+
+
+def _columns_in_bytes(text: str, tokens: list[Token]) -> None:
+    """stap counts columns in bytes: on lines with non-ASCII text, turn character
+    columns into UTF-8 byte columns (rare, so kept out of the tokenizer's loop)."""
+    lines = text.split("\n")
+    for token in tokens:
+        prefix = lines[token.line - 1][: token.column - 1]
+        if not prefix.isascii():
+            token.column = len(prefix.encode("utf-8", "surrogateescape")) + 1
 
 
 def _advance(text: str, start: int, end: int, line: int, line_start: int) -> tuple[int, int]:
