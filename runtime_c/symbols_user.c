@@ -42,19 +42,19 @@ static int add_mapping(struct process_maps *p, const struct mapping *m)
 }
 
 /* Replaces the cached maps only when the process is still there: events queued
- * before it exited can still use what an earlier event read. */
+ * before it exited can still use what an earlier event read (or what their frames
+ * placed). An exiting process (a zombie) has a maps file with nothing in it. */
 static int read_maps(struct process_maps *p, int64_t pid)
 {
 	char path[64], line[4608], perms[8], file[4096];
 	unsigned long long start, end, offset;
+	struct process_maps fresh = {pid, NULL, 0, 0};
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%lld/maps", (long long)pid);
 	f = fopen(path, "r");
 	if (f == NULL)
 		return -1;  /* the process has exited since the event */
-	free(p->maps);
-	*p = (struct process_maps){pid, NULL, 0, 0};
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct mapping m;
 
@@ -63,10 +63,14 @@ static int read_maps(struct process_maps *p, int64_t pid)
 		if (perms[2] != 'x' || file[0] != '/' || (m.elf = stp_elf_load(file)) == NULL)
 			continue;
 		m = (struct mapping){start, end, offset, m.elf};
-		if (add_mapping(p, &m) != 0)
+		if (add_mapping(&fresh, &m) != 0)
 			break;
 	}
 	fclose(f);
+	if (fresh.n == 0)
+		return -1;
+	free(p->maps);
+	*p = fresh;
 	return 0;
 }
 

@@ -16,8 +16,8 @@ memory dump (printf's %#m/%#M) is the same slot holding a fixed number of bytes
 buffers. Memory reads go through bpf_probe_read_user/kernel into the slot itself,
 which is zeroed first, so a failed read leaves 0 rather than stale bytes. Stacks
 (bpf_get_stack, for the backtrace functions) end the record, kernel before user, as
-in tracepoint records, so runtime_c/stack_record.c finds them from the end. A uprobe's
-user stack comes with its modules: the same walk with BPF_F_USER_BUILD_ID gives each
+in tracepoint records, so runtime_c/stack_record.c finds them from the end. The user
+stack comes with its modules: the same walk with BPF_F_USER_BUILD_ID gives each
 frame's file by build-id and its file offset, so the runtime can name the frames of a
 process that has exited before its handler ran (its /proc/PID/maps is gone then).
 
@@ -418,8 +418,7 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings
     pointer recipes whose strings are copied too (user_string() of a target value),
     `dumps` (pointer recipe, bytes) the memory printf's %#m/%#M prints, and `stacks`
     the stacks the handler's backtrace functions need."""
-    uprobe = derived.data.get("raw_tracepoint") is None
-    layout = RecordLayout(stacks=list(stacks), modules=uprobe and any(s.kind == P.USER_STACK for s in stacks))
+    layout = RecordLayout(stacks=list(stacks), modules=any(s.kind == P.USER_STACK for s in stacks))
     reads, seen = [], set()
     for value in derived.targets:
         key = id(getattr(value, "expr", None) or value)
@@ -432,6 +431,7 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings
         layout.add(Slot(recipe, string=True, buffer=size, dump=True))
     attach = attach_spec(derived)
     address = attach.get("address") if not attach.get("retprobe") else None
+    uprobe = attach["kind"] == "uprobe"
     program = capture_program(layout, probe_index, address, skip_self=True, task=task_offsets(),
                               in_target=uprobe, user_regs=uprobe)
     stashes = layout.entry_slots() or layout.entry_strings()
