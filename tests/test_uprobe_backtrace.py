@@ -22,6 +22,7 @@ from engine.translate.bpf.disasm import disassemble
 from engine.translate.bpf.stack import stack_captures
 from tests.bpf_harness.util import PYSTAP, pystap, require_kernel_probes
 from tests.programs import SOURCES, build
+from tests.support import stap_oracle
 from tests.test_backtrace import _frame
 
 
@@ -242,3 +243,17 @@ def test_process_pid_that_does_not_exist():
     result = pystap("-p2", "-e", 'probe process(999999999).function("leaf") { }')
     assert "semantic error: cannot probe pid 999999999: No such process" in result.stderr
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize("point", ['function("*")', 'mark("*")', 'statement("leaf@chain.c:14")', 'function("leaf").call'])
+def test_process_pid_listing_is_stap_s(chain, point):
+    """-L of process(PID) probes: the running program's probes, named by its path."""
+    exe, _, _ = chain
+    process = running_chain(exe)
+    try:
+        ours = pystap("-L", f"process({process.pid}).{point}")
+        theirs = stap_oracle("-L", f"process({process.pid}).{point}")
+    finally:
+        finish(process)
+    assert (ours.stdout, ours.returncode) == (theirs.stdout, 0), ours.stderr
+    assert f'process("{exe}").' in ours.stdout
