@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 
 from engine.elaborate.dwarf_capture import Capture, EntryString, PrettyPlan
 from engine.elaborate.elf import REGISTERS
-from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf import plan as P
+from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import (  # shared with tracepoint programs
     _BPF_F_USER_STACK,
     STACK_FLAGS,
@@ -461,9 +461,10 @@ def attach_spec(derived) -> dict:
     """Where and how to attach: a uprobe through the uprobe PMU, or a raw tracepoint by name.
 
     uprobe: path, offset (file offset), retprobe, pid (process(PID): only that
-    process; 0 for every one), ref_ctr_offset (SDT semaphore, 0 if none), build_id (compare before attaching: elf.changed_since), address (link-time,
-    for load-base recipes) and, for .return probes, entry_offset/entry_address where the
-    companion entry program runs. raw_tracepoint: name."""
+    process; 0 for every one), ref_ctr_offset (SDT semaphore, 0 if none), build_id
+    (compare before attaching: elf.changed_since), address (link-time, for load-base
+    recipes) and, for .return probes, entry_offset/entry_address where the companion
+    entry program runs. raw_tracepoint: name."""
     data = derived.data
     if "raw_tracepoint" in data:
         return {"kind": "raw_tracepoint", "name": data["raw_tracepoint"]}
