@@ -41,6 +41,8 @@ Options (in stap's spelling):
    -s NUM     buffer size in megabytes
    -m MODULE  set probe module name
    --monitor  show globals and probe statistics while running
+   --suppress-handler-errors
+              count handler errors without reporting them or stopping; no MAXSKIPPED
    --dump-functions     list the functions of the tapset library
    --dump-probe-types   list the probe families
 """
@@ -182,7 +184,9 @@ def _long_option(inv: Invocation, arg: str, argv: list[str], i: int) -> int:
         inv.help = True
     elif name == "version":
         inv.version = True
-    elif name in ("suppress-handler-errors", "disable-cache", "poison-cache", "privilege=stapusr", "unprivileged"):
+    elif name == "suppress-handler-errors":
+        inv.options.defines["STAP_SUPPRESS_HANDLER_ERRORS"] = "1"
+    elif name in ("disable-cache", "poison-cache", "privilege=stapusr", "unprivileged"):
         pass
     else:
         raise UsageError(f"unrecognized option '{arg}'")
@@ -227,15 +231,15 @@ def run_session(session: Session) -> int:
         if cached is not None:
             return cached
     seen: set[str] = set()
+    errors = warnings = 0  # similar messages left out, reported at the end as stap does
     while session.next_pass <= last and not session.failed:
         number = session.next_pass
         result = session.step()
-        suppressed = _print_diagnostics(session, result.diagnostics, seen)
+        errors += _print_diagnostics(session, result.diagnostics, seen) + result.suppressed_errors
+        warnings += 0 if options.suppress_warnings else result.suppressed_warnings
         if not result.ok:
             sys.stderr.write(f"Pass {number}: {_failed_word(number)} failed.  [man error::pass{number}]\n")
-            if suppressed:
-                sys.stderr.write(f"Number of similar error messages suppressed: {suppressed}.\n")
-                sys.stderr.write("Rerun with -v to see them.\n")
+            _print_suppressed(errors, warnings)
             return 1
         if options.verbose:
             sys.stderr.write(_pass_line(session, number) + "\n")
@@ -248,8 +252,19 @@ def run_session(session: Session) -> int:
         text = artifact.dump()
         if text:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        _print_suppressed(errors, warnings)
         return 0
+    _print_suppressed(errors, warnings)
     return int(getattr(session.artifact(5), "exit_status", 0))
+
+
+def _print_suppressed(errors: int, warnings: int) -> None:
+    if errors:
+        sys.stderr.write(f"Number of similar error messages suppressed: {errors}.\n")
+    if warnings:
+        sys.stderr.write(f"Number of similar warning messages suppressed: {warnings}.\n")
+    if errors or warnings:
+        sys.stderr.write("Rerun with -v to see them.\n")
 
 
 def _run_cached_build(session: Session) -> int | None:

@@ -42,6 +42,9 @@
 #ifndef MAXSKIPPED
 #define MAXSKIPPED 100
 #endif
+#ifndef STAP_SUPPRESS_HANDLER_ERRORS  /* --suppress-handler-errors: count errors, print none, no limits */
+#define STAP_SUPPRESS_HANDLER_ERRORS 0
+#endif
 #ifndef MAXTRYLOCK
 #define MAXTRYLOCK 100 /* accepted for compatibility: handlers never contend here */
 #endif
@@ -246,6 +249,7 @@ struct stp_global {
 
 struct stp_limits {
 	int64_t maxstringlen, maxaction, maxnesting, maxmapentries, maxerrors, maxskipped;
+	int64_t suppress_handler_errors;
 };
 
 struct stp_script {

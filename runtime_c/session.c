@@ -142,12 +142,15 @@ static enum stp_session_state expected_state(enum stp_probe_kind kind)
 static void report_error(struct context *c)
 {
 	char msg[2048];
+
+	error_count++;
+	if (stp_script.limits.suppress_handler_errors)
+		return;  /* as if each handler were wrapped in try { } catch { next } */
 	if (c->last_stmt)
 		snprintf(msg, sizeof msg, "%s near %s", c->last_error, c->last_stmt);
 	else
 		snprintf(msg, sizeof msg, "%s", c->last_error);
 	stp_report_error(msg);
-	error_count++;
 	if (error_count > stp_script.limits.maxerrors) {
 		state = STP_ERROR;
 		exit_requested = 1;
@@ -186,6 +189,8 @@ void stp_dispatch(const struct stp_probe *p, struct context *c)
 void stp_count_skipped(int64_t n)
 {
 	skipped_count += n;
+	if (stp_script.limits.suppress_handler_errors)
+		return;
 	if (skipped_count > stp_script.limits.maxskipped && state == STP_RUNNING) {
 		state = STP_ERROR;
 		exit_requested = 1;

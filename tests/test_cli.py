@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from engine.cli import UsageError, parse_args
+from tests.support import REPO
 
 
 def test_options_after_the_script_are_options_as_in_stap():
@@ -50,3 +54,30 @@ def test_usage_errors(argv, message):
     with pytest.raises(UsageError) as error:
         parse_args(argv)
     assert str(error.value) == message
+
+
+SOFT_ERRORS = """global n, e
+probe timer.ms(1) { n++; if (n <= 5) e = 1 / 0; if (n == 20) exit() }
+probe end { printf("n=%d\\n", n) }
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "stderr"),
+    [
+        # the run stops at the first error (MAXERRORS 0): no n=20, end probes skipped
+        ([], "ERROR: division by 0 near operator '/' at <input>:2:44\n"
+             "WARNING: Number of errors: 1, skipped probes: 0\nPass 5: run failed.  [man error::pass5]\n"),
+        # counted, not reported, not stopping
+        (["--suppress-handler-errors"],
+         "WARNING: Number of errors: 5, skipped probes: 0\nPass 5: run failed.  [man error::pass5]\n"),
+    ],
+)
+def test_suppress_handler_errors_counts_errors_without_stopping(options, stderr):
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", *options, "-e", SOFT_ERRORS],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert result.stderr == stderr
+    assert result.stdout == ("n=20\ne=0\n" if options else "")
+    assert result.returncode == 1
