@@ -51,7 +51,8 @@ _FUNCTION_SUFFIXES = ("", ".call", ".return", ".inline", ".exported")
 
 
 def _patterns() -> tuple[str, ...]:
-    heads = ("process", "process(string)", "process(number)", "process(string).library(string)")  # bare: the -c/-x program
+    # bare: the -c/-x program; process(PID): that process only, named by its executable
+    heads = ("process", "process(string)", "process(number)", "process(string).library(string)")
     shapes = ["process.begin", "process.end", "process(string).begin", "process(string).end",
               "process(number).begin", "process(number).end"]
     for head in heads:
@@ -358,7 +359,8 @@ class _Target:
             data["semaphore_offset"] = self.image.file_offset(note.semaphore)
         variables = {f"$arg{i}": TargetVar(f"$arg{i}", "long") for i in range(1, len(note.args) + 1)}
         text = f'{self.head()}.mark("{note.name}")'
-        mechanism = self.mechanism("uprobe on SDT marker" + (" (semaphore incremented while attached)" if note.semaphore else ""))
+        semaphore = " (semaphore incremented while attached)" if note.semaphore else ""
+        mechanism = self.mechanism("uprobe on SDT marker" + semaphore)
         return UprobeProbe(text, provider.family, mechanism, provider, location=point, target_vars=variables,
                            data=data, sdt=note, image=self.image)
 
