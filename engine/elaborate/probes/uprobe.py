@@ -4,8 +4,9 @@ Each resolved probe records what the capture pipeline needs to attach it through
 the uprobe PMU (perf_event_open with config1 = path, config2 = file offset; the
 uretprobe bit for .return) and to check the binary is still the one elaborated
 (its build-id): `data["path"]`, `data["offset"]`, `data["build_id"]`,
-`data["semaphore_offset"]` for SDT markers with a semaphore, and the original
-instruction bytes at the probe for explain(). Target variables resolve to
+`data["semaphore_offset"]` for SDT markers with a semaphore, `data["pid"]` for
+process(PID) probes (the binary is /proc/PID/exe; the runtime probes only that
+process), and the original instruction bytes at the probe for explain(). Target variables resolve to
 `engine.elaborate.dwarf_capture.Capture` recipes (or `PrettyPlan`s for `$var$`,
 `$$vars` ...), carried in `TargetValue.capture`. process[("PATH")|(PID)].begin/.end
 carry `data["process_lifecycle"]` ("begin"/"end") and the `path` or `pid` they match;
