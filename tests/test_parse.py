@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +258,23 @@ def test_parser_works_from_freshly_built_tables(monkeypatch, tmp_path):
     ]
     assert [p.suffix for p in (tmp_path / "stapui").iterdir()] == [".tables"]
     assert body("probe begin { x = 1 }") == ["(x) = (1);"]  # from the cache file
+
+
+def test_tables_installed_with_the_package_are_used_before_any_cache(monkeypatch, tmp_path):
+    """setup.py builds the tables beside the installed grammar: a first parse then builds none."""
+    import shutil
+
+    from engine.parse import parser
+
+    package = tmp_path / "package"
+    package.mkdir()
+    shutil.copy(Path(parser.__file__).with_name("grammar.lark"), package)
+    assert parser.install_tables(package).startswith("parser tables prebuilt into ")
+    installed = package / parser.tables_name((package / "grammar.lark").read_text())
+    assert installed.exists()
+    monkeypatch.setattr(parser, "__file__", str(package / "parser.py"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(parser, "table_data", None)  # building them again would fail
+    monkeypatch.setattr(parser, "_tables", parser._tables.__wrapped__)
+    assert body("probe begin { x = 1 }") == ["(x) = (1);"]
+    assert not (tmp_path / "cache").exists()

@@ -112,15 +112,33 @@ def _bound(action, builder: Builder):
 
 @functools.cache
 def _tables() -> _Tables:
-    """The parser's tables: from the cache, or built by lark (and cached)."""
+    """The parser's tables: installed with the package (setup.py), else from the cache,
+    else built by lark (and cached)."""
     grammar = resources.files("engine.parse").joinpath("grammar.lark").read_text()
-    digest = hashlib.sha256(f"{TABLES_FORMAT}\0{grammar}".encode()).hexdigest()[:16]
-    path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui" / f"grammar-{digest}.tables"
-    data = read_pickle(path)
+    name = tables_name(grammar)
+    data = read_pickle(Path(__file__).with_name(name))
     if data is None:
-        data = table_data(grammar)
-        write_pickle(path, data)
+        path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").absolute() / "stapui" / name
+        data = read_pickle(path)
+        if data is None:
+            data = table_data(grammar)
+            write_pickle(path, data)
     return _Tables(data, Builder(ParseContext(False)))
+
+
+def tables_name(grammar: str) -> str:
+    """The tables' file name: keyed by the grammar and their format, so stale ones are never read."""
+    digest = hashlib.sha256(f"{TABLES_FORMAT}\0{grammar}".encode()).hexdigest()[:16]
+    return f"grammar-{digest}.tables"
+
+
+def install_tables(directory: Path) -> str:
+    """Build the tables for the grammar in `directory` into it (setup.py, at install
+    time), so a user's first parse does not wait for lark's analysis."""
+    grammar = (directory / "grammar.lark").read_text()
+    path = directory / tables_name(grammar)
+    write_pickle(path, table_data(grammar))
+    return f"parser tables prebuilt into {path}"
 
 
 def table_data(grammar: str) -> dict:
