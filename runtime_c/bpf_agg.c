@@ -50,6 +50,14 @@ uint32_t stp_bpf_agg_largest_value(void)
 	return most;
 }
 
+int stp_bpf_agg_is_stash(const char *name)
+{
+	for (uint32_t i = 0; i < stp_bpf_agg_count(); i++)
+		if (maps[i].stash && strcmp(maps[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 int stp_bpf_agg_hits_fd(uint32_t *n_probes)
 {
 	*n_probes = probes;

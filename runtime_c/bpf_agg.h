@@ -65,6 +65,9 @@ void stp_stat_merge(struct stp_stat *st, const struct stp_stat_delta *d);
 
 #define STP_AGG_ZERO_MAP "agg_zero"  /* per-CPU template new entries are copied from */
 #define STP_AGG_HITS_MAP "agg_hits"  /* per-CPU u64 per probe: its events handled in the kernel */
+/* Not a map: the relocation marking where an aggregation program's fallback, the probe's
+ * ordinary capture program, starts; loaded alone when the kernel refuses the whole. */
+#define STP_AGG_CAPTURE_MARK "agg_capture"
 
 /* bpf_agg.c.  From the generated init_globals: the script's aggregation maps, and how
  * many probes it has (the "agg_hits" map counts each one's events handled in the kernel). */
@@ -76,6 +79,7 @@ const struct stp_bpf_agg_map *stp_bpf_agg_map(uint32_t i);
 int stp_bpf_agg_fd(uint32_t i);            /* -1 until a program used the map */
 int stp_bpf_agg_hits_fd(uint32_t *n_probes);  /* -1 until a program used it */
 uint32_t stp_bpf_agg_largest_value(void);  /* bytes of the largest value (the zero template) */
+int stp_bpf_agg_is_stash(const char *name);  /* relocation `name` is a stash map of times */
 void stp_bpf_agg_close(void);
 
 /* bpf_agg_merge.c (needs the runtime's maps and statistics). */

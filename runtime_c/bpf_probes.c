@@ -61,27 +61,100 @@ static int relocation_value(const char *name)
 	return -1;
 }
 
-/* A copy of the probe's program with its relocations patched in. */
-static struct bpf_insn *relocate(const struct stp_bpf_probe *probe)
+/* A copy of the probe's program from instruction `start` on, with its relocations
+ * patched in (the capture mark is no map: nothing to patch). */
+static struct bpf_insn *relocate(const struct stp_bpf_probe *probe, uint32_t start)
 {
-	struct bpf_insn *insns = malloc(probe->n_insns * sizeof(*insns));
+	uint32_t n = probe->n_insns - start;
+	struct bpf_insn *insns = malloc(n * sizeof(*insns));
 	uint32_t i;
 
 	if (insns == NULL) {
 		stp_bpf_fail("cannot relocate the capture program for %s: out of memory", probe->probe_point);
 		return NULL;
 	}
-	memcpy(insns, probe->insns, probe->n_insns * sizeof(*insns));
+	memcpy(insns, probe->insns + start, n * sizeof(*insns));
 	for (i = 0; i < probe->n_relocs; i++) {
-		int value = relocation_value(probe->relocs[i].map);
+		const struct stp_bpf_reloc *r = &probe->relocs[i];
+		int value;
 
-		if (value < 0 || probe->relocs[i].insn >= probe->n_insns) {
+		if (r->insn < start || strcmp(r->map, STP_AGG_CAPTURE_MARK) == 0)
+			continue;
+		value = relocation_value(r->map);
+		if (value < 0 || r->insn >= probe->n_insns) {
 			free(insns);
 			return NULL;
 		}
-		insns[probe->relocs[i].insn].imm = value;
+		insns[r->insn - start].imm = value;
 	}
 	return insns;
+}
+
+static int load_from(const struct stp_bpf_probe *probe, uint32_t type, uint32_t start)
+{
+	struct bpf_insn *insns = relocate(probe, start);
+	int prog_fd;
+
+	if (insns == NULL)
+		return -1;
+	prog_fd = stp_bpf_prog_load(type, insns, probe->n_insns - start, probe->probe_point);
+	free(insns);
+	return prog_fd;
+}
+
+/* Where the ordinary capture program starts inside an aggregation program that may
+ * fall back to it alone: 0 for capture programs, and for programs sharing a stash of
+ * times with other probes (whose handlers would find the user-space stash empty). */
+static uint32_t capture_start(const struct stp_bpf_probe *probe)
+{
+	uint32_t start = 0, i;
+
+	for (i = 0; i < probe->n_relocs; i++) {
+		if (stp_bpf_agg_is_stash(probe->relocs[i].map))
+			return 0;
+		if (strcmp(probe->relocs[i].map, STP_AGG_CAPTURE_MARK) == 0)
+			start = probe->relocs[i].insn;
+	}
+	return start < probe->n_insns ? start : 0;
+}
+
+#define VERIFIER_LOG "\nverifier log:\n"  /* as stp_bpf_prog_load() introduces the log */
+
+/* Why the kernel refused a program: the verifier's verdict (the log's last line before
+ * its "processed N insns" summary), else the error's first line. */
+static void refusal(char *why, size_t size)
+{
+	const char *error = stp_bpf_error();
+	const char *line = strstr(error, VERIFIER_LOG);
+	const char *verdict = error;
+
+	if (line != NULL)
+		line += strlen(VERIFIER_LOG);
+	while (line != NULL && *line != '\0' && strncmp(line, "processed ", 10) != 0) {
+		if (*line != '\n')
+			verdict = line;
+		line = strchr(line, '\n');
+		line = line != NULL ? line + 1 : NULL;
+	}
+	snprintf(why, size, "%.*s", (int)strcspn(verdict, "\n"), verdict);
+}
+
+/* Load a probe's relocated program.  An aggregation program the kernel refuses gives way
+ * to the probe's capture program: its records go to the user-space handler. */
+static int load(const struct stp_bpf_probe *probe, uint32_t type)
+{
+	uint32_t start = capture_start(probe);
+	int prog_fd = load_from(probe, type, 0);
+	char why[512];
+
+	if (prog_fd >= 0 || start == 0)
+		return prog_fd;
+	refusal(why, sizeof(why));
+	prog_fd = load_from(probe, type, start);
+	if (prog_fd >= 0)
+		stp_warn("probe %s: kernel refused the in-kernel aggregation program (%s); using the user-space handler",
+			 probe->probe_point, why);
+	return prog_fd;
 }
 
 static int check_format(const struct stp_bpf_probe *probe)
@@ -118,14 +191,7 @@ static int attach_perf_everywhere(int prog_fd, const struct stp_bpf_probe *probe
 /* For bpf_uprobe.c: load a probe's relocated program and keep the fd. */
 int stp_bpf_load_kept(const struct stp_bpf_probe *probe, uint32_t type)
 {
-	struct bpf_insn *insns = relocate(probe);
-	int prog_fd;
-
-	if (insns == NULL)
-		return -1;
-	prog_fd = stp_bpf_prog_load(type, insns, probe->n_insns, probe->probe_point);
-	free(insns);
-	return stp_bpf_keep(prog_fd);
+	return stp_bpf_keep(load(probe, type));
 }
 
 int stp_bpf_keep(int fd)
@@ -136,20 +202,14 @@ int stp_bpf_keep(int fd)
 static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
 {
 	int is_tracepoint = probe->attach == STP_BPF_TRACEPOINT;
-	struct bpf_insn *insns;
 	int prog_fd;
 
 	if (probe->attach == STP_BPF_UPROBE || probe->attach == STP_BPF_RAW_TRACEPOINT)
 		return stp_bpf_attach_user(probe);
 	if (is_tracepoint && check_format(probe) < 0)
 		return -1;
-	insns = relocate(probe);
-	if (insns == NULL)
-		return -1;
-	prog_fd = stp_bpf_prog_load(is_tracepoint ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_PERF_EVENT, insns,
-				    probe->n_insns, probe->probe_point);
-	free(insns);
-	if (prog_fd < 0 || keep_fd(prog_fd) < 0)
+	prog_fd = stp_bpf_load_kept(probe, is_tracepoint ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_PERF_EVENT);
+	if (prog_fd < 0)
 		return -1;
 	if (is_tracepoint)
 		return keep_fd(stp_bpf_attach_tracepoint(prog_fd, probe->target)) < 0 ? -1 : 0;

@@ -173,6 +173,54 @@ def test_a_full_map_falls_back_to_the_ring(probed):
     assert "in-kernel aggregation" in where[0]
 
 
+REFUSE = "-DSTP_KERNEL_AGGREGATION_REFUSE"  # every aggregation program reads below the stack
+REFUSED = "kernel refused the in-kernel aggregation program (invalid read from stack R10 off=-520 size=8); " \
+          "using the user-space handler"
+
+
+def test_a_refused_uprobe_program_falls_back_to_the_user_space_handler(probed):
+    script = uprobe_script(probed, "n++; byarg[$a] += $b; s <<< $a",
+                           'printf("n=%d %d %d\\n", n, @sum(s), @max(s)); foreach (k+ in byarg) printf("%d:%d ", k, byarg[k])',
+                           "n, byarg, s")
+    run = pystap(REFUSE, "-e", script, "-c", f"{probed} {ROUNDS}")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "3420\nn=20 190 19\n" + "".join(f"{i}:{100 + i} " for i in range(20))
+    assert run.stderr == (f'WARNING: probe process("{probed}").function("add@{REPO}/tests/programs/probed.c:21"): '
+                          f"{REFUSED}\n")
+
+
+def test_a_refused_tracepoint_program_falls_back_to_the_user_space_handler(syscaller):
+    script = textwrap.dedent("""\
+        global n, h, per
+        probe syscall.getpid { if (execname() == "kagg_sys") n++ }
+        probe syscall.read { if (execname() == "kagg_sys" && fd == 77) { h <<< count; per[execname()] += count } }
+        probe end { printf("n=%d %d %d %d %d\\n", n, @count(h), @sum(h), @min(h), @max(h))
+          foreach (e in per) printf("%s %d\\n", e, per[e]) }
+        """)
+    run = pystap(REFUSE, "-e", script, "-c", f"{syscaller} 1000")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "n=1000 100 5050 1 100\nkagg_sys 5050\n"
+    assert [line for line in run.stderr.splitlines() if "kernel refused" in line] == [
+        f'WARNING: probe kernel.trace("syscalls:sys_enter_getpid"): {REFUSED}',
+        f'WARNING: probe kernel.trace("syscalls:sys_enter_read"): {REFUSED}',
+    ]
+
+
+def test_a_refused_program_sharing_a_stash_still_fails(syscaller):
+    """Its partner's handler would find the user-space stash empty: no fallback."""
+    script = textwrap.dedent("""\
+        global start, lat
+        probe syscall.read { if (execname() == "kagg_sys" && fd == 77) start[tid()] = gettimeofday_ns() }
+        probe syscall.read.return { if (tid() in start) { lat <<< gettimeofday_ns() - start[tid()]; delete start[tid()] } }
+        probe end { printf("%d\\n", @count(lat)) }
+        """)
+    run = pystap(REFUSE, "-e", script, "-c", f"{syscaller} 10")
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[0] == ('ERROR: cannot load the capture program for '
+                                          'kernel.trace("syscalls:sys_enter_read"): Permission denied')
+
+
 def test_syscalls_of_a_known_process(syscaller):
     script = textwrap.dedent("""\
         global n, h, per, calls

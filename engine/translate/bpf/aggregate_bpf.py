@@ -15,6 +15,12 @@ For a handler aggregate.py found eligible, each derived probe's program becomes
              goes to the ring and the user-space handler does the work, so nothing is
              lost and nothing is counted twice (phase 1 changes no total)
 
+A relocation named "agg_capture" marks where that capture program starts: when the
+kernel refuses the aggregation program (another kernel, other limits), the runtime
+loads the capture program alone and the probe's user-space handler does all its work
+(runtime_c/bpf_probes.c).  -DSTP_KERNEL_AGGREGATION_REFUSE makes every aggregation
+program read below the stack, which the verifier refuses, to test that.
+
 Register use: r6 the context, r7 an entry, r8 the value being aggregated; r1-r5 are
 clobbered by helpers. Stack layout below.
 """
@@ -35,6 +41,7 @@ from engine.translate.bpf.uprobe_attach import is_user_probe
 from engine.translate.cstrings import c_literal
 
 ZERO_MAP = "agg_zero"
+CAPTURE_MARK = "agg_capture"  # no map: the slot where the capture program starts (bpf_agg.h)
 HITS_MAP = "agg_hits"  # per-CPU u64 per script probe: events handled here (no handler ran)
 _ZERO_KEY = -4  # u32 0: the key of one-entry arrays
 _COMM = -40  # 16 bytes: execname() for comparisons
@@ -68,6 +75,7 @@ class AggMap:
     entries: int = 2048
     key_offsets: list[int] = field(default_factory=list)  # per key: offset in the BPF key, -1 if constant
     stash_of: ast.VarDecl | None = None
+    refused: bool = False  # -DSTP_KERNEL_AGGREGATION_REFUSE: emit a program the verifier refuses
 
     @property
     def key_size(self) -> int:
@@ -83,6 +91,7 @@ class AggMap:
 
 
 ENTRIES = "STP_KERNEL_AGGREGATION_ENTRIES"  # -D: fewer BPF map entries, to test the full-map fallback
+REFUSE = "STP_KERNEL_AGGREGATION_REFUSE"  # -D: programs the verifier refuses, to test the capture fallback
 
 
 def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, str], known: list[AggMap]) -> list[AggMap]:
@@ -121,6 +130,8 @@ def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, st
     for decl in decision.stash_reads.values():
         if not any(m.stash_of is decl for m in maps):
             maps.append(stash_map(decl, None))
+    for agg in maps:
+        agg.refused = REFUSE in defines
     return maps
 
 
@@ -146,9 +157,11 @@ def _linear_buckets(start: int, stop: int, interval: int) -> int:
 
 def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], capture: Program) -> Program:
     """The program for script probe `probe_index` (`derived`): aggregate into `maps`,
-    count the hit, or fall back to `capture`."""
+    count the hit, or fall back to `capture` (marked by a CAPTURE_MARK relocation)."""
     a = Assembler()
     a.mov(R6, R1)
+    if any(m.refused for m in maps):
+        a.load(R1, FP, _KEY - 8, 8)  # below the 512-byte stack
     _skip_own_process(a)
     user = is_user_probe(derived)
     task = task_offsets()
@@ -170,7 +183,9 @@ def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], captur
     a.label("fallback")
     a.mov(R1, R6)
     a.append(capture)
-    return a.assemble()
+    program = a.assemble()
+    program.relocations.append((len(program.insns) - len(capture.insns), CAPTURE_MARK))
+    return program
 
 
 class _Emitter:
