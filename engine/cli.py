@@ -231,15 +231,15 @@ def run_session(session: Session) -> int:
         if cached is not None:
             return cached
     seen: set[str] = set()
+    errors = warnings = 0  # similar messages left out, reported at the end as stap does
     while session.next_pass <= last and not session.failed:
         number = session.next_pass
         result = session.step()
-        suppressed = _print_diagnostics(session, result.diagnostics, seen)
+        errors += _print_diagnostics(session, result.diagnostics, seen) + result.suppressed_errors
+        warnings += 0 if options.suppress_warnings else result.suppressed_warnings
         if not result.ok:
             sys.stderr.write(f"Pass {number}: {_failed_word(number)} failed.  [man error::pass{number}]\n")
-            if suppressed:
-                sys.stderr.write(f"Number of similar error messages suppressed: {suppressed}.\n")
-                sys.stderr.write("Rerun with -v to see them.\n")
+            _print_suppressed(errors, warnings)
             return 1
         if options.verbose:
             sys.stderr.write(_pass_line(session, number) + "\n")
@@ -252,8 +252,19 @@ def run_session(session: Session) -> int:
         text = artifact.dump()
         if text:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        _print_suppressed(errors, warnings)
         return 0
+    _print_suppressed(errors, warnings)
     return int(getattr(session.artifact(5), "exit_status", 0))
+
+
+def _print_suppressed(errors: int, warnings: int) -> None:
+    if errors:
+        sys.stderr.write(f"Number of similar error messages suppressed: {errors}.\n")
+    if warnings:
+        sys.stderr.write(f"Number of similar warning messages suppressed: {warnings}.\n")
+    if errors or warnings:
+        sys.stderr.write("Rerun with -v to see them.\n")
 
 
 def _run_cached_build(session: Session) -> int | None:

@@ -20,11 +20,15 @@ import importlib
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Protocol
 
 from engine.diagnostics import Diagnostic, DiagnosticError, Severity
+
+TYPE_CHECKING = False  # typing costs every start-up ~2 ms; only a type checker needs Any
+if TYPE_CHECKING:
+    from typing import Any
 
 PASS_NAMES = ("parse", "elaborate", "translate", "build", "run")
 PASS_MODULES = ("engine.parse", "engine.elaborate", "engine.translate", "engine.build", "engine.run")
@@ -81,6 +85,8 @@ class PassResult:
 
     artifact: Any
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressed_errors: int = 0  # similar ones left out of `diagnostics`, as stap does without -v
+    suppressed_warnings: int = 0
 
     @property
     def ok(self) -> bool:
@@ -96,10 +102,6 @@ class PassEvent:
     state: PassState
     result: PassResult | None = None
     timing: PassTiming | None = None
-
-
-class Observer(Protocol):
-    def __call__(self, event: PassEvent) -> None: ...
 
 
 class Session:

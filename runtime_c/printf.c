@@ -1,5 +1,5 @@
 /* printf.c - stap's printf: the conversions %d %i %u %x %X %o %p %c %s %b %m %M %%, the
- * flags - + space # 0, width and precision (also `*`), with the kernel-style number
+ * flag (one of - + space # 0), width and precision (also `*`), with the kernel-style number
  * rendering stap uses (e.g. "%#x" of 0 is "0x0", precision never hides a 0).  A failing
  * conversion (%m of unreadable memory) sets c->last_error and the call prints nothing. */
 #define _GNU_SOURCE
@@ -15,8 +15,12 @@
 
 enum { F_LEFT = 1, F_PLUS = 2, F_SPACE = 4, F_SPECIAL = 8, F_ZERO = 16, F_SIGN = 32, F_LARGE = 64 };
 
-/* stap refuses to dump more than a page with one %m/%M. */
+/* stap refuses to dump more than a page with one %m/%M (the translator checks it before
+ * the call, naming the precision's expression; the check here guards `bytes` below). */
 enum { MEMORY_DUMP_MAX = 4096 };
+
+/* stap formats one printf into its print buffer, STP_BUFFER_SIZE bytes, and drops the rest. */
+enum { PRINT_MAX = 8192 };
 
 struct sink {
 	char *buf;
@@ -125,9 +129,12 @@ static void character(struct sink *o, unsigned char ch, int width, int flags)
 	padded(o, text, len, width, flags);
 }
 
+/* %s; stap's '0' flag adds a NUL byte after the field, as for %m. */
 static void string(struct sink *o, const char *s, int width, int precision, int flags)
 {
 	padded(o, s, (int)strnlen(s, precision >= 0 ? (size_t)precision : (size_t)-1), width, flags);
+	if (flags & F_ZERO)
+		emit(o, '\0');
 }
 
 static int binary_size(int n)
@@ -184,6 +191,14 @@ static int read_memory(struct sink *o, uint64_t address, unsigned char *bytes, i
 	return -1;
 }
 
+void stp_check_dump_size(struct context *c, int64_t bytes)
+{
+	if (bytes > MEMORY_DUMP_MAX) {
+		snprintf(c->error_buffer, stp_strmax(), "%lld is too many bytes for a memory dump", (long long)bytes);
+		c->last_error = c->error_buffer;
+	}
+}
+
 /* %m / %M: precision bytes of memory (default 1) as they are, or as hex digits;
  * stap's '0' flag adds a NUL byte after the field. */
 static void memory(struct sink *o, int64_t address, int width, int precision, char conv, int flags)
@@ -213,48 +228,45 @@ static void memory(struct sink *o, int64_t address, int width, int precision, ch
 		emit(o, '\0');
 }
 
-static int parse_flags(const char **fmt)
+/* stap's format parser takes one flag at most: in "%-05d" or "%#08x" the zero belongs
+ * to the width, so it pads with spaces. */
+static int parse_flag(const char **fmt)
 {
-	int flags = 0;
-	for (;; (*fmt)++) {
-		switch (**fmt) {
-		case '-': flags |= F_LEFT; break;
-		case '+': flags |= F_PLUS; break;
-		case ' ': flags |= F_SPACE; break;
-		case '#': flags |= F_SPECIAL; break;
-		case '0': flags |= F_ZERO; break;
-		default: return flags;
-		}
+	switch (**fmt) {
+	case '-': (*fmt)++; return F_LEFT;
+	case '+': (*fmt)++; return F_PLUS;
+	case ' ': (*fmt)++; return F_SPACE;
+	case '#': (*fmt)++; return F_SPECIAL;
+	case '0': (*fmt)++; return F_ZERO;
+	default: return 0;
 	}
 }
 
-/* A width or precision: digits, or `*` taking the next argument. */
-static int parse_count(const char **fmt, const union stp_value *args, int nargs, int *next, int *negative)
+/* A width or precision: digits, or `*` taking the next argument, which stap narrows to
+ * an int and clamps to 0..PRINT_MAX (a negative `*` width does not left-justify). */
+static int parse_count(const char **fmt, const union stp_value *args, int nargs, int *next)
 {
 	if (**fmt == '*') {
 		(*fmt)++;
-		int64_t v = *next < nargs ? args[(*next)++].n : 0;
-		*negative = v < 0;
-		return (int)(v < 0 ? -v : v);
+		int v = *next < nargs ? (int)args[(*next)++].n : 0;
+		return v < 0 ? 0 : v > PRINT_MAX ? PRINT_MAX : v;
 	}
 	int v = 0;
 	while (isdigit((unsigned char)**fmt))
-		v = v * 10 + (*(*fmt)++ - '0');
+		if ((v = v * 10 + (*(*fmt)++ - '0')) > PRINT_MAX)
+			v = PRINT_MAX;
 	return v;
 }
 
 static void conversion(struct sink *o, const char **fmt, const union stp_value *args, int nargs, int *next)
 {
-	int flags = parse_flags(fmt);
-	int width = -1, precision = -1, negative = 0;
-	if (isdigit((unsigned char)**fmt) || **fmt == '*') {
-		width = parse_count(fmt, args, nargs, next, &negative);
-		if (negative)
-			flags |= F_LEFT;
-	}
+	int flags = parse_flag(fmt);
+	int width = -1, precision = -1;
+	if (isdigit((unsigned char)**fmt) || **fmt == '*')
+		width = parse_count(fmt, args, nargs, next);
 	if (**fmt == '.') {
 		(*fmt)++;
-		precision = parse_count(fmt, args, nargs, next, &negative);
+		precision = parse_count(fmt, args, nargs, next);
 	}
 	while (**fmt == 'l' || **fmt == 'h' || **fmt == 'L')
 		(*fmt)++;
@@ -307,23 +319,12 @@ int stp_format(struct context *c, char *out, size_t size, const char *fmt, const
 	return o.failed ? -1 : (int)o.len;
 }
 
-struct value_format {
-	struct context *c;
-	const char *fmt;
-	const union stp_value *args;
-	int nargs;
-};
-
-static int value_format(char *buf, size_t size, void *arg)
-{
-	const struct value_format *f = arg;
-	return stp_format(f->c, buf, size, f->fmt, f->args, f->nargs);
-}
-
 void stp_printf_values(struct context *c, const char *fmt, const union stp_value *args, int nargs)
 {
-	struct value_format f = {c, fmt, args, nargs};
-	stp_output_formatted(value_format, &f);
+	char text[PRINT_MAX + 1];
+	int n = stp_format(c, text, sizeof text, fmt, args, nargs);
+	if (n > 0)
+		stp_output(text, n < PRINT_MAX ? (size_t)n : PRINT_MAX);
 }
 
 char *stp_sprintf_values(struct context *c, char *dst, const char *fmt, const union stp_value *args, int nargs)

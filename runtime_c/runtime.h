@@ -208,6 +208,7 @@ int stp_format(struct context *c, char *out, size_t size, const char *fmt, const
 /* printf(): formats into the output buffer; errors go to c->last_error. */
 void stp_printf_values(struct context *c, const char *fmt, const union stp_value *args, int nargs);
 char *stp_sprintf_values(struct context *c, char *dst, const char *fmt, const union stp_value *args, int nargs);
+void stp_check_dump_size(struct context *c, int64_t bytes); /* "N is too many bytes for a memory dump" */
 
 /* ---- runtime services (ABI for embedded C) ----------------------------------------------- */
 void stp_output(const char *s, size_t n);          /* script output bytes */

@@ -72,12 +72,12 @@ def run(session, parsed) -> "PassResult":
         elaborate(program, options)
     except DiagnosticError as error:
         program.diagnostics.extend(error.diagnostics)
-    diagnostics = _ordered(program.diagnostics, options.verbose)
+    diagnostics, errors, warnings = _shown(program.diagnostics, options.verbose)
     if any(d.is_error for d in diagnostics):
-        return PassResult(None, diagnostics)
+        return PassResult(None, diagnostics, suppressed_errors=errors, suppressed_warnings=warnings)
     artifact = ElaborateArtifact(program.globals, program.functions, program.probes, program.embeds,
                                  program.files, options.verbose)
-    return PassResult(artifact, diagnostics)
+    return PassResult(artifact, diagnostics, suppressed_errors=errors, suppressed_warnings=warnings)
 
 
 def elaborate(program: Program, options) -> None:
@@ -98,8 +98,8 @@ def elaborate(program: Program, options) -> None:
     infer_types(program)
     if _failed(program):
         return
-    display.add_display_probes(program)
     display.add_condition_probe(program)
+    display.add_display_probes(program)
 
 
 def _resolve(program: Program) -> None:
@@ -131,10 +131,12 @@ def _failed(program: Program) -> bool:
     return any(d.is_error for d in program.diagnostics)
 
 
-def _ordered(diagnostics: list[Diagnostic], verbose: int) -> list[Diagnostic]:
-    shown = diagnostics if verbose else suppress_similar(diagnostics)
+def _shown(diagnostics: list[Diagnostic], verbose: int) -> tuple[list[Diagnostic], int, int]:
+    """The diagnostics to print (similar ones left out unless -v, as stap does) and how
+    many errors and warnings were left out."""
+    shown, errors, warnings = (diagnostics, 0, 0) if verbose else suppress_similar(diagnostics)
     elide_repeated_files(shown)
-    return shown
+    return shown, errors, warnings
 
 
 def _plural(n: int, word: str) -> str:

@@ -11,6 +11,7 @@ and `if (cond)` conditions accumulate along the chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 from engine.elaborate.clone import clone
 from engine.elaborate.errors import semantic_error
@@ -39,25 +40,24 @@ class Leaf:
 
 
 def derive_probe(program: Program, probe: ast.Probe, file: ast.StapFile) -> list[ast.Probe]:
-    """The handlers `probe` turns into: itself for direct points, one per alias chain."""
+    """The handlers `probe` turns into, in stap's probe order: each written point's
+    probes in turn, one handler per run of consecutive probes reached through the same
+    aliases. The first run of direct points keeps `probe` itself as its handler."""
     leaves: list[Leaf] = []
     for point in probe.points:
         found = _expand(program, point, (), point.condition)
         leaves += found
         if point.sufficient and found:
             break
-    direct = [leaf for leaf in leaves if not leaf.chain]
-    outcome = []
-    if direct:
-        probe.derived = [_finish(leaf, probe) for leaf in direct]
-        program.file_of[id(probe)] = file
-        outcome.append(probe)
-    groups: dict[tuple[int, ...], list[Leaf]] = {}
-    for leaf in leaves:
-        if leaf.chain:
-            groups.setdefault(tuple(id(entry.alias) for entry in leaf.chain), []).append(leaf)
-    for group in groups.values():
-        outcome.append(_aliased_probe(program, probe, group, file))
+    outcome: list[ast.Probe] = []
+    for chain, run in groupby(leaves, key=lambda leaf: tuple(id(entry.alias) for entry in leaf.chain)):
+        group = list(run)
+        if not chain and not any(handler is probe for handler in outcome):
+            probe.derived = [_finish(leaf, probe) for leaf in group]
+            program.file_of[id(probe)] = file
+            outcome.append(probe)
+        else:
+            outcome.append(_copied_handler(program, probe, group, file))
     return outcome
 
 
@@ -70,7 +70,9 @@ def _finish(leaf: Leaf, probe: ast.Probe) -> DerivedProbe:
     return derived
 
 
-def _aliased_probe(program: Program, probe: ast.Probe, group: list[Leaf], file: ast.StapFile) -> ast.Probe:
+def _copied_handler(program: Program, probe: ast.Probe, group: list[Leaf], file: ast.StapFile) -> ast.Probe:
+    """A handler of its own for `group`: a copy of the probe's body inside the prologues
+    and epilogues of the aliases crossed (symbol resolution annotates each copy)."""
     chain = group[0].chain
     body: ast.Stmt = clone(probe.body)
     for entry in chain:

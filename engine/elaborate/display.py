@@ -2,12 +2,13 @@
 
 - For each of the user's globals that is written but never read, an `end` probe
   printing its value(s) (`y=3`, `a[1]=2`, `s @count=...`), exactly as stap does.
-- When any probe has an `if (cond)` guard, a `begin` probe that marks the point
-  where the runtime evaluates the guards for the first time (stap adds one too).
+- When a probe's `if (cond)` guard reads a global, a `begin` probe that marks the
+  point where the runtime evaluates the guards for the first time (stap adds one too).
 """
 
 from __future__ import annotations
 
+from engine.elaborate.effects import is_global
 from engine.elaborate.lint import write_targets
 from engine.elaborate.probes.base import dispatch
 from engine.elaborate.program import Program
@@ -27,10 +28,18 @@ def add_display_probes(program: Program) -> None:
 
 
 def add_condition_probe(program: Program) -> None:
-    if any(d.condition is not None for p in program.probes for d in p.derived):
-        probe = _builtin_probe("begin", ast.Block([]), None)
+    """stap's extra begin probe, added when some guard reads a global (guards of constants
+    need no first evaluation); like the display probes it sits at the user's file."""
+    if any(_reads_global(d.condition) for p in program.probes for d in p.derived):
+        probe = _builtin_probe("begin", ast.Block([]), program.user.probes[0].span)
         probe.derived[0].data["purpose"] = "evaluate probe conditions at session start"
         program.probes.append(probe)
+
+
+def _reads_global(condition: ast.Expr | None) -> bool:
+    return condition is not None and any(
+        isinstance(n, ast.Symbol) and n.referent is not None and is_global(n.referent) for n in walk(condition)
+    )
 
 
 def _uses(program: Program) -> tuple[set[int], set[int]]:

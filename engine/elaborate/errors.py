@@ -85,26 +85,33 @@ def warning(message: str, node: ast.Node | None = None, token: str | None = None
     )
 
 
-def suppress_similar(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Keep the first error of each kind, as stap does without -v (warnings: exact repeats).
+def suppress_similar(diagnostics: list[Diagnostic]) -> tuple[list[Diagnostic], int, int]:
+    """Keep the first error of each kind and the first warning of each message, as stap
+    does without -v; returns them with how many errors and warnings were left out.
 
     stap counts errors raised from the same place in its source as "similar"; the
     first words of the message, with names, numbers and types left out, say the same.
+    Warnings are compared by their message alone, without the token and location.
     """
     kept: list[Diagnostic] = []
     seen: set[str] = set()
     dropping = False
+    errors = warnings = 0
     for diagnostic in diagnostics:
         if isinstance(diagnostic, SemanticDiagnostic) and diagnostic.chained:
             if not dropping:
                 kept.append(diagnostic)
             continue
-        key = _category(diagnostic) if diagnostic.is_error else diagnostic.format()
+        key = _category(diagnostic) if diagnostic.is_error else f"{diagnostic.kind}: {diagnostic.message}"
         dropping = key in seen
         seen.add(key)
         if not dropping:
             kept.append(diagnostic)
-    return kept
+        elif diagnostic.is_error:
+            errors += 1
+        else:
+            warnings += 1
+    return kept, errors, warnings
 
 
 def _category(diagnostic: Diagnostic) -> str:

@@ -43,3 +43,19 @@ def user_memory_dumps(text: str) -> list[tuple[int, int]]:
             dumps.append((at, size))
         at += 1
     return dumps
+
+
+def memory_dump_sizes(text: str) -> list[tuple[int | None, int]]:
+    """Each %m/%M's size, in order, as stap checks it against MEMORY_DUMP_MAX before the
+    call: (index of the argument a `.*` precision takes, else None; the written size)."""
+    sizes: list[tuple[int | None, int]] = []
+    at = 0
+    for match in _CONVERSION.finditer(text):
+        _, width, precision, _, conversion = match.groups()
+        if conversion == "%":
+            continue
+        at += width == "*"
+        if conversion in "mM":
+            sizes.append((at, 0) if precision == "*" else (None, max(int(precision or 0), 1)))
+        at += (precision == "*") + 1
+    return sizes

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from engine.elaborate.effects import Effects, is_global
 from engine.elaborate.errors import first_token, semantic_error, warning
 from engine.elaborate.program import Program
@@ -26,9 +28,9 @@ def optimize(program: Program, unoptimized: bool) -> None:
         holder.body = transform(holder.body, _fold)
     if not unoptimized:
         for holder in _bodies(program):
-            _elide_assignments(program, holder)
+            _once_per_copy(program, holder, lambda: _elide_assignments(program, holder))
         for holder in _bodies(program):
-            _elide_statements(program, holder, effects)
+            _once_per_copy(program, holder, lambda: _elide_statements(program, holder, effects))
         _warn_empty_functions(program)
         _elide_empty_probes(program)
     _drop_unreferenced(program)
@@ -39,6 +41,17 @@ def optimize(program: Program, unoptimized: bool) -> None:
 def _bodies(program: Program) -> list[ast.Probe | ast.FunctionDecl]:
     functions = [f for f in program.functions if isinstance(f.body, ast.Block)]
     return [*program.probes, *functions]
+
+
+def _once_per_copy(program: Program, holder, step) -> None:
+    """Run `step` on one handler, then repeat its warnings for each further probe the
+    handler serves: stap gives every derived probe its own copy of the body, so it warns
+    once per copy (-v shows them all; without it they count as suppressed)."""
+    start = len(program.diagnostics)
+    step()
+    copies = len(holder.derived) if isinstance(holder, ast.Probe) else 1
+    warned = program.diagnostics[start:]
+    program.diagnostics += [copy.copy(d) for _ in range(copies - 1) for d in warned]
 
 
 def _warn(program: Program, message: str, node: ast.Node) -> None:
@@ -164,8 +177,9 @@ def _elide_empty_probes(program: Program) -> None:
     kept = []
     for probe in program.probes:
         if _is_empty(probe.body):
-            for derived in probe.derived:
-                _warn(program, f"Probe '{_family_word(derived.point)}' has been elided", probe)
+            for derived in probe.derived:  # stap names the point written, through aliases the alias's name
+                where = derived.reference.components[0] if derived.reference is not None else probe
+                _warn(program, f"Probe '{_family_word(derived.point)}' has been elided", where)
         else:
             kept.append(probe)
     program.probes = kept

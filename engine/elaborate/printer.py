@@ -41,7 +41,7 @@ def dump(artifact: "ElaborateArtifact", verbose: int) -> str:
         out.append("# probes")
         for probe in artifact.probes:
             for derived in probe.derived:
-                out.append(f"{_point(derived)} /* <- {_derivation(probe, derived)} */")
+                out.append(f"{probe_point(derived)} /* <- {_derivation(probe, derived)} */")
                 out += _locals(probe.locals)
                 if verbose:
                     out.append(_body(probe.body, getattr(probe, "synthetic", False)))
@@ -73,7 +73,9 @@ def _locals(variables: list[ast.VarDecl]) -> list[str]:
     return ["  # locals"] + [f"  {v.name}:{_type(v.type)}" for v in variables]
 
 
-def _point(derived) -> str:
+def probe_point(derived) -> str:
+    """A concrete probe as stap prints it in -p2 and as its pp() returns it: the resolved
+    point, the `?` or `!` written on it and the `if` guard gathered along the aliases."""
     text = derived.point + (_decoration(derived.location) if derived.location is not None else "")
     if derived.condition is not None:
         text += f" if ({expression(derived.condition)})"
@@ -90,7 +92,7 @@ def _derivation(probe: ast.Probe, derived) -> str:
 
 def _definition(alias: ast.ProbeAlias) -> str:
     operator = " += " if alias.epilogue else " = "
-    return ",".join(_written(p) for p in alias.alias_points) + operator + ",".join(_written(p) for p in alias.points)
+    return ",".join(_written(p) for p in alias.alias_points) + operator + ", ".join(_written(p) for p in alias.points)
 
 
 def _written(point: ast.ProbePoint) -> str:

@@ -30,6 +30,7 @@ class SymbolResolver(ast.Visitor):
         self.owner = owner
         self.arity_first = program.arity_first
         self.in_condition = False
+        self.stat_locals: set[int] = set()  # ids of the locals already reported used as statistics
 
     # -- entry points ---------------------------------------------------------------
 
@@ -153,8 +154,10 @@ class SymbolResolver(ast.Visitor):
         self._no_stat_local(operand)
 
     def _no_stat_local(self, operand: ast.Expr) -> None:
-        """Reported after the never-assigned warnings, in stap's order."""
-        if isinstance(operand, ast.Symbol) and self._is_local(operand.referent):
+        """Reported after the never-assigned warnings, in stap's order, once per local
+        (stap finds it checking the local's declaration, at its first use)."""
+        if isinstance(operand, ast.Symbol) and self._is_local(operand.referent) and id(operand.referent) not in self.stat_locals:
+            self.stat_locals.add(id(operand.referent))
             self.program.deferred.append(
                 semantic_error("stat locals not supported, missing global declaration? ", operand)
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.elaborate.printer import probe_point
 from engine.elaborate.probes.base import point_text
 from engine.parse import ast
 from engine.translate.bpf import aggregate
@@ -203,10 +204,11 @@ class Declarations:
         for e in self.entries:  # kernel records carry their probe's index: never reorder
             d = e.derived
             where = _where(d)
-            name = c_literal(".".join(d.alias_chain[:1]) or d.point)
+            pp = probe_point(d)
+            name = c_literal(".".join(d.alias_chain[:1]) or pp)
             extra = "".join(f", .{k} = {v}" for k, v in e.fields.items())
             rows.append(
-                f"  {{.pp = {c_literal(d.point)}, .name = {name}, .location = {c_literal(where)}, "
+                f"  {{.pp = {c_literal(pp)}, .name = {name}, .location = {c_literal(where)}, "
                 f".derivation = {c_literal(_derivation(d))}, .kind = {e.kind}, "
                 f".sequence = {e.sequence}{extra}, .handler = {e.handler}}},"
             )

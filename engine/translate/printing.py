@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.elaborate.errors import describe, token_span
+from engine.elaborate.formats import MEMORY_DUMP_MAX, memory_dump_sizes
 from engine.parse import ast
 from engine.translate.cstrings import c_literal, decode
 from engine.translate.unit import TranslateError, near
@@ -40,6 +42,11 @@ def emit_print(em: "ExprEmitter", node: ast.PrintFormat) -> str:
     if node.hist is not None:
         return _print_hist(em, node)
     prelude, values = em.ordered(node.args)
+    sizes = _dump_sizes_to_check(node)
+    if sizes:  # stap evaluates every argument, then checks the sizes, then prints
+        values = [v if isinstance(a, (ast.NumberLiteral, ast.StringLiteral)) else em.save(a.type, v, prelude)
+                  for a, v in zip(node.args, values)]
+        prelude += [_dump_size_check(em, node, values, arg, size) for arg, size in sizes]
     fields = [f"{{.s = {v}}}" if a.type is ast.Type.STRING else f"{{.n = {v}}}" for a, v in zip(node.args, values)]
     args = "(union stp_value[]){" + ", ".join(fields) + "}" if fields else "(union stp_value *)0"
     fmt = c_literal(_format_of(node))
@@ -51,6 +58,23 @@ def emit_print(em: "ExprEmitter", node: ast.PrintFormat) -> str:
     call = f"stp_sprintf_values(c, {temp}, {fmt}, {args}, {len(fields)});"
     check = em.fail_if_error(near(f"identifier '{node.name}'", node))
     return em.block([*prelude, call, check], f"(const char *){temp}")
+
+
+def _dump_sizes_to_check(node: ast.PrintFormat) -> list[tuple[int | None, int]]:
+    """The %m/%M sizes stap checks at run time: a `.*` argument, or a written size over a page."""
+    if node.name not in ("printf", "sprintf"):
+        return []
+    sizes = memory_dump_sizes(_format_of(node).decode("latin-1"))
+    return [(arg, size) for arg, size in sizes if arg is not None or size > MEMORY_DUMP_MAX]
+
+
+def _dump_size_check(em: "ExprEmitter", node: ast.PrintFormat, values: list[str], arg: int | None, size: int) -> str:
+    """stap reports a `.*` size near that argument's expression, a written one near the call."""
+    if arg is None:
+        value, where = str(size), near(f"identifier '{node.name}'", node)
+    else:
+        value, where = values[arg], c_literal(f"{describe(node.args[arg])} at {token_span(node.args[arg])}")
+    return f"stp_check_dump_size(c, {value}); {em.fail_if_error(where)}"
 
 
 def _print_hist(em: "ExprEmitter", node: ast.PrintFormat) -> str:

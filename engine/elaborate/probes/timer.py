@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.elaborate.probes.base import DerivedProbe, ProbeProvider, ResolutionError, ResolveContext, register
+from engine.elaborate.probes.base import DerivedProbe, ProbeProvider, ResolutionError, ResolveContext, register, similar
 from engine.parse.ast import ProbePoint
 
 # unit -> (nanoseconds per unit, smallest interval stap accepts in that unit)
@@ -32,7 +32,28 @@ class TimerProvider(ProbeProvider):
     ) + ("timer.hz(number)",)
 
     def resolve(self, point: ProbePoint, ctx: ResolveContext) -> list[DerivedProbe]:
-        return [self._derive(point, match.args) for match in self.match(point)]
+        matches = self.match(point)
+        if not any("*" in component.functor for component in point.components):
+            return [self._derive(point, match.args) for match in matches]
+        return self._wildcard(point, matches)
+
+    def _wildcard(self, point: ProbePoint, matches: list) -> list[DerivedProbe]:
+        """stap skips the timers of a wildcard that fail (`timer.*(200)` has no ns timer,
+        200 ns being too short) and lists the others by name; none is a mismatch."""
+        derived = []
+        for match in matches:
+            try:
+                derived.append(self._derive(point, match.args))
+            except ResolutionError:
+                continue
+        if derived:
+            return sorted(derived, key=lambda d: d.point)
+        wildcard = next(component for component in point.components if "*" in component.functor)
+        near = similar(wildcard.functor, [*_UNITS, "hz", "jiffies"])
+        raise ResolutionError(
+            f"probe point mismatch: didn't find any wildcard matches (similar: {', '.join(near)})", wildcard,
+            "operator '*'" if wildcard.functor == "*" else None,
+        )
 
     def _derive(self, point: ProbePoint, args: dict) -> DerivedProbe:
         unit = next(name for name in args if name not in ("timer", "randomize"))
