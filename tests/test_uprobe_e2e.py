@@ -74,6 +74,20 @@ def test_function_return_statement_and_mark_probes_exact(binary):
     assert lines == expected(3)
 
 
+def test_statement_line_patterns_hit_counts(binary):
+    """One probe per line with code: norm's lines run once per call (at -O2 its entry
+    holds 36-38, which `:*` probes as 38), the for statement's line 58 is probed at its
+    initialisation (once), and add+2 is line 23."""
+    p = f'process("{binary}")'
+    points = f'{p}.statement("norm@probed.c:*"), {p}.statement("main@probed.c:58-60"), {p}.statement("add@probed.c+2")'
+    result = pystap("-e", f"global hits; probe {points} {{ hits[pp()]++ }} "
+                          'probe end { foreach (p in hits) printf("%s %d\\n", p, hits[p]) }', "-c", f"{binary} 3")
+    assert result.returncode == 0, result.stderr
+    counts = {int(line): int(count) for line, count in re.findall(r':(\d+)"\) (\d+)$', result.stdout, re.M)}
+    norm = range(36, 42) if binary.endswith("-O0") else range(38, 41)
+    assert counts == {58: 1, 59: 3, 60: 3, 23: 3, **{line: 3 for line in norm}}
+
+
 def test_dollar_parms_and_probe_point(binary):
     body = 'printf("%s|%s|%d\\n", pp(), $$parms, $a + $b)'
     result = pystap("-e", f'probe process("{binary}").function("add") {{ {body} }}', "-c", f"{binary} 2")

@@ -115,6 +115,45 @@ def test_statement_probe_matches_stap(binaries, which):
     assert ours == _oracle_probes(f'process("{path}").statement("*@probed.c:23")')
 
 
+# Which lines each pattern probes, as stap 4.8 resolves them on tests/programs/probed.c.
+# At -O2 lines sharing their first instruction give one probe (the lowest line), and
+# `:*` starts at the line stap gives the function's entry (norm's entry holds 36-38).
+STATEMENT_LINES = [
+    ("O0", "norm@probed.c:*", [36, 37, 38, 39, 40, 41]),
+    ("O2", "norm@probed.c:*", [38, 39, 40]),
+    ("O0", "norm@probed.c:36-39", [36, 37, 38, 39]),
+    ("O2", "norm@probed.c:36-39", [36, 39]),
+    ("O2", "norm@probed.c:37,39-40", [37, 39, 40]),
+    ("O0", "norm@probed.c+2", [37]),
+    ("O2", "norm@probed.c+2", [37]),
+    ("O2", "main@probed.c:*", [49, 50, 53, 55, 56, 59, 60, 61, 62, 64, 66, 67]),
+    ("O2", "*@probed.c:20-27", [22, 24, 25]),
+    ("O2", "*@probed.c:*", [23, 24, 25, 29, 31, 32, 38, 39, 40, 49, 50, 53, 55, 56, 59, 60, 61, 62, 64, 66, 67]),
+]
+
+
+@pytest.mark.parametrize("which,spec,lines", STATEMENT_LINES)
+def test_statement_line_patterns_match_stap(binaries, which, spec, lines):
+    """Ranges, lists, `:*` and `+N`: the lines, their addresses (stap orders probes of
+    several functions by its hash tables: compared as sets) and the -L listing."""
+    path = binaries[which]
+    derived = PROVIDER.resolve(point(("process", path), ("statement", spec)), CTX)
+    assert sorted(int(re.search(r':(\d+)"\)$', d.point)[1]) for d in derived) == lines
+    ours = sorted((d.point, d.data["pc"]) for d in derived)
+    assert ours == sorted(_oracle_probes(f'process("{path}").statement("{spec}")'))
+    assert sorted(listing(("process", path), ("statement", spec))) == _oracle_lines("-L", f'process("{path}").statement("{spec}")')
+
+
+def test_statement_in_a_block_lists_its_variables_first(binaries):
+    """main's loop variable is in scope inside the loop only, and listed first, as stap does."""
+    path = binaries["O0"]
+    inside, after = listing(("process", path), ("statement", "main@probed.c:59,66"))
+    assert inside.endswith(':59") $i:int $argc:int $argv:char** $rounds:int $name:char[] $tail_label:char[] '
+                           "$head_label:char[] $tail:struct point $head:struct point $checksum:long int")
+    assert after.endswith(':66") $argc:int $argv:char** $rounds:int $name:char[] $tail_label:char[] '
+                          "$head_label:char[] $tail:struct point $head:struct point $checksum:long int")
+
+
 def _target(probe, name, *members, pretty=""):
     components = [TargetComponent("member", m) if isinstance(m, str) else TargetComponent("index", index=NumberLiteral(m)) for m in members]
     return probe.resolve_target(TargetSymbol(name, components, pretty=pretty), CTX)
@@ -217,6 +256,14 @@ def test_missing_binary_function_and_line_say_why(binaries):
     assert PROVIDER.resolve(point(("process", binaries["O0"]), ("function", "zz*")), CTX) == []
     with pytest.raises(ResolutionError, match=r"^no line records for probed.c:1000 \(try: :\d+, :\d+, :\d+\)$"):
         PROVIDER.resolve(point(("process", binaries["O0"]), ("statement", "*@probed.c:1000")), CTX)
+    with pytest.raises(ResolutionError, match=r"^no line records for probed.c:1000-1002 \(try: :\d+, :\d+, :\d+\)$"):
+        PROVIDER.resolve(point(("process", binaries["O0"]), ("statement", "*@probed.c:1000-1002")), CTX)
+    with pytest.raises(ResolutionError, match=r"^no function matches 'nothere' in probed.c$"):
+        PROVIDER.resolve(point(("process", binaries["O0"]), ("statement", "nothere@probed.c:*")), CTX)
+    for bad, why in ((":5-3", "lines are N, N-M, N,M-K or *"), (":x", "lines are N, N-M, N,M-K or *"),
+                     ("+x", "a relative line is +NUMBER")):
+        with pytest.raises(ResolutionError, match=re.escape(f"unsupported line specification '{bad}' ({why})")):
+            PROVIDER.resolve(point(("process", binaries["O0"]), ("statement", f"norm@probed.c{bad}")), CTX)
 
 
 def test_stripped_binary_says_there_is_no_debug_information(binaries):

@@ -31,7 +31,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 17  # bump when the pickled shape changes
+INDEX_FORMAT = 18  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -80,8 +80,11 @@ class DwarfVariable:
     location: Location | None = None
     const_value: int | None = None
     type_name: str = ""  # stap's spelling, kept so listings need no type table
+    scope: list[tuple[int, int]] | None = None  # a lexical block's addresses (None: the whole function)
 
     def available_at(self, pc: int) -> bool:
+        if self.scope is not None and not any(low <= pc < high for low, high in self.scope):
+            return False
         if self.const_value is not None:
             return True
         return self.location is not None and self.location.at(pc) is not None
@@ -142,6 +145,7 @@ class DebugIndex:
     _types: dict[int, DwarfType] | None = field(default_factory=dict, repr=False)
     _lines: list[LineRow] | None = field(default_factory=list, repr=False)
     _detail_file: Path | None = field(default=None, repr=False)
+    _by_address: list[LineRow] | None = field(default=None, repr=False)  # `lines` sorted by address
 
     @property
     def types(self) -> dict[int, DwarfType]:
@@ -165,14 +169,34 @@ class DebugIndex:
     def __getstate__(self) -> dict:
         """Pickle only the light part; the detail is written to its own file."""
         state = dict(self.__dict__)
-        state.update(_types=None, _lines=None, _detail_file=None)
+        state.update(_types=None, _lines=None, _detail_file=None, _by_address=None)
         return state
 
     def type_name(self, offset: int | None) -> str:
         return type_name(self.types, offset)
 
-    def rows_for_line(self, file_pattern: str, line: int) -> list[LineRow]:
-        return [r for r in self.lines if r.line == line and file_matches(r.file, file_pattern)]
+    def rows_in(self, low: int, high: int) -> list[LineRow]:
+        """The line rows for addresses in [low, high), by address (rows at one address
+        keep their line-table order)."""
+        if self._by_address is None:
+            self._by_address = sorted(self.lines, key=lambda r: r.address)
+        start = bisect.bisect_left(self._by_address, low, key=lambda r: r.address)
+        end = bisect.bisect_left(self._by_address, high, key=lambda r: r.address)
+        return self._by_address[start:end]
+
+    def function_lines(self, function: DwarfFunction, file_pattern: str) -> dict[int, LineRow]:
+        """The lines of `file_pattern` with code in `function`, each with its lowest-addressed
+        row, is_stmt or not: stap probes a line where its first instruction is."""
+        first: dict[int, LineRow] = {}
+        for row in self.rows_in(function.low_pc, function.high_pc):
+            if row.line not in first and file_matches(row.file, file_pattern):
+                first[row.line] = row
+        return first
+
+    def entry_line(self, function: DwarfFunction, file_pattern: str) -> int | None:
+        """The line stap gives the function's entry address: its last row there."""
+        rows = [r for r in self.rows_in(function.low_pc, function.low_pc + 1) if file_matches(r.file, file_pattern)]
+        return rows[-1].line if rows else None
 
 
 # ---------------------------------------------------------------------------
@@ -395,25 +419,26 @@ class _CuIndexer:
             return_type=_type_ref(origin),
             die=die.offset,
         )
-        function.variables = [v for v in (self._variable(c) for c in die.iter_children()) if v is not None]
+        function.variables = self._scope_variables(die, None)
         (self.inlines if inlined else self.index.functions).append(function)
 
     def _pc_range(self, die) -> tuple[int, int] | None:
+        spans = self._pc_spans(die)
+        if not spans:
+            return None
+        self.extra_ranges.extend(spans[1:])  # a split function's cold parts: their symbols are not listed apart
+        return spans[0]
+
+    def _pc_spans(self, die) -> list[tuple[int, int]]:
+        """The address ranges of a DIE: its low/high pc, or its DW_AT_ranges list."""
         low = _attr(die, "DW_AT_low_pc")
         if low is not None and "DW_AT_high_pc" in die.attributes:
             high_attr = die.attributes["DW_AT_high_pc"]
             high = high_attr.value if high_attr.form == "DW_FORM_addr" else low + high_attr.value
-            return low, high
-        if "DW_AT_ranges" in die.attributes:
-            return self._ranges_span(die)
-        return None
-
-    def _ranges_span(self, die) -> tuple[int, int] | None:
-        """The first range of a function split by the compiler (e.g. main and main.cold);
-        the others (the cold parts) are remembered so their symbols are not listed apart."""
+            return [(low, high)]
         ranges = self.dwarf.range_lists()
-        if ranges is None:
-            return None
+        if "DW_AT_ranges" not in die.attributes or ranges is None:
+            return []
         entries = ranges.get_range_list_at_offset(die.attributes["DW_AT_ranges"].value, cu=self.cu)
         base = self.base
         spans = []
@@ -424,8 +449,7 @@ class _CuIndexer:
             absolute = getattr(entry, "is_absolute", False)
             start = entry.begin_offset if absolute else base + entry.begin_offset
             spans.append((start, entry.end_offset if absolute else base + entry.end_offset))
-        self.extra_ranges.extend(spans[1:])
-        return spans[0] if spans else None
+        return spans
 
     def _after_prologue(self, entry: int, high: int) -> int:
         """stap's prologue search: the first line row after the entry row that moves on."""
@@ -437,6 +461,22 @@ class _CuIndexer:
             if row.address != first.address or row.line != first.line or row.file != first.file:
                 return row.address if row.address > entry else entry
         return entry
+
+    def _scope_variables(self, die, scope: list[tuple[int, int]] | None) -> list[DwarfVariable]:
+        """The variables of a function or lexical block, those of nested blocks first (with
+        the block's addresses as their scope): stap lists the innermost scope first."""
+        inner: list[DwarfVariable] = []
+        own: list[DwarfVariable] = []
+        for child in die.iter_children():
+            if child.tag == "DW_TAG_lexical_block":
+                spans = self._pc_spans(child)
+                inner += self._scope_variables(child, spans) if spans else []
+                continue
+            variable = self._variable(child)
+            if variable is not None:
+                variable.scope = scope
+                own.append(variable)
+        return inner + own
 
     def _variable(self, die) -> DwarfVariable | None:
         if die.tag not in ("DW_TAG_formal_parameter", "DW_TAG_variable"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shlex
 import shutil
 from dataclasses import dataclass, replace
@@ -309,21 +310,16 @@ class _Target:
             function = _function_at(index, spec)
             return [self._statement_probe(provider, point, index, function, spec, f"statement(0x{spec:x})")]
         self._require_symbols(index, point)
-        name, file_pattern, line = _split_location(spec, point)
-        if line is None:
-            raise ResolutionError(f"statement probe '{spec}' needs a FILE:LINE location", _component(point, "statement"))
+        name, file_pattern, lines = _split_location(spec, point)
+        functions = [f for f in _select_functions(index, f"{name}@{file_pattern}", "") if not f.inlined]
         probes = []
-        for function in _select_functions(index, f"{name}@{file_pattern}", ""):
-            rows = [r for r in index.rows_for_line(file_pattern, line) if function.low_pc <= r.address < function.high_pc]
-            if not rows or function.inlined:
-                continue
-            address = min(r.address for r in rows)
-            text = f'statement("{function.name}@{rows[0].file}:{line}")'
-            probes.append(self._statement_probe(provider, point, index, function, address, text))
+        for function in functions:
+            rows = index.function_lines(function, file_pattern)
+            for line in lines.chosen(index, function, file_pattern, rows):
+                text = f'statement("{function.name}@{rows[line].file}:{line}")'
+                probes.append(self._statement_probe(provider, point, index, function, rows[line].address, text))
         if not probes:
-            near = sorted({r.line for r in index.lines if dwarfinfo.file_matches(r.file, file_pattern)}, key=lambda n: abs(n - line))[:3]
-            hint = f" (try: {', '.join(f':{n}' for n in sorted(near))})" if near else ""
-            raise ResolutionError(f"no line records for {file_pattern}:{line}{hint}", _component(point, "statement"))
+            raise _no_lines(index, name, file_pattern, lines, functions, _component(point, "statement"))
         return probes
 
     def _statement_probe(self, provider, point, index, function, address: int, text: str) -> DerivedProbe:
@@ -470,13 +466,78 @@ def _function_part(pattern: str) -> str:
     return pattern.split("@", 1)[0]
 
 
-def _split_location(spec: str, point: ProbePoint) -> tuple[str, str, int | None]:
-    """`FUNC@FILE:LINE` -> (FUNC, FILE, LINE); missing parts are wildcards / None."""
+@dataclass(frozen=True)
+class _Lines:
+    """The line part of a statement probe, as stapprobes(3stap) describes it: `:N`, a
+    range `:N-M`, a list `:N,M-K`, every line `:*` (numbers None), or `+N`, relative to
+    the function's declaration line."""
+
+    text: str
+    numbers: frozenset[int] | None
+    relative: bool = False
+
+    def chosen(self, index, function: dwarfinfo.DwarfFunction, file_pattern: str, rows: dict) -> list[int]:
+        """The lines probed in `function` (`rows`: its lines with code), one per address:
+        where lines share their first instruction the lowest is kept, as stap keeps it.
+        `:*` starts at the line stap gives the function's entry (its last row there),
+        so the lines whose code the entry shares with it are left out."""
+        if self.numbers is None:
+            start = index.entry_line(function, file_pattern) or min(rows, default=0)
+            wanted = [n for n in sorted(rows) if n >= start]
+        else:
+            shift = (function.decl_line or 0) if self.relative else 0
+            wanted = sorted(n + shift for n in self.numbers if n + shift in rows)
+        seen: set[int] = set()
+        kept = []
+        for line in wanted:
+            if rows[line].address not in seen:
+                seen.add(rows[line].address)
+                kept.append(line)
+        return kept
+
+
+
+def _no_lines(index, name: str, file_pattern: str, lines: _Lines, functions: list, where) -> ResolutionError:
+    """Why a statement probe matched nothing, with the nearest lines that have code."""
+    if not functions:
+        return ResolutionError(f"no function matches '{name}' in {file_pattern}", where)
+    if lines.numbers is None:
+        return ResolutionError(f"no line records for {file_pattern}{lines.text}", where)
+    first = min(lines.numbers) + ((functions[0].decl_line or 0) if lines.relative else 0)
+    near = sorted({r.line for r in index.lines if dwarfinfo.file_matches(r.file, file_pattern)}, key=lambda n: abs(n - first))[:3]
+    hint = f" (try: {', '.join(f':{n}' for n in sorted(near))})" if near else ""
+    return ResolutionError(f"no line records for {file_pattern}{lines.text}{hint}", where)
+
+
+_LOCATION = re.compile(r"(?P<file>.*?)(?:(?P<sep>[:+])(?P<lines>[^:+]*))?")
+
+
+def _split_location(spec: str, point: ProbePoint) -> tuple[str, str, _Lines]:
+    """`FUNC@FILE:LINES` or `FUNC@FILE+N` -> (FUNC, FILE, lines); FUNC and FILE default to `*`."""
     name, _, where = spec.partition("@")
-    file_pattern, _, line = where.partition(":")
-    if line and not line.isdigit():
-        raise ResolutionError(f"unsupported line specification ':{line}' (only a single line number)", _component(point, "statement"))
-    return name or "*", file_pattern or "*", int(line) if line else None
+    found = _LOCATION.fullmatch(where)
+    file_pattern, sep, text = found["file"], found["sep"], found["lines"]
+    if sep is None:
+        raise ResolutionError(f"statement probe '{spec}' needs a FILE:LINE location", _component(point, "statement"))
+    return name or "*", file_pattern or "*", _parse_lines(sep, text, point)
+
+
+def _parse_lines(sep: str, text: str, point: ProbePoint) -> _Lines:
+    if sep == "+":
+        if not text.isdigit():
+            raise ResolutionError(f"unsupported line specification '+{text}' (a relative line is +NUMBER)",
+                                  _component(point, "statement"))
+        return _Lines(f"+{text}", frozenset({int(text)}), relative=True)
+    if text == "*":
+        return _Lines(":*", None)
+    numbers: set[int] = set()
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()) or (dash and int(high) < int(low)):
+            raise ResolutionError(f"unsupported line specification ':{text}' (lines are N, N-M, N,M-K or *)",
+                                  _component(point, "statement"))
+        numbers.update(range(int(low), int(high or low) + 1))
+    return _Lines(f":{text}", frozenset(numbers))
 
 
 def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) -> list[dwarfinfo.DwarfFunction]:
