@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, %r)
 from engine.cli import main
 status = main(sys.argv[1:])
-heavy = ("lark", "elftools", "engine.parse", "engine.elaborate", "engine.translate", "concurrent")
+heavy = ("lark", "elftools", "engine.parse", "engine.elaborate", "engine.translate", "engine.build", "concurrent")
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(heavy))
 sys.stderr.write("loaded: %%s\\n" %% " ".join(loaded))
 sys.exit(status)

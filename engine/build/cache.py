@@ -13,21 +13,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from engine.cachedir import cache_dir
+
 
 def cache_root() -> Path:
-    """$XDG_CACHE_HOME/stapui/build, or a per-user temporary directory when the home
-    directory cannot be written (daemon accounts such as nobody)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    root = Path(base) / "stapui" / "build"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        if os.access(root, os.W_OK):
-            return root
-    except OSError:
-        pass
-    fallback = Path(tempfile.gettempdir()) / f"stapui-{os.getuid()}" / "build"
-    fallback.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return fallback
+    """$XDG_CACHE_HOME/stapui/build (engine/cachedir.py: the fast path finds it there
+    without importing this package)."""
+    return Path(cache_dir("build"))
 
 
 def prune(directory: Path, keep: int) -> None:

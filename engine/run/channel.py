@@ -33,8 +33,8 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 from engine.run.records import LOST_KERNEL, Decoder, Lost, Record
 

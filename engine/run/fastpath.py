@@ -6,18 +6,23 @@ step further and key the built executable by everything passes 1-4 read — the 
 kernel, and a stamp (path, size, mtime) of the engine, tapset and runtime sources — so
 a hit needs no parsing at all. The diagnostics those passes printed are stored and
 printed again, so the output is the same as a full run.
+
+A hit is what start-up costs, so this module imports little: os.path strings rather than
+pathlib, a marshal record rather than JSON, and engine/cachedir.py rather than the build
+package (compiler and runtime-library code a hit never runs).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parent.parent.parent
+from engine.cachedir import cache_dir
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 _SOURCE_DIRS = ("engine", "tapsets", "runtime_c")
 _SUFFIXES = (".py", ".stp", ".stpm", ".c", ".h", ".lark")
 KEEP_RECORDS = 400
@@ -25,13 +30,13 @@ KEEP_RECORDS = 400
 
 @dataclass
 class CachedBuild:
-    """What pass 5 needs of a build (the same shape as BuildArtifact.path)."""
+    """What pass 5 needs of a build (BuildArtifact's `path`, as a string)."""
 
-    path: Path
+    path: str
     diagnostics: str
 
 
-def _stamp(directories: list[Path]) -> list[str]:
+def _stamp(directories: list[str]) -> list[str]:
     entries = []
     for directory in directories:
         for base, dirs, files in os.walk(directory):
@@ -49,7 +54,8 @@ def _script(options) -> str | None:
     if not options.script_file or options.script_file == "-":
         return None
     try:
-        return f"f:{os.path.abspath(options.script_file)}:" + Path(options.script_file).read_text(errors="surrogateescape")
+        with open(options.script_file, errors="surrogateescape") as script:
+            return f"f:{os.path.abspath(options.script_file)}:" + script.read()
     except OSError:
         return None
 
@@ -62,34 +68,34 @@ def key(options) -> str | None:
     translation = [
         options.args, options.guru, options.include_dirs, sorted(options.defines.items()),
         sorted(options.global_settings.items()), options.unoptimized, options.suppress_warnings,
-        options.module_name, os.uname().release, os.uname().version, os.geteuid() == 0,
+        options.module_name, os.uname().release, os.uname().version, os.geteuid() == 0, sys.version,
     ]
     h = hashlib.sha256(script.encode("utf-8", "surrogateescape"))
-    h.update(json.dumps(translation, default=str).encode())
-    dirs = [_ROOT / d for d in _SOURCE_DIRS] + [Path(d) for d in options.include_dirs]
+    h.update(repr(translation).encode("utf-8", "surrogateescape"))
+    dirs = [os.path.join(_ROOT, d) for d in _SOURCE_DIRS] + list(options.include_dirs)
     h.update("\n".join(_stamp(dirs)).encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 
-def _record(options) -> Path | None:
-    from engine.build.cache import cache_root
-
+def _record(options) -> str | None:
+    """The record's file: marshal data, written by this Python (its version is in the key)."""
     k = key(options)
-    return cache_root() / "fast" / f"{k}.json" if k else None
+    return os.path.join(cache_dir("build"), "fast", f"{k}.marshal") if k else None
 
 
 def lookup(options) -> CachedBuild | None:
     record = _record(options)
-    if record is None or not record.exists():
+    if record is None:
         return None
     try:
-        data = json.loads(record.read_text())
-    except (OSError, ValueError):
+        with open(record, "rb") as file:
+            data = marshal.load(file)
+    except (OSError, EOFError, ValueError, TypeError):
         return None
-    path = Path(data["path"])
+    path = data["path"]
     if data.get("depends") is not None and _dependencies_changed(data["depends"], options):
         return None
-    return CachedBuild(path, data["diagnostics"]) if path.exists() else None
+    return CachedBuild(path, data["diagnostics"]) if os.path.exists(path) else None
 
 
 def _dependencies_changed(depends: dict, options) -> bool:
@@ -108,16 +114,19 @@ def remember(session) -> None:
     if record is None or build is None:
         return
     shown = [d for r in session.results for d in r.diagnostics if d.is_error or not options.suppress_warnings]
-    record.parent.mkdir(parents=True, exist_ok=True)
-    temp = record.with_suffix(f".{os.getpid()}.tmp")
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+    temp = f"{record}.{os.getpid()}.tmp"
     from engine.elaborate.probes.uprobe import cache_dependencies
 
     depends = cache_dependencies(session.artifact(2), options) if session.artifact(2) is not None else None
-    temp.write_text(json.dumps({"path": str(build.path), "diagnostics": "".join(d.format() for d in shown), "depends": depends}))
+    with open(temp, "wb") as file:
+        marshal.dump({"path": str(build.path), "diagnostics": "".join(d.format() for d in shown), "depends": depends}, file)
     os.replace(temp, record)
+    from pathlib import Path
+
     from engine.build.cache import prune
 
-    prune(record.parent, KEEP_RECORDS)
+    prune(Path(record).parent, KEEP_RECORDS)
 
 
 def run_if_cached(session) -> int | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from engine.run.channel import Channel
 from engine.run.records import Record

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Union
 
 # Record types (enum rec_type in records.h).
 REC_OUTPUT = 1
@@ -113,7 +112,7 @@ class Stat:
     hist: Histogram | None = None
 
 
-Value = Union[int, str, Stat]
+Value = int | str | Stat
 
 
 @dataclass(slots=True)
@@ -178,7 +177,7 @@ class Lost:
         return f"WARNING: {self.message()}\n"
 
 
-Record = Union[Output, RunWarning, RunError, Exit, Snapshot, ProbeStat, Lost]
+Record = Output | RunWarning | RunError | Exit | Snapshot | ProbeStat | Lost
 
 _MESSAGES = {REC_WARNING: RunWarning, REC_ERROR: RunError}
 
