@@ -149,6 +149,26 @@ def test_p2_verbose_lists_every_warning():
     assert [line for line in ours("-v", "-p2", "-e", script)[2].splitlines() if line.startswith("WARNING")] == warnings
 
 
+VERBOSE_SCRIPTS = {
+    # an alias's body and the user's are one block
+    "nested_aliases": "probe inner = timer.ms(50) { a = 1 } probe outer = inner { b = a + 1 }\n"
+                      "probe outer { println(b); exit() }",
+    # the guard heads the handler; the begin probe stap adds for it is `{ ; }`
+    "guard": 'global enabled = 1; probe timer.ms(100) if (enabled) { enabled = 0; println("once") }',
+    # a deleted variable is named as declared; a displayed string is quoted
+    "delete_and_display": 'global a, x, s\nprobe begin { a[1] = 1; x = 2; delete a[1]; delete a; delete x;\n'
+                          'println(a[2], x); s = "q"; exit() }',
+}
+
+
+@pytest.mark.parametrize("name", VERBOSE_SCRIPTS)
+def test_p2_verbose_probes_are_stap_s(name):
+    script = VERBOSE_SCRIPTS[name]
+    stap = stap_oracle("-v", "-p2", "-e", script)
+    code, out, _ = ours("-v", "-p2", "-e", script)
+    assert (code, out.partition("# probes\n")[2]) == (stap.returncode, stap.stdout.partition("# probes\n")[2])
+
+
 # -- printf -----------------------------------------------------------------------------------
 
 

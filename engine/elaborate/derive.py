@@ -78,12 +78,17 @@ def _copied_handler(program: Program, probe: ast.Probe, group: list[Leaf], file:
     for entry in chain:
         alias_body = clone(entry.alias.body)
         parts = [body, alias_body] if entry.alias.epilogue else [alias_body, body]
-        body = ast.Block(parts, span=probe.body.span)
+        body = ast.Block([s for part in parts for s in _statements(part)], span=probe.body.span)
     derived = ast.Probe([leaf.derived.location for leaf in group], body, privileged=probe.privileged, span=probe.span)
     derived.derived = [_finish(leaf, probe) for leaf in group]
     derived.alias_chain = [entry.alias for entry in chain]
     program.file_of[id(derived)] = file
     return derived
+
+
+def _statements(body: ast.Stmt) -> list[ast.Stmt]:
+    """A body's statements: stap splices the alias's and the user's blocks into one."""
+    return body.statements if isinstance(body, ast.Block) else [body]
 
 
 def _expand(program: Program, point: ast.ProbePoint, chain: tuple[AliasEntry, ...], condition) -> list[Leaf]:

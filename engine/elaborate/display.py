@@ -31,7 +31,8 @@ def add_condition_probe(program: Program) -> None:
     """stap's extra begin probe, added when some guard reads a global (guards of constants
     need no first evaluation); like the display probes it sits at the user's file."""
     if any(_reads_global(d.condition) for p in program.probes for d in p.derived):
-        probe = _builtin_probe("begin", ast.Block([]), program.user.probes[0].span)
+        probe = _builtin_probe("begin", ast.Block([ast.NullStatement()]), program.user.probes[0].span)
+        probe.synthetic = False  # stap parses this one from `probe begin {}`: its body prints `{ ; }`
         probe.derived[0].data["purpose"] = "evaluate probe conditions at session start"
         program.probes.append(probe)
 
@@ -121,12 +122,12 @@ class _Builder:
             stats = [self.stat(op, self.ref(variable)) for op in _STATS]
             return ast.IfStatement(zero, self.printf(f"{name} @count=0x0\\n", []), self.printf(fmt, stats), span=self.span)
         if variable.type is Type.STRING:
-            return self.printf(f'{name}=\\"%#s\\"\\n', [self.ref(variable)])
+            return self.printf(f'{name}="%#s"\\n', [self.ref(variable)])
         return self.printf(f"{name}=%d\\n", [self.ref(variable)])
 
     def array(self, variable: ast.VarDecl) -> ast.Stmt:
         keys = [self.local(f"__idx{i}", t) for i, t in enumerate(variable.index_types)]
-        key_text = ",".join('\\"%#s\\"' if t is Type.STRING else "%#d" for t in variable.index_types)
+        key_text = ",".join('"%#s"' if t is Type.STRING else "%#d" for t in variable.index_types)
         key_refs = [self.ref(k) for k in keys]
         if variable.type is Type.STATS:
             fmt = f"{variable.name}[{key_text}] " + " ".join(f"@{op}=%#d" for op in _STATS) + "\\n"
@@ -135,7 +136,7 @@ class _Builder:
             return ast.ForeachLoop([self.ref(k) for k in keys], self.ref(variable), body,
                                    sort_column=0, sort_direction=-1, span=self.span)
         value = self.local("__val", variable.type)
-        value_text = '\\"%#s\\"' if variable.type is Type.STRING else "%d"
+        value_text = '"%#s"' if variable.type is Type.STRING else "%d"
         body = self.printf(f"{variable.name}[{key_text}]={value_text}\\n", key_refs + [self.ref(value)])
         return ast.ForeachLoop([self.ref(k) for k in keys], self.ref(variable), body, value=self.ref(value),
                                sort_column=0, sort_direction=-1, span=self.span)

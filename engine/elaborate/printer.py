@@ -44,7 +44,7 @@ def dump(artifact: "ElaborateArtifact", verbose: int) -> str:
                 out.append(f"{probe_point(derived)} /* <- {_derivation(probe, derived)} */")
                 out += _locals(probe.locals)
                 if verbose:
-                    out.append(_body(probe.body, getattr(probe, "synthetic", False)))
+                    out.append(_body(_guarded(probe.body, derived.condition), getattr(probe, "synthetic", False)))
     return "\n".join(out)
 
 
@@ -112,6 +112,15 @@ def expression(node: ast.Node) -> str:
     return Pass2Printer().visit(node)
 
 
+def _guarded(body: ast.Stmt, condition: ast.Expr | None) -> ast.Stmt:
+    """The body as stap prints it: its handler starts `if (!(cond)) next` (the runtime
+    here checks the guard before calling the handler instead)."""
+    if condition is None:
+        return body
+    guard = ast.IfStatement(ast.UnaryExpr("!", condition), ast.NextStatement())
+    return ast.Block([guard, *(body.statements if isinstance(body, ast.Block) else [body])])
+
+
 def _body(block: ast.Node, synthetic: bool = False) -> str:
     """stap prints a handler inside `{ ... }`; its optimiser has by then replaced
     one-statement blocks by their statement (not in the probes it adds itself)."""
@@ -134,6 +143,12 @@ class Pass2Printer(Printer):
         if node.referent is not None and is_global(node.referent):
             return f"__global_{node.name}"
         return node.name
+
+    def visit_DeleteStatement(self, node: ast.DeleteStatement) -> str:
+        """stap names a whole deleted variable as declared (`delete a`), an element mangled."""
+        if isinstance(node.target, ast.Symbol):
+            return f"delete {node.target.name}"
+        return super().visit_DeleteStatement(node)
 
     def visit_FunctionCall(self, node: ast.FunctionCall) -> str:
         args = ", ".join(self.visit(a) for a in node.args)
