@@ -80,6 +80,9 @@ probe end { println(3) }
 """,
     # a guard of constants does not
     "constant_condition": "probe timer.s(1) if (1) { println(1) }",
+    # literals are folded inside a guard, but a guard is never replaced as a whole
+    "folded_guards": "global g\nprobe timer.s(1) if (1+1 && g > 2 && -1 < 2) { println(pp()) }\n"
+                     "probe timer.s(2) if (2 > 1) { println(pp()) }",
     "wildcard_alias": """
 probe a.b = timer.s(2) { }
 probe a.* ? { println(pn()) }
@@ -156,6 +159,10 @@ VERBOSE_SCRIPTS = {
     # the guard heads the handler; the begin probe stap adds for it is `{ ; }`
     "guard": 'global enabled = 1; probe timer.ms(100) if (enabled) { enabled = 0; println("once") }',
     # a deleted variable is named as declared; a displayed string is quoted
+    # literals folded after type checking (the dropped branch still had to type-check)
+    "literal_folding": 'probe begin { println(2 > 1, 1+1, "a" < "b", -1, 1 ? 4 : 5, !0, 6/0, "a" . "b", 1 && 0,\n'
+                       '((5) & (3)) | ((((8) ^ (1)) << (1)) >> (1)), ~(0), -7/2, -7%2, 9223372036854775807+1)\n'
+                       'if (2 > 1) println(1) else println("x") }',
     "delete_and_display": 'global a, x, s\nprobe begin { a[1] = 1; x = 2; delete a[1]; delete a; delete x;\n'
                           'println(a[2], x); s = "q"; exit() }',
 }

@@ -26,7 +26,7 @@ from engine.elaborate import display, lint, printer
 from engine.elaborate.derive import derive_probe
 from engine.elaborate.errors import elide_repeated_files, suppress_similar
 from engine.elaborate.library import Library
-from engine.elaborate.optimize import optimize
+from engine.elaborate.optimize import fold_literals, optimize
 from engine.elaborate.probes.base import ResolveContext
 from engine.elaborate.program import Program
 from engine.elaborate.symbols import SymbolResolver, check_embedded
@@ -98,6 +98,8 @@ def elaborate(program: Program, options) -> None:
     infer_types(program)
     if _failed(program):
         return
+    if not options.unoptimized:
+        fold_literals(program)
     display.add_condition_probe(program)
     display.add_display_probes(program)
 

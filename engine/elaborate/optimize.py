@@ -7,6 +7,7 @@
 3. Handlers left empty disappear (`Probe 'begin' has been elided`).
 4. Whatever is no longer referenced — functions, globals, locals — is dropped
    silently, as stap drops unused tapset parts.
+5. After type inference, operations on literals become literals (`fold_literals`).
 `-u` keeps 1–3 from happening; `-w` (in the CLI) hides the warnings.
 """
 
@@ -215,3 +216,67 @@ def _drop_unreferenced(program: Program) -> None:
     program.globals = [g for g in program.globals if id(g) in variables]
     for holder in [*program.probes, *program.functions]:
         holder.locals = [v for v in holder.locals if id(v) in variables]
+
+
+# -- 5. literal folding, after type inference (stap's second optimisation pass; not with -u) --
+
+
+def fold_literals(program: Program) -> None:
+    """Type errors are found in the code as written (`if (0) x = "a"` still conflicts);
+    then stap folds what literals decide, as its -p2 shows."""
+    for holder in _bodies(program):
+        holder.body = transform(holder.body, _fold_literals)
+    for derived in (d for p in program.probes for d in p.derived if d.condition is not None):
+        transform(derived.condition, _fold_literals)  # stap folds inside a guard, never its root
+
+_ARITH = {
+    "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
+    "&": lambda x, y: x & y, "|": lambda x, y: x | y, "^": lambda x, y: x ^ y,
+    "<<": lambda x, y: x << (y & 63), ">>": lambda x, y: x >> (y & 63),
+    ">>>": lambda x, y: (x % 2**64) >> (y & 63),
+}
+_COMPARE = {"<": lambda x, y: x < y, "<=": lambda x, y: x <= y, ">": lambda x, y: x > y,
+            ">=": lambda x, y: x >= y, "==": lambda x, y: x == y, "!=": lambda x, y: x != y}
+
+
+def _fold_literals(node: ast.Node) -> ast.Node:
+    """Operations on literals become literals, a literal condition keeps its branch:
+    `-1`, `9`, `"ab"`, as stap's -p2 shows them (the runtime semantics of arith.c)."""
+    if isinstance(node, ast.UnaryExpr) and isinstance(node.operand, ast.NumberLiteral):
+        value = node.operand.value
+        return _number({"-": -value, "+": value, "!": int(value == 0), "~": ~value}[node.op], node)
+    if isinstance(node, (ast.BinaryExpr, ast.ComparisonExpr, ast.LogicalExpr)):
+        folded = _fold_operation(node.op, node.left, node.right)
+        return _number(folded, node) if folded is not None else node
+    if isinstance(node, ast.ConcatExpr) and all(isinstance(n, ast.StringLiteral) for n in (node.left, node.right)):
+        return ast.StringLiteral(node.left.value + node.right.value, type=ast.Type.STRING, span=node.left.span)
+    if isinstance(node, ast.TernaryExpr) and isinstance(node.cond, ast.NumberLiteral):
+        return node.true_value if node.cond.value else node.false_value
+    if isinstance(node, ast.IfStatement) and isinstance(node.cond, ast.NumberLiteral):
+        kept = node.then if node.cond.value else node.else_
+        return kept if kept is not None else ast.NullStatement(span=node.span)
+    return node
+
+
+def _fold_operation(op: str, left: ast.Node, right: ast.Node) -> int | None:
+    if all(isinstance(n, ast.StringLiteral) and "\\" not in n.value for n in (left, right)) and op in _COMPARE:
+        return int(_COMPARE[op](left.value.encode(), right.value.encode()))
+    if not (isinstance(left, ast.NumberLiteral) and isinstance(right, ast.NumberLiteral)):
+        return None
+    x, y = left.value, right.value
+    if op in _ARITH:
+        return _ARITH[op](x, y)
+    if op in _COMPARE:
+        return int(_COMPARE[op](x, y))
+    if op in ("&&", "||"):
+        return int(bool(x) and bool(y)) if op == "&&" else int(bool(x) or bool(y))
+    if op == "/" and y != 0:  # division by 0 stays, to fail at run time
+        return -x if y == -1 else abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)
+    if op == "%" and y != 0:
+        return 0 if y in (1, -1) else abs(x) % abs(y) * (1 if x >= 0 else -1)
+    return None
+
+
+def _number(value: int, node: ast.Node) -> ast.NumberLiteral:
+    value = (value + 2**63) % 2**64 - 2**63  # 64-bit wrap-around
+    return ast.NumberLiteral(value, str(value), type=ast.Type.LONG, span=node.span)
