@@ -53,6 +53,19 @@ void stp_source_again(int fd)
 			sources[i].due_ns = 0;
 }
 
+void stp_source_period(int fd, uint64_t period_ns)
+{
+	uint64_t now = stp_now_ns();
+
+	for (int i = 0; i < nsources; i++) {
+		if (sources[i].fd == fd) {
+			sources[i].period_ns = period_ns;
+			if (sources[i].due_ns > now + period_ns)
+				sources[i].due_ns = now + period_ns;
+		}
+	}
+}
+
 void stp_remove_event_source(int fd)
 {
 	for (int i = 0; i < nsources; i++) {

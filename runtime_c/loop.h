@@ -16,6 +16,7 @@ int stp_signal_count(void);
  * without wakeups): the loop also calls on_ready every period_ns, then with fd -1. */
 int stp_add_periodic_source(int fd, void (*on_ready)(int fd, void *arg), void *arg, uint64_t period_ns);
 void stp_source_again(int fd);  /* call it again at the next turn of the loop (a backlog) */
+void stp_source_period(int fd, uint64_t period_ns);  /* call it this often from now on */
 
 /* Called by the loop for periodic work of other modules. */
 void stp_monitor_tick(uint64_t now_ns);
