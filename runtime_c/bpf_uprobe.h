@@ -60,8 +60,10 @@ struct stp_bpf_uprobe {
 void stp_bpf_uprobe_filter(int pid);
 int stp_bpf_target_map(void);  /* the 1-entry array map holding it */
 
-/* target.c: whether a -c command will be started (its pid is not known yet). */
+/* target.c: whether a -c command will be started (its pid is not known yet), and the
+ * command (NULL without -c). */
 int stp_target_has_command(void);
+const char *stp_target_command(void);
 
 /* Attach a STP_BPF_UPROBE or STP_BPF_RAW_TRACEPOINT probe; 0, or -1 with stp_bpf_error(). */
 int stp_bpf_attach_user(const struct stp_bpf_probe *probe);

@@ -1,7 +1,7 @@
 /* The stacks a capture program copied into the record (engine/translate/bpf/stack.py):
  * up to 20 return addresses each, kernel slot before user slot, both at the record's
- * end and announced by header flags; a uprobe's user stack is preceded by the same
- * frames' modules (engine/elaborate/capture_bpf.py), which name the frames' files
+ * end and announced by header flags; a user stack is preceded by the same
+ * frames' modules (engine/translate/bpf/stack.py), which name the frames' files
  * when the process has exited before its handler runs. */
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 
 #define KERNEL_STACK_FLAG 2  /* capture.py STACK_FLAGS */
 #define USER_STACK_FLAG 4
-#define USER_MODULES_FLAG 8  /* capture_bpf.py USER_MODULES_FLAG */
+#define USER_MODULES_FLAG 8  /* capture.py STACK_FLAGS */
 #define STACK_FRAMES 20      /* plan.py STACK_FRAMES, stap's MAXBACKTRACE */
 #define STACK_SLOT (8 + 8 * STACK_FRAMES)
 #define BUILD_ID_VALID 1     /* BPF_STACK_BUILD_ID_VALID */
@@ -46,7 +46,7 @@ static const struct stack_slot *slot_of(const struct context *c, int user)
 	return (const struct stack_slot *)((const char *)r + c->event_len - from_end);
 }
 
-_Static_assert(sizeof(struct module_slot) == 8 + 32 * STACK_FRAMES, "capture_bpf.py MODULE_SLOT");
+_Static_assert(sizeof(struct module_slot) == 8 + 32 * STACK_FRAMES, "plan.py MODULE_SLOT");
 
 /* The files of the user frames, for a process whose maps are gone. */
 static void place_modules(const struct context *c, const uint64_t *frames, size_t n)

@@ -2,11 +2,13 @@
  * again when an address falls outside them) and the mapped files' ELF symbols. A
  * process gone before its event is handled has no maps left; the frames of a stack
  * captured with their modules (build-id, file offset) place their files in its cache
- * instead, found among the probed binaries and the runtime's own mappings. */
+ * instead, found among the probed binaries, the -c command's program and the
+ * runtime's own mappings. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 #include "runtime.h"
 #include "bpf_uprobe.h"
@@ -117,6 +119,32 @@ static void know(const char *path)
 		n_known++;
 }
 
+/* The program a -c command runs, found as execvp finds it (target.c): its process may
+ * exit before the events it caused are handled. */
+static void know_command(const char *command)
+{
+	wordexp_t words;
+	char path[4096];
+	const char *dirs = getenv("PATH");
+
+	if (command == NULL || wordexp(command, &words, WRDE_NOCMD) != 0)
+		return;
+	if (words.we_wordc > 0 && strchr(words.we_wordv[0], '/') != NULL)
+		know(words.we_wordv[0]);
+	else if (words.we_wordc > 0)
+		while (dirs != NULL && *dirs != '\0') {
+			size_t len = strcspn(dirs, ":");
+
+			snprintf(path, sizeof(path), "%.*s/%s", (int)len, dirs, words.we_wordv[0]);
+			if (access(path, X_OK) == 0) {
+				know(path);
+				break;
+			}
+			dirs += len + (dirs[len] == ':');
+		}
+	wordfree(&words);
+}
+
 static void know_files(void)
 {
 	static int done;
@@ -129,6 +157,7 @@ static void know_files(void)
 	done = 1;
 	for (i = 0; (path = stp_bpf_uprobe_file(i)) != NULL; i++)
 		know(path);
+	know_command(stp_target_command());
 	if (read_maps(&self, getpid()) == 0)
 		for (i = 0; i < self.n; i++)
 			know(self.maps[i].elf->path);

@@ -28,6 +28,11 @@ int stp_target_has_command(void)
 	return command != NULL;
 }
 
+const char *stp_target_command(void)
+{
+	return command;
+}
+
 void stp_target_configure(int64_t pid, const char *cmd)
 {
 	target_pid = pid;

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.elaborate.capture_bpf import MODULE_SLOT, plan_probe
+from engine.elaborate.capture_bpf import plan_probe
 from engine.parse import ast
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.disasm import disassemble
@@ -34,7 +34,7 @@ def test_a_uprobe_record_ends_in_the_stacks_its_handler_prints():
                                  for name in ("print_ubacktrace", "backtrace")])
     derived = SimpleNamespace(targets=[], is_return=False, data={"path": "/bin/true", "offset": 0x100, "address": "0x1100"})
     planned = plan_probe(derived, 0, stacks=stack_captures(body))
-    assert planned.layout.record_size() == P.HEADER_SIZE + MODULE_SLOT + 2 * P.STACK_SLOT == 64 + 648 + 336
+    assert planned.layout.record_size() == P.HEADER_SIZE + P.MODULE_SLOT + 2 * P.STACK_SLOT == 64 + 648 + 336
     lines = disassemble(planned.program).splitlines()
     calls = [line.split("call ")[1] for line in lines if " call " in line]
     assert calls[calls.index("bpf_get_stack#67"):][:4] == [

@@ -16,10 +16,8 @@ memory dump (printf's %#m/%#M) is the same slot holding a fixed number of bytes
 buffers. Memory reads go through bpf_probe_read_user/kernel into the slot itself,
 which is zeroed first, so a failed read leaves 0 rather than stale bytes. Stacks
 (bpf_get_stack, for the backtrace functions) end the record, kernel before user, as
-in tracepoint records, so runtime_c/stack_record.c finds them from the end. The user
-stack comes with its modules: the same walk with BPF_F_USER_BUILD_ID gives each
-frame's file by build-id and its file offset, so the runtime can name the frames of a
-process that has exited before its handler ran (its /proc/PID/maps is gone then).
+in tracepoint records, so runtime_c/stack_record.c finds them from the end; the user
+stack comes with its modules, as there (engine/translate/bpf/stack.py).
 
 Entry values (`@entry($x)`, and every `$x` of a .return probe) are captured by a
 companion program at the function's entry (`entry_program`) into the hash map
@@ -39,10 +37,9 @@ from engine.elaborate.elf import REGISTERS
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import (  # shared with tracepoint programs
-    _BPF_F_USER_STACK,
     STACK_FLAGS,
     _skip_own_process,
-    _stack,
+    stack,
     reserve_record,
     stack_written,
     submit_record,
@@ -51,10 +48,6 @@ from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, R9, Reg
 from engine.translate.bpf.plan import HEADER_SIZE, STRING_HEADER
 from engine.translate.bpf.task import TaskOffsets, task_offsets
 
-USER_MODULES_FLAG = 8  # header flag: a module stack precedes the stacks (stack_record.c)
-MODULE_FRAME = 32  # struct bpf_stack_build_id: status, 20-byte build-id, file offset
-MODULE_SLOT = 8 + MODULE_FRAME * P.STACK_FRAMES
-_BPF_F_USER_BUILD_ID = 1 << 11
 PROG_TYPE_KPROBE = 2  # uprobes and uretprobes run BPF_PROG_TYPE_KPROBE programs
 PROG_TYPE_RAW_TRACEPOINT = 17
 MAX_ENTRY_VALUES = 8  # the "entry" map's value: this many u64s
@@ -82,10 +75,6 @@ class Slot:
 class RecordLayout:
     slots: list[Slot] = field(default_factory=list)
     stacks: list[P.Capture] = field(default_factory=list)  # engine/translate/bpf/stack.py, after the slots
-    modules: bool = False  # the user stack's modules, between the slots and the stacks
-
-    def stacks_offset(self) -> int:
-        return self.offset(len(self.slots)) + (MODULE_SLOT if self.modules else 0)
 
     def add(self, slot: Slot) -> int:
         """The slot's index (an identical slot is shared)."""
@@ -99,7 +88,7 @@ class RecordLayout:
         return HEADER_SIZE + sum(s.size() for s in self.slots[:index])
 
     def record_size(self) -> int:
-        return self.stacks_offset() + P.STACK_SLOT * len(self.stacks)
+        return self.offset(len(self.slots)) + sum(s.slot_size() for s in self.stacks)
 
     def entry_slots(self) -> list[int]:
         """Indexes of the slots captured at function entry, in stash order."""
@@ -152,14 +141,13 @@ def capture_program(layout: RecordLayout, probe_index: int, probe_address: int |
         slot = layout.slots[index]
         a.load(R1, R7, layout.offset(layout.slots.index(Slot(slot.capture))), 8)
         _bytes(a, slot, layout.offset(index))
-    if layout.modules:
-        _user_modules(a, layout.offset(len(layout.slots)))
-    for position, stack in enumerate(layout.stacks):
-        offset = layout.stacks_offset() + P.STACK_SLOT * position
-        if stack.kind == P.KERNEL_STACK and user_regs:
+    offset = layout.offset(len(layout.slots))
+    for capture in layout.stacks:
+        if capture.kind == P.KERNEL_STACK and user_regs:
             _kernel_stack_at_trap(a, offset)
         else:
-            _stack(a, stack, offset)
+            stack(a, capture, offset)
+        offset += capture.slot_size()
     submit_record(a, probe_index, layout.record_size())
     return a.assemble()
 
@@ -216,17 +204,6 @@ def _kernel_stack_at_trap(a: Assembler, offset: int) -> None:
     a.mov(R4, 0)
     a.call("get_task_stack")
     stack_written(a, STACK_FLAGS[P.KERNEL_STACK], offset)
-
-
-def _user_modules(a: Assembler, offset: int) -> None:
-    """The user stack as (build-id, file offset) per frame, into the module slot."""
-    a.mov(R1, R6)
-    a.mov(R2, R7)
-    a.alu("+=", R2, offset + 8)
-    a.mov(R3, MODULE_SLOT - 8)
-    a.mov(R4, _BPF_F_USER_STACK | _BPF_F_USER_BUILD_ID)
-    a.call("get_stack")
-    stack_written(a, USER_MODULES_FLAG, offset)
 
 
 def entry_program(layout: RecordLayout, probe_address: int | None = None) -> Program:
@@ -418,7 +395,7 @@ def plan_probe(derived, probe_index: int, maxstringlen: int = 512, extra_strings
     pointer recipes whose strings are copied too (user_string() of a target value),
     `dumps` (pointer recipe, bytes) the memory printf's %#m/%#M prints, and `stacks`
     the stacks the handler's backtrace functions need."""
-    layout = RecordLayout(stacks=list(stacks), modules=any(s.kind == P.USER_STACK for s in stacks))
+    layout = RecordLayout(stacks=list(stacks))
     reads, seen = [], set()
     for value in derived.targets:
         key = id(getattr(value, "expr", None) or value)

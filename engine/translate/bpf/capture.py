@@ -23,8 +23,10 @@ _HEADER_HELPERS = (  # (helper, record offset, store size)
 _COMM_OFFSET = 32
 _PPID_OFFSET, _EUID_OFFSET, _EGID_OFFSET, _FLAGS_OFFSET = 48, 52, 56, 60
 TASK_IDS_CAPTURED = 1  # header flag: ppid/euid/egid were read from the task
-STACK_FLAGS = {P.KERNEL_STACK: 2, P.USER_STACK: 4}  # header flags: the record ends in that stack slot
-_BPF_F_USER_STACK = 1 << 8
+# header flags: the record ends in that stack slot (the modules precede the stacks)
+STACK_FLAGS = {P.KERNEL_STACK: 2, P.USER_STACK: 4, P.USER_MODULES: 8}
+_BPF_F_USER_STACK, _BPF_F_USER_BUILD_ID = 1 << 8, 1 << 11
+_STACK_HELPER_FLAGS = {P.KERNEL_STACK: 0, P.USER_STACK: _BPF_F_USER_STACK, P.USER_MODULES: _BPF_F_USER_STACK | _BPF_F_USER_BUILD_ID}
 _BPF_RB_NO_WAKEUP, _BPF_RB_FORCE_WAKEUP = 1, 2  # bpf_ringbuf_submit flags
 _BPF_RB_AVAIL_DATA, _BPF_RB_RING_SIZE = 0, 1  # bpf_ringbuf_query flags
 _RINGBUF_HEADER = 8  # the kernel's header before each record (BPF_RINGBUF_HDR_SZ)
@@ -199,14 +201,14 @@ def _read_string(a: Assembler, helper: str, capture: P.Capture, offset: int, lim
     a.store(R7, offset + 8, R0, 4)
 
 
-def _stack(a: Assembler, capture: P.Capture, offset: int) -> None:
-    """bpf_get_stack(ctx, record + offset + 8, frames * 8, flags): the slot's first word
+def stack(a: Assembler, capture: P.Capture, offset: int) -> None:
+    """bpf_get_stack(ctx, record + offset + 8, slot - 8, flags): the slot's first word
     is the number of bytes written or -errno; the header flag tells the runtime the
-    record ends in this stack (stacks are planned last, kernel before user)."""
+    record ends in this stack (stacks are planned last: modules, kernel, user)."""
     a.mov(R1, R6)
     _pointer_into_record(a, R2, offset + 8)
-    a.mov(R3, P.STACK_SLOT - 8)
-    a.mov(R4, _BPF_F_USER_STACK if capture.kind == P.USER_STACK else 0)
+    a.mov(R3, capture.slot_size() - 8)
+    a.mov(R4, _STACK_HELPER_FLAGS[capture.kind])
     a.call("get_stack")
     stack_written(a, STACK_FLAGS[capture.kind], offset)
 
@@ -241,6 +243,7 @@ _CAPTURERS = {
     P.DATA_LOC: _data_loc,
     P.CHAR_ARRAY: _char_array,
     P.USER_BUFFER: _user_buffer,
-    P.KERNEL_STACK: _stack,
-    P.USER_STACK: _stack,
+    P.KERNEL_STACK: stack,
+    P.USER_STACK: stack,
+    P.USER_MODULES: stack,
 }

@@ -25,9 +25,12 @@ CHAR_ARRAY = "char_array"  # a fixed char[N] field of the record
 USER_BUFFER = "user_buffer"  # bytes behind a user pointer field, as many as a length field says
 KERNEL_STACK = "kernel_stack"  # return addresses of the kernel stack (bpf_get_stack)
 USER_STACK = "user_stack"  # return addresses of the task's user stack (BPF_F_USER_STACK)
-KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY, USER_BUFFER, KERNEL_STACK, USER_STACK)
+USER_MODULES = "user_modules"  # the same frames' files, by build-id and file offset (BPF_F_USER_BUILD_ID)
+KINDS = (INT, USER_STRING, DATA_LOC, CHAR_ARRAY, USER_BUFFER, KERNEL_STACK, USER_STACK, USER_MODULES)
 STACK_FRAMES = 20  # stap's MAXBACKTRACE
 STACK_SLOT = 8 + 8 * STACK_FRAMES  # s64 bytes written (or -errno), then the addresses
+MODULE_FRAME = 32  # struct bpf_stack_build_id: status, 20-byte build-id, file offset
+MODULE_SLOT = 8 + MODULE_FRAME * STACK_FRAMES  # s64 bytes written (or -errno), then the frames
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Capture:
             return 8
         if self.kind in (KERNEL_STACK, USER_STACK):
             return STACK_SLOT
+        if self.kind == USER_MODULES:
+            return MODULE_SLOT
         return STRING_HEADER + _round8(self.buffer)
 
 

@@ -4,7 +4,10 @@ Handlers run in the runtime after the event, so the stacks of the probed task ar
 copied into the record by the capture program (bpf_get_stack) when, and only when,
 the handler (or a function it calls, followed through pass 2's referents) calls a
 backtrace function. Stack slots go last in the record, kernel before user: the
-runtime finds them from the record's end (runtime_c/stack_record.c).
+runtime finds them from the record's end (runtime_c/stack_record.c). The user stack
+comes with its modules, just before the stacks: the same walk with each frame's file
+by build-id and file offset, so the runtime can name the frames of a process that has
+exited before the handler ran (its /proc/PID/maps is gone by then).
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ USER_STACK_FUNCTIONS = frozenset(
 
 
 def stack_captures(body: ast.Node | None) -> list[P.Capture]:
-    """The stack captures `body` needs, kernel first."""
+    """The stack captures `body` needs, in record order: the user stack's modules, the
+    kernel stack, the user stack."""
     called = _called_functions(body) if body is not None else set()
-    captures = []
+    user = bool(called & USER_STACK_FUNCTIONS)
+    captures = [P.Capture("user modules", P.USER_MODULES, 0, 0)] if user else []
     if called & KERNEL_STACK_FUNCTIONS:
         captures.append(P.Capture("kernel stack", P.KERNEL_STACK, 0, 0))
-    if called & USER_STACK_FUNCTIONS:
+    if user:
         captures.append(P.Capture("user stack", P.USER_STACK, 0, 0))
     return captures
 
