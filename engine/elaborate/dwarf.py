@@ -184,18 +184,19 @@ class DebugIndex:
         end = bisect.bisect_left(self._by_address, high, key=lambda r: r.address)
         return self._by_address[start:end]
 
-    def function_lines(self, function: DwarfFunction, file_pattern: str) -> dict[int, LineRow]:
-        """The lines of `file_pattern` with code in `function`, each with its lowest-addressed
-        row, is_stmt or not: stap probes a line where its first instruction is."""
+    def function_lines(self, function: DwarfFunction) -> dict[int, LineRow]:
+        """The lines of the function's own file with code in it (not those of inlined
+        headers), each with its lowest-addressed row, is_stmt or not: stap probes a line
+        where its first instruction is."""
         first: dict[int, LineRow] = {}
         for row in self.rows_in(function.low_pc, function.high_pc):
-            if row.line not in first and file_matches(row.file, file_pattern):
+            if row.line not in first and row.file == function.decl_file:
                 first[row.line] = row
         return first
 
-    def entry_line(self, function: DwarfFunction, file_pattern: str) -> int | None:
+    def entry_line(self, function: DwarfFunction) -> int | None:
         """The line stap gives the function's entry address: its last row there."""
-        rows = [r for r in self.rows_in(function.low_pc, function.low_pc + 1) if file_matches(r.file, file_pattern)]
+        rows = [r for r in self.rows_in(function.low_pc, function.low_pc + 1) if r.file == function.decl_file]
         return rows[-1].line if rows else None
 
 

@@ -314,8 +314,8 @@ class _Target:
         functions = [f for f in _select_functions(index, f"{name}@{file_pattern}", "") if not f.inlined]
         probes = []
         for function in functions:
-            rows = index.function_lines(function, file_pattern)
-            for line in lines.chosen(index, function, file_pattern, rows):
+            rows = index.function_lines(function)
+            for line in lines.chosen(index, function, rows):
                 text = f'statement("{function.name}@{rows[line].file}:{line}")'
                 probes.append(self._statement_probe(provider, point, index, function, rows[line].address, text))
         if not probes:
@@ -476,13 +476,13 @@ class _Lines:
     numbers: frozenset[int] | None
     relative: bool = False
 
-    def chosen(self, index, function: dwarfinfo.DwarfFunction, file_pattern: str, rows: dict) -> list[int]:
+    def chosen(self, index, function: dwarfinfo.DwarfFunction, rows: dict) -> list[int]:
         """The lines probed in `function` (`rows`: its lines with code), one per address:
         where lines share their first instruction the lowest is kept, as stap keeps it.
         `:*` starts at the line stap gives the function's entry (its last row there),
         so the lines whose code the entry shares with it are left out."""
         if self.numbers is None:
-            start = index.entry_line(function, file_pattern) or min(rows, default=0)
+            start = index.entry_line(function) or min(rows, default=0)
             wanted = [n for n in sorted(rows) if n >= start]
         else:
             shift = (function.decl_line or 0) if self.relative else 0
