@@ -504,7 +504,8 @@ def _no_lines(index, name: str, file_pattern: str, lines: _Lines, functions: lis
     if lines.numbers is None:
         return ResolutionError(f"no line records for {file_pattern}{lines.text}", where)
     first = min(lines.numbers) + ((functions[0].decl_line or 0) if lines.relative else 0)
-    near = sorted({r.line for r in index.lines if dwarfinfo.file_matches(r.file, file_pattern)}, key=lambda n: abs(n - first))[:3]
+    with_code = {r.line for r in index.lines if dwarfinfo.file_matches(r.file, file_pattern)}
+    near = sorted(with_code, key=lambda n: abs(n - first))[:3]
     hint = f" (try: {', '.join(f':{n}' for n in sorted(near))})" if near else ""
     return ResolutionError(f"no line records for {file_pattern}{lines.text}{hint}", where)
 

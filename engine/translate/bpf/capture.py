@@ -26,7 +26,11 @@ TASK_IDS_CAPTURED = 1  # header flag: ppid/euid/egid were read from the task
 # header flags: the record ends in that stack slot (the modules precede the stacks)
 STACK_FLAGS = {P.KERNEL_STACK: 2, P.USER_STACK: 4, P.USER_MODULES: 8}
 _BPF_F_USER_STACK, _BPF_F_USER_BUILD_ID = 1 << 8, 1 << 11
-_STACK_HELPER_FLAGS = {P.KERNEL_STACK: 0, P.USER_STACK: _BPF_F_USER_STACK, P.USER_MODULES: _BPF_F_USER_STACK | _BPF_F_USER_BUILD_ID}
+_STACK_HELPER_FLAGS = {
+    P.KERNEL_STACK: 0,
+    P.USER_STACK: _BPF_F_USER_STACK,
+    P.USER_MODULES: _BPF_F_USER_STACK | _BPF_F_USER_BUILD_ID,
+}
 _BPF_RB_NO_WAKEUP, _BPF_RB_FORCE_WAKEUP = 1, 2  # bpf_ringbuf_submit flags
 _BPF_RB_AVAIL_DATA, _BPF_RB_RING_SIZE = 0, 1  # bpf_ringbuf_query flags
 _RINGBUF_HEADER = 8  # the kernel's header before each record (BPF_RINGBUF_HDR_SZ)
