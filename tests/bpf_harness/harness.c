@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,19 @@
 #include "bpf_runtime.h"
 #include "print_record.h"
 
-/* The session's side that bpf_process.c asks about: the harness runs no script, so
- * there is no -x/-c target. */
+/* The session's side that bpf_process.c and bpf_probes.c ask about: the harness runs
+ * no script, so there is no -x/-c target, and warnings go straight to stderr. */
+void stp_warn(const char *fmt, ...)
+{
+	va_list args;
+
+	fputs("WARNING: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
+}
+
 int64_t stp_target_pid(void) { return 0; }
 int stp_target_has_command(void) { return 0; }
 
