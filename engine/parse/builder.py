@@ -585,7 +585,9 @@ class _ArgList(list):
     separators: list
 
 
-_FORMAT_RE = re.compile(r"%(?:%|[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|j|z|t)?[diouxXscpbmM])")
+# As stap's parser reads a conversion: one flag at most (a '0' after it starts the width)
+# and no length modifier but 'l'; `%+-5d` or `%lld` are parse errors there.
+_FORMAT_RE = re.compile(r"%(?:%|[-+ #0]?(?:\*|\d+)?(?:\.(?:\*|\d+))?l?[diouxXscpbmM])")
 
 
 def _valid_format(text: str) -> bool:
