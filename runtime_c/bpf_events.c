@@ -263,21 +263,27 @@ int stp_bpf_start_events(const struct stp_script *s)
 }
 
 /* Records still in the ring when the session stops are not handled (handlers run
- * only while it is running); they are reported with the ring-full losses, though only
- * those count as skipped (these events did reach the runtime). */
+ * only while it is running). Those of events from before it stopped are reported with
+ * the ring-full losses, though only those count as skipped (these events did reach the
+ * runtime); events after it stopped would not have run a handler in stap either. */
+struct unhandled {
+	uint64_t stopped_ns;
+	uint64_t *counts;
+};
+
 static void count_unhandled(const struct stp_bpf_record *r, uint32_t len, void *arg)
 {
-	uint64_t *unhandled = arg;
+	struct unhandled *unhandled = arg;
 
 	(void)len;
-	if (r->probe < script->nprobes)
-		unhandled[r->probe]++;
+	if (r->probe < script->nprobes && r->time_ns < unhandled->stopped_ns)
+		unhandled->counts[r->probe]++;
 }
 
 /* Count what was lost or left unhandled per probe, then detach. */
 void stp_bpf_stop_events(void)
 {
-	uint64_t *unhandled;
+	struct unhandled unhandled;
 	size_t i;
 
 	if (script == NULL || stp_bpf_poll_fd() < 0)
@@ -287,15 +293,16 @@ void stp_bpf_stop_events(void)
 	close(wakeup_fd);
 	wakeup_fd = -1;
 	count_skipped();
-	unhandled = calloc(script->nprobes ? script->nprobes : 1, sizeof(*unhandled));
-	while (unhandled != NULL && stp_bpf_drain(count_unhandled, unhandled) > 0)
+	unhandled.stopped_ns = stp_session_stopped_ns() ? stp_session_stopped_ns() : stp_now_ns();
+	unhandled.counts = calloc(script->nprobes ? script->nprobes : 1, sizeof(*unhandled.counts));
+	while (unhandled.counts != NULL && stp_bpf_drain(count_unhandled, &unhandled) > 0)
 		;
 	for (i = 0; i < script->nprobes; i++) {
-		uint64_t lost = stp_bpf_lost((uint32_t)i) + (unhandled ? unhandled[i] : 0);
+		uint64_t lost = stp_bpf_lost((uint32_t)i) + (unhandled.counts ? unhandled.counts[i] : 0);
 		if (lost > 0)
 			stp_count_lost(&script->probes[i], lost);
 	}
-	free(unhandled);
+	free(unhandled.counts);
 	stp_bpf_stop();
 }
 

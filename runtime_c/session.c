@@ -65,9 +65,20 @@ enum stp_session_state stp_session_state(void)
 	return state;
 }
 
+/* When the session left RUNNING: events after it are not handled, as in stap, whose
+ * handlers run only while the session runs. */
+static uint64_t stopped_ns;
+
 void stp_session_set_state(enum stp_session_state s)
 {
+	if (state == STP_RUNNING && s != STP_RUNNING)
+		stopped_ns = stp_now_ns();
 	state = s;
+}
+
+uint64_t stp_session_stopped_ns(void)
+{
+	return stopped_ns;
 }
 
 int64_t stp_error_count(void)
@@ -89,7 +100,7 @@ void stp_exit(void)
 {
 	exit_requested = 1;
 	if (state == STP_STARTING || state == STP_RUNNING)
-		state = STP_STOPPING;
+		stp_session_set_state(STP_STOPPING);
 }
 
 const struct stp_probe_stats *stp_probe_stats(size_t index)
@@ -152,7 +163,7 @@ static void report_error(struct context *c)
 		snprintf(msg, sizeof msg, "%s", c->last_error);
 	stp_report_error(msg);
 	if (error_count > stp_script.limits.maxerrors) {
-		state = STP_ERROR;
+		stp_session_set_state(STP_ERROR);
 		exit_requested = 1;
 	}
 }
@@ -192,7 +203,7 @@ void stp_count_skipped(int64_t n)
 	if (stp_script.limits.suppress_handler_errors)
 		return;
 	if (skipped_count > stp_script.limits.maxskipped && state == STP_RUNNING) {
-		state = STP_ERROR;
+		stp_session_set_state(STP_ERROR);
 		exit_requested = 1;
 		stp_report_error("Skipped too many probes, check MAXSKIPPED or try again with stap -t for more details.");
 	}

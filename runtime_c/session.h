@@ -10,6 +10,7 @@ struct stp_probe_stats {
 
 int stp_session_init(void);
 void stp_session_set_state(enum stp_session_state state);
+uint64_t stp_session_stopped_ns(void); /* CLOCK_MONOTONIC when it left RUNNING, else 0 */
 /* Run every probe of `kind` (in table order) that the current state allows. */
 void stp_run_probes(enum stp_probe_kind kind);
 const struct stp_probe_stats *stp_probe_stats(size_t index);

@@ -6,6 +6,7 @@ with stap's error: end probes do not run, error probes do, the status is 1."""
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
@@ -77,3 +78,17 @@ def test_a_run_that_loses_nothing_skips_nothing(workload):
     )
     result = pystap("-s", "1", "-DMAXSKIPPED=0", "-e", script, "-c", f"{workload} counts 0 0 1000 0")
     assert (result.returncode, result.stdout, result.stderr) == (0, "1000\n", "")
+
+
+def test_events_after_exit_are_neither_handled_nor_reported_lost(workload):
+    """A flood keeps the ring full of events that came after exit(): stap would not run
+    their handlers (the session no longer runs), so they are not lost either."""
+    flooder = subprocess.Popen([str(workload), "counts", "0", "0", "1000000000", "0"], stdout=subprocess.DEVNULL)
+    try:
+        script = f'probe syscall.getpid {{ if (pid() == {flooder.pid}) {{ println("first") exit() }} }}'
+        for _ in range(3):
+            result = pystap("-e", script)
+            assert (result.stdout, result.stderr, result.returncode) == ("first\n", "", 0)
+    finally:
+        flooder.kill()
+        flooder.wait()
