@@ -44,6 +44,12 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file.name}:{self.line}:{self.col}"
 
+    def character_offset(self) -> int:
+        """The 0-based offset in characters on its line (col counts bytes, as stap's
+        does): where an editor puts its cursor."""
+        line = self.file.line(self.line).encode("utf-8", "surrogateescape")
+        return len(line[: max(self.col - 1, 0)].decode("utf-8", "surrogateescape"))
+
     def __reduce__(self):
         # the dataclass default for frozen slots calls fields() per object: slow
         # for the parse cache's hundreds of thousands of spans

@@ -207,7 +207,7 @@ class StapUI(App):
 
     def _show_markers(self) -> None:
         markers = [
-            Marker(d.span.line - 1, max(d.span.col - 1, 0), f"{d.kind}: {d.message}", d.is_error)
+            Marker(d.span.line - 1, d.span.character_offset(), f"{d.kind}: {d.message}", d.is_error)
             for d in (self.session.diagnostics() if self.session else [])
             if d.span is not None and not d.span.file.is_tapset
         ]

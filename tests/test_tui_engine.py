@@ -122,6 +122,20 @@ async def test_a_parse_error_is_shown_in_place_and_in_the_panel():
         assert app.editor.markers == []
 
 
+async def test_an_error_after_non_ascii_text_is_marked_on_its_character():
+    """stap's columns count bytes ("é" is two); the editor's cursor counts characters."""
+    app = build_app(["-e", 'probe begin { x = "é" + }\n'])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: states(app)[0] is PassState.FAILED)
+        await settle(pilot)
+        assert "saw: operator '}' at <input>:1:26" in app.panel.view(1).text
+        app.editor.cursor_location = (0, 0)
+        await pilot.press("f3")
+        assert app.editor.cursor_location == (0, 24)
+
+
 async def test_run_a_timer_script_see_output_and_globals_update_then_stop():
     script = (
         "global ticks, last\n"
