@@ -228,7 +228,9 @@ static void memory(struct sink *o, int64_t address, int width, int precision, ch
 		emit(o, '\0');
 }
 
-static int flag(const char **fmt)
+/* stap's format parser takes one flag at most: in "%-05d" or "%#08x" the zero belongs
+ * to the width, so it pads with spaces. */
+static int parse_flag(const char **fmt)
 {
 	switch (**fmt) {
 	case '-': (*fmt)++; return F_LEFT;
@@ -238,18 +240,6 @@ static int flag(const char **fmt)
 	case '0': (*fmt)++; return F_ZERO;
 	default: return 0;
 	}
-}
-
-/* stap's format parser takes one flag at most: in "%-05d" or "%#08x" the zero belongs
- * to the width, so it pads with spaces.  A format with more flags is a stap parse
- * error that pass 1 here still lets through: its other flags (not '0') are taken too,
- * so that the conversion still consumes its argument. */
-static int parse_flags(const char **fmt)
-{
-	int flags = flag(fmt), more;
-	while (flags && **fmt != '0' && (more = flag(fmt)) != 0)
-		flags |= more;
-	return flags;
 }
 
 /* A width or precision: digits, or `*` taking the next argument, which stap narrows to
@@ -270,7 +260,7 @@ static int parse_count(const char **fmt, const union stp_value *args, int nargs,
 
 static void conversion(struct sink *o, const char **fmt, const union stp_value *args, int nargs, int *next)
 {
-	int flags = parse_flags(fmt);
+	int flags = parse_flag(fmt);
 	int width = -1, precision = -1;
 	if (isdigit((unsigned char)**fmt) || **fmt == '*')
 		width = parse_count(fmt, args, nargs, next);
