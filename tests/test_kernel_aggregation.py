@@ -4,18 +4,16 @@ exact values from known workloads; ineligible handlers say why they stay in user
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.bpf_harness.util import compile_program, pystap
 from tests.conformance_cases import load_all
 from tests.programs import build
 from tests.support import REPO, require_root, require_tracefs
 
-PYSTAP = [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main(sys.argv[1:]))"]
 ROUNDS = 20  # probed.c: add(i, 100 + i), greet("stapui", i + 1) for i < ROUNDS
 FORCE_USER = "-DSTP_NO_KERNEL_AGGREGATION"
 
@@ -39,10 +37,6 @@ int main(int argc, char **argv)
 	return 0;
 }
 """
-
-
-def pystap(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*PYSTAP, *args], capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
 def paths(stderr: str) -> list[str]:
@@ -72,10 +66,7 @@ def syscaller(tmp_path_factory) -> str:
     require_root()
     require_tracefs()
     directory = tmp_path_factory.mktemp("kagg")
-    source = directory / "kagg_sys.c"
-    source.write_text(SYSCALL_PROGRAM)
-    subprocess.run(["gcc", "-O1", "-o", str(directory / "kagg_sys"), str(source)], check=True)
-    return str(directory / "kagg_sys")
+    return str(compile_program(directory, "kagg_sys", SYSCALL_PROGRAM))
 
 
 def uprobe_script(probed: str, body: str, end: str, globals_: str, function: str = "add") -> str:

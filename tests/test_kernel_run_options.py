@@ -3,11 +3,10 @@ runtime says when a user string the kernel could not read is read from user spac
 
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
-from tests.bpf_harness.util import pystap, require_kernel_probes
+from tests.bpf_harness.util import compile_program, pystap, require_kernel_probes
 
 LAZY = r"""
 #include <fcntl.h>
@@ -42,9 +41,8 @@ SCRIPT = (
 def lazy(tmp_path_factory):
     require_kernel_probes()
     directory = tmp_path_factory.mktemp("lazy")
-    (directory / "lazy.c").write_text(LAZY)
     (directory / "pathfile").write_bytes(b"/dev/null\0")
-    subprocess.run(["gcc", "-O1", "-o", str(directory / "lazy"), str(directory / "lazy.c")], check=True)
+    compile_program(directory, "lazy", LAZY)
     return directory
 
 

@@ -3,11 +3,10 @@ bytes copied at probe time (the program overwrites them right after the call).""
 
 from __future__ import annotations
 
-import subprocess
 
 import pytest
 
-from tests.bpf_harness.util import pystap, require_kernel_probes
+from tests.bpf_harness.util import compile_program, pystap, require_kernel_probes
 
 NET = r"""
 #include <arpa/inet.h>
@@ -51,10 +50,7 @@ SCRIPT = 'probe syscall.connect, syscall.bind, syscall.sendto { if (pid() == tar
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     require_kernel_probes()
-    directory = tmp_path_factory.mktemp("net")
-    (directory / "net.c").write_text(NET)
-    subprocess.run(["gcc", "-O1", "-o", str(directory / "net"), str(directory / "net.c")], check=True)
-    return directory / "net"
+    return compile_program(tmp_path_factory.mktemp("net"), "net", NET)
 
 
 def test_sockaddr_arguments_are_decoded(net):

@@ -5,11 +5,10 @@ structure right after the call)."""
 from __future__ import annotations
 
 import resource
-import subprocess
 
 import pytest
 
-from tests.bpf_harness.util import pystap, require_kernel_probes
+from tests.bpf_harness.util import compile_program, pystap, require_kernel_probes
 
 STRUCTS = r"""
 #include <signal.h>
@@ -61,10 +60,7 @@ SCRIPT = (
 @pytest.fixture(scope="module")
 def structs(tmp_path_factory):
     require_kernel_probes()
-    directory = tmp_path_factory.mktemp("structs")
-    (directory / "structs.c").write_text(STRUCTS)
-    subprocess.run(["gcc", "-O1", "-o", str(directory / "structs"), str(directory / "structs.c")], check=True)
-    return directory / "structs"
+    return compile_program(tmp_path_factory.mktemp("structs"), "structs", STRUCTS)
 
 
 def test_structure_arguments_are_decoded(structs):
@@ -130,9 +126,8 @@ WAITS_SCRIPT = (
 
 def test_timeouts_futex_operations_and_statx_masks_are_decoded(tmp_path):
     require_kernel_probes()
-    (tmp_path / "waits.c").write_text(WAITS)
-    subprocess.run(["gcc", "-O1", "-o", str(tmp_path / "waits"), str(tmp_path / "waits.c")], check=True)
-    result = pystap("-e", WAITS_SCRIPT, "-c", str(tmp_path / "waits"))
+    waits = compile_program(tmp_path, "waits", WAITS)
+    result = pystap("-e", WAITS_SCRIPT, "-c", str(waits))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     word, word2 = next(line.split()[1:] for line in lines if line.startswith("words "))

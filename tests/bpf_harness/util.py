@@ -179,6 +179,13 @@ def pystap(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*PYSTAP, *args], capture_output=True, text=True, timeout=timeout)
 
 
+def compile_program(directory: Path, name: str, source: str) -> Path:
+    """A test program from its C text: DIRECTORY/NAME.c compiled at -O1 into DIRECTORY/NAME."""
+    (directory / f"{name}.c").write_text(source)
+    subprocess.run(["gcc", "-O1", "-o", str(directory / name), str(directory / f"{name}.c")], check=True)
+    return directory / name
+
+
 def build_workload(out_dir: Path) -> Path:
     exe = out_dir / "workload"
     source = Path(__file__).with_name("workload.c")
