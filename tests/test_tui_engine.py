@@ -33,6 +33,14 @@ def states(app) -> list[PassState]:
     return list(app.strip.states)
 
 
+async def run_until_pass_1_fails(pilot) -> None:
+    """Press F5 on a script with a parse error and wait for pass 1 to fail."""
+    await settle(pilot)
+    await pilot.press("f5")
+    await wait_until(pilot, lambda: states(pilot.app)[0] is PassState.FAILED)
+    await settle(pilot)
+
+
 async def test_step_mode_runs_one_pass_per_key_and_shows_each_artifact():
     app = build_app(["-e", STEP_SCRIPT])
     async with app.run_test(size=SIZE) as pilot:
@@ -97,10 +105,7 @@ async def test_moving_through_c_and_the_parse_tree_selects_the_script_line():
 async def test_a_parse_error_is_shown_in_place_and_in_the_panel():
     app = build_app(["-e", "global x\nprobe begin { x = (1 + }\n"])
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("f5")
-        await wait_until(pilot, lambda: states(app)[0] is PassState.FAILED)
-        await settle(pilot)
+        await run_until_pass_1_fails(pilot)
         assert states(app)[1:] == [PassState.PENDING] * 4
         assert app.editor.get_line(1).plain == (
             "probe begin { x = (1 + }  ◀ parse error: expected literal string or number"
@@ -126,10 +131,7 @@ async def test_an_error_after_non_ascii_text_is_marked_on_its_character():
     """stap's columns count bytes ("é" is two); the editor's cursor counts characters."""
     app = build_app(["-e", 'probe begin { x = "é" + }\n'])
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("f5")
-        await wait_until(pilot, lambda: states(app)[0] is PassState.FAILED)
-        await settle(pilot)
+        await run_until_pass_1_fails(pilot)
         assert "saw: operator '}' at <input>:1:26" in app.panel.view(1).text
         app.editor.cursor_location = (0, 0)
         await pilot.press("f3")
