@@ -217,16 +217,15 @@ def tokenize(file: SourceFile, skipped: list[tuple[int, int, str]] = ()) -> list
             pos = resume
             spaced = False
     if not text.isascii():
-        _columns_in_bytes(text, tokens)
+        _columns_in_bytes(file, tokens)
     return tokens
 
 
-def _columns_in_bytes(text: str, tokens: list[Token]) -> None:
+def _columns_in_bytes(file: SourceFile, tokens: list[Token]) -> None:
     """stap counts columns in bytes: on lines with non-ASCII text, turn character
     columns into UTF-8 byte columns (rare, so kept out of the tokenizer's loop)."""
-    lines = text.split("\n")
     for token in tokens:
-        prefix = lines[token.line - 1][: token.column - 1]
+        prefix = file.line(token.line)[: token.column - 1]
         if not prefix.isascii():
             token.column = len(prefix.encode("utf-8", "surrogateescape")) + 1
 
