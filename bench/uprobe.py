@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workloads import build  # noqa: E402
 from bench.workloads.report import Row, cpu_per_million, failures, overhead_ns, render  # noqa: E402
-from bench.workloads.tracers import Run, figures, histogram, run_ways  # noqa: E402
+from bench.workloads.tracers import Run, figures, run_ways  # noqa: E402
 
 PROBE_GROUP = "probe_bench_call"
 

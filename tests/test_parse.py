@@ -11,7 +11,7 @@ import pytest
 
 from engine.cli import main
 from engine.diagnostics import DiagnosticError
-from engine.parse import ParseArtifact, ast, machine_conditions, parse_text
+from engine.parse import ast, machine_conditions, parse_text
 from engine.parse.cache import ParseCache
 from engine.parse.conditions import Conditions, compare_versions
 from engine.parse.printer import print_file

@@ -90,7 +90,6 @@ def _defines(stapfile) -> tuple:
 
 def test_tapset_files_print_like_stap(stap_library, stap_dump):
     library, _macros, _ = stap_library
-    artifact = ParseArtifact(library[0], library[1:], verbose_dump=True)
     differing = [f.name for f in library if artifact_text(f) != stap_dump.get(f.name)]
     assert differing == []
 

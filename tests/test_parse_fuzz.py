@@ -7,7 +7,6 @@ either a StapFile or a DiagnosticError whose diagnostics format cleanly.
 
 from __future__ import annotations
 
-import os
 import random
 
 from hypothesis import HealthCheck, given, settings

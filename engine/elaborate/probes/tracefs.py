@@ -12,7 +12,6 @@ into `$field` target variables, and the capture plan copies them at probe time.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 from dataclasses import dataclass
