@@ -179,6 +179,7 @@ probe error { println("error probe runs") }
     Script("errno", r"""
 probe begin {
   println(errno_str(2), " ", errno_str(-13), " ", errno_str(11), " [", errno_str(3333), "] [", errno_str(0), "]")
+  println(errno_p(2), " ", errno_p(-13), " ", errno_p(3333), " ", errno_p(0))
   println(return_str(1, -2), " ", return_str(2, 255), " ", return_str(3, 8), " ", return_str(1, 5), " ", return_str(1, -3333))
   println(signal_str(9), " ", signal_str(29), " ", signal_str(35), " [", signal_str(65), "]")
   println(sigset_mask_str(0x4002), " [", sigset_mask_str(0), "] ", sigset_mask_str(1 << 63))
@@ -410,6 +411,7 @@ def test_error_reports_the_message_alone(results) -> None:
 def test_errno_and_signal_names(results) -> None:
     assert lines(results["errno"]) == [
         "ENOENT EACCES EAGAIN [] []",
+        "2 13 0 0",
         "-2 (ENOENT) 0xff 010 5 -3333",
         "KILL IO/POLL RTMIN+3 []",
         "2,15 [] 64",
