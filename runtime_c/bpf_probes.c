@@ -57,47 +57,72 @@ static int relocation_value(const char *name)
 		return stp_bpf_target_map();
 	if (strncmp(name, "agg", 3) == 0)
 		return stp_bpf_agg_map_fd(name);
+	if (strcmp(name, "sys_record") == 0)
+		return stp_bpf_syscall_record_map();
 	stp_bpf_fail("capture program refers to unknown map '%s'", name);
 	return -1;
 }
 
-/* A copy of the probe's program from instruction `start` on, with its relocations
- * patched in (the capture mark is no map: nothing to patch). */
-static struct bpf_insn *relocate(const struct stp_bpf_probe *probe, uint32_t start)
+/* Where a syscall probe's prologue ends (bpf_syscall.c), 0 for other programs. */
+static uint32_t prologue_end(const struct stp_bpf_probe *probe)
 {
-	uint32_t n = probe->n_insns - start;
-	struct bpf_insn *insns = malloc(n * sizeof(*insns));
 	uint32_t i;
 
+	for (i = 0; i < probe->n_relocs; i++)
+		if (strcmp(probe->relocs[i].map, STP_SYSCALL_PROLOGUE_MARK) == 0)
+			return probe->relocs[i].insn;
+	return 0;
+}
+
+static int is_mark(const char *name)
+{
+	return strcmp(name, STP_AGG_CAPTURE_MARK) == 0 || strcmp(name, STP_SYSCALL_PROLOGUE_MARK) == 0;
+}
+
+/* A copy of the probe's program from instruction `start` on (`*n` instructions), with its
+ * relocations patched in (marks are no maps: nothing to patch).  A syscall probe's
+ * prologue stays in front: the capture program reads the record it lays out. */
+static struct bpf_insn *relocate(const struct stp_bpf_probe *probe, uint32_t start, uint32_t *n)
+{
+	uint32_t kept = start > 0 ? prologue_end(probe) : 0;
+	struct bpf_insn *insns;
+	uint32_t i;
+
+	*n = kept + probe->n_insns - start;
+	insns = malloc(*n * sizeof(*insns));
 	if (insns == NULL) {
 		stp_bpf_fail("cannot relocate the capture program for %s: out of memory", probe->probe_point);
 		return NULL;
 	}
-	memcpy(insns, probe->insns + start, n * sizeof(*insns));
+	memcpy(insns, probe->insns, kept * sizeof(*insns));
+	memcpy(insns + kept, probe->insns + start, (probe->n_insns - start) * sizeof(*insns));
 	for (i = 0; i < probe->n_relocs; i++) {
 		const struct stp_bpf_reloc *r = &probe->relocs[i];
+		uint32_t at = r->insn < kept ? r->insn : r->insn - start + kept;
 		int value;
 
-		if (r->insn < start || strcmp(r->map, STP_AGG_CAPTURE_MARK) == 0)
+		if ((r->insn >= kept && r->insn < start) || is_mark(r->map))
 			continue;
 		value = relocation_value(r->map);
 		if (value < 0 || r->insn >= probe->n_insns) {
 			free(insns);
 			return NULL;
 		}
-		insns[r->insn - start].imm = value;
+		insns[at].imm = value;
 	}
 	return insns;
 }
 
 static int load_from(const struct stp_bpf_probe *probe, uint32_t type, uint32_t start)
 {
-	struct bpf_insn *insns = relocate(probe, start);
+	uint32_t n;
+	struct bpf_insn *insns = relocate(probe, start, &n);
 	int prog_fd;
 
 	if (insns == NULL)
 		return -1;
-	prog_fd = stp_bpf_prog_load(type, insns, probe->n_insns - start, probe->probe_point);
+	prog_fd = stp_bpf_prog_load(type, insns, n, probe->probe_point,
+				    probe->attach == STP_BPF_SYSCALL_BTF ? probe->btf_id : 0);
 	free(insns);
 	return prog_fd;
 }
@@ -206,8 +231,10 @@ static int attach_probe(const struct stp_bpf_probe *probe, int target_pid)
 
 	if (probe->attach == STP_BPF_UPROBE || probe->attach == STP_BPF_RAW_TRACEPOINT)
 		return stp_bpf_attach_user(probe);
-	if (is_tracepoint && check_format(probe) < 0)
+	if ((is_tracepoint || probe->attach == STP_BPF_SYSCALL_BTF) && check_format(probe) < 0)
 		return -1;
+	if (probe->attach == STP_BPF_SYSCALL_BTF)
+		return stp_bpf_attach_syscall(probe);
 	prog_fd = stp_bpf_load_kept(probe, is_tracepoint ? BPF_PROG_TYPE_TRACEPOINT : BPF_PROG_TYPE_PERF_EVENT);
 	if (prog_fd < 0)
 		return -1;
@@ -280,6 +307,7 @@ void stp_bpf_stop(void)
 	stp_bpf_close_all(state.fds, state.n_fds);
 	state.n_fds = 0;
 	stp_bpf_uprobe_forget();
+	stp_bpf_syscall_forget();
 	stp_bpf_ring_close(state.ring);
 	state.ring = NULL;
 	if (state.lost != NULL)

@@ -52,7 +52,8 @@ enum stp_bpf_attach {
 	STP_BPF_TRACEPOINT,  /* target = "system:event" */
 	STP_BPF_PERF_EVENT,  /* perf_type/config, sampled every `period` counts on each CPU */
 	STP_BPF_UPROBE,      /* target = binary path, uprobe = where (bpf_uprobe.h) */
-	STP_BPF_RAW_TRACEPOINT  /* target = raw tracepoint name (kernel.tracepoint) */
+	STP_BPF_RAW_TRACEPOINT, /* target = raw tracepoint name (kernel.tracepoint) */
+	STP_BPF_SYSCALL_BTF     /* target = "syscalls:sys_enter_NAME" read through sys_enter (bpf_syscall.c) */
 };
 
 /* How a handler reads one target expression ($field, $$vars ...) from the record. */
@@ -105,6 +106,8 @@ struct stp_bpf_probe {
 	const struct stp_bpf_field *user_strings; /* strings captured behind user pointers */
 	uint32_t n_user_strings;
 	const struct stp_bpf_uprobe *uprobe;      /* STP_BPF_UPROBE: offsets, entry program, build-id */
+	uint32_t btf_id;                          /* STP_BPF_SYSCALL_BTF: btf_trace_sys_enter/exit's type id */
+	const char *kernel;                       /* STP_BPF_SYSCALL_BTF: `uname -r` `uname -v` it belongs to */
 };
 
 /* Called for each record consumed from the ring buffer. */
@@ -145,7 +148,9 @@ int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, ui
 int stp_bpf_map_create_flags(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries,
 			     uint32_t flags, const char *name);
 int stp_bpf_map_lookup(int map_fd, const void *key, void *value);
-int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name);
+/* attach_btf_id: 0, or the BTF type a BPF_TRACE_RAW_TP tracing program attaches to. */
+int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name,
+		      uint32_t attach_btf_id);
 const char *stp_tracefs_dir(void);
 int stp_tracefs_event_id(const char *system_event);
 uint64_t stp_tracefs_format_digest(const char *system_event);

@@ -54,7 +54,8 @@ int stp_bpf_map_lookup(int map_fd, const void *key, void *value)
 }
 
 /* Load a program; on refusal the error includes the verifier's log. */
-int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name)
+int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name,
+		      uint32_t attach_btf_id)
 {
 	union bpf_attr attr;
 	char *log = calloc(1, VERIFIER_LOG_BYTES);
@@ -72,6 +73,10 @@ int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, c
 	attr.log_buf = (uint64_t)(uintptr_t)log;
 	attr.log_size = VERIFIER_LOG_BYTES;
 	attr.log_level = 1;
+	if (attach_btf_id != 0) {
+		attr.expected_attach_type = BPF_TRACE_RAW_TP;
+		attr.attach_btf_id = attach_btf_id;
+	}
 	strncpy(attr.prog_name, STP_BPF_PROG_NAME, sizeof(attr.prog_name) - 1);
 	fd = sys_bpf(BPF_PROG_LOAD, &attr);
 	if (fd < 0 && errno == ENOSPC) {

@@ -150,6 +150,13 @@ class Btf:
                     self._names.setdefault(self.string(name_off), []).append(type_id)
         return self._names.get(name, [])
 
+    def named(self, kind: str, name: str) -> int:
+        """The id of the type of `kind` ("struct", "typedef", "func" ...) called `name`."""
+        for type_id in self.by_name(name):
+            if self.type(type_id).kind == kind:
+                return type_id
+        raise LookupError(f"no {kind} {name} in the kernel's BTF")
+
     def names_with_prefix(self, prefix: str) -> list[str]:
         self.by_name("")
         return sorted(n for n in self._names if n.startswith(prefix))

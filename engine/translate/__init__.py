@@ -25,19 +25,20 @@ class TranslateArtifact:
     script_name: str
     kernel_disassembly: str = ""
     probe_paths: list[str] = field(default_factory=list)  # where each kernel probe's handler runs, and why
+    attach_notes: list[str] = field(default_factory=list)  # how each syscall probe attaches, and why
 
     def dump(self) -> str:
         """The C, then where each kernel probe's handler runs and each capture program's
         disassembly, as line comments."""
         if not self.kernel_disassembly:
             return self.c_source
-        paths = "".join(f"// {line}\n" for line in self.probe_paths)
+        paths = "".join(f"// {line}\n" for line in self.verbose_notes())
         listing = "".join(f"// {line}\n" for line in self.kernel_disassembly.splitlines())
         return self.c_source + "\n// ---- kernel probe handlers ----\n" + paths + "// ---- kernel capture programs ----\n" + listing
 
     def verbose_notes(self) -> list[str]:
         """Lines -v prints after the pass-3 line: which path each kernel probe took."""
-        return self.probe_paths
+        return self.probe_paths + self.attach_notes
 
     def verbose_summary(self) -> str:
         from engine.parse import memory_usage
@@ -60,7 +61,8 @@ def translate(program, options) -> TranslateArtifact:
     name = module_name(options)
     declarations = Declarations(program, options, name)
     source = declarations.emit()
-    return TranslateArtifact(source, name, declarations.kernel.disassembly(), declarations.aggregation.report())
+    kernel = declarations.kernel
+    return TranslateArtifact(source, name, kernel.disassembly(), declarations.aggregation.report(), kernel.attach_notes)
 
 
 def run(session, elaborated) -> PassResult:

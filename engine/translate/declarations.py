@@ -18,6 +18,7 @@ from engine.translate.bpf import aggregate
 from engine.translate.bpf import emit as bpf
 from engine.translate.bpf.aggregate_bpf import AggMap, plan_maps
 from engine.translate.bpf.aggregate_bpf import tables as aggregation_tables
+from engine.translate.bpf.syscall_btf import crowded_directions
 from engine.translate.cstrings import c_comment, c_literal, decode
 from engine.translate.expressions import ExprEmitter, int_literal
 from engine.translate.functions import emit_function, emit_probe, prototype
@@ -48,7 +49,8 @@ class Declarations:
         self.options = options
         self.script_name = script_name
         self.unit = Unit(guru=options.guru)
-        self.kernel = bpf.KernelProbes(maxstringlen=_maxstringlen(options))
+        derived = [d for probe in program.probes for d in probe.derived]
+        self.kernel = bpf.KernelProbes(_maxstringlen(options), options.defines, crowded_directions(derived))
         self.parts: list[str] = []
         self.entries: list[ProbeEntry] = []
         self.aggregation = aggregate.AggregationPlan()

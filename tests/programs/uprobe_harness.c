@@ -151,7 +151,7 @@ static void attach_raw_tracepoint(struct probe_spec *spec)
 	union bpf_attr attr;
 	int prog_fd;
 
-	prog_fd = stp_bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, spec->insns, spec->n_insns, spec->path);
+	prog_fd = stp_bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, spec->insns, spec->n_insns, spec->path, 0);
 	if (prog_fd < 0)
 		die(stp_bpf_error());
 	memset(&attr, 0, sizeof(attr));
@@ -170,7 +170,7 @@ static void attach(struct probe_spec *spec, int pmu, pid_t child)
 		attach_raw_tracepoint(spec);
 		return;
 	}
-	prog_fd = stp_bpf_prog_load(BPF_PROG_TYPE_KPROBE, spec->insns, spec->n_insns, spec->path);
+	prog_fd = stp_bpf_prog_load(BPF_PROG_TYPE_KPROBE, spec->insns, spec->n_insns, spec->path, 0);
 	if (prog_fd < 0)
 		die(stp_bpf_error());
 	memset(&attr, 0, sizeof(attr));

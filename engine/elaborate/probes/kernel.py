@@ -264,23 +264,26 @@ def _fentry() -> str | None:
         btf = btfinfo.kernel_btf()
     except btfinfo.BtfProblem as problem:
         return f"fentry/fexit: {problem}"
-    functions = [i for i in btf.by_name("vfs_read") if btf.type(i).kind == "func"]
-    if not functions:
+    try:
+        function = btf.named("func", "vfs_read")
+    except LookupError:
         return "fentry/fexit: vfs_read is not in the kernel's BTF"
-    fd, error = _load_fentry(functions[0])
+    fd, error = load_tracing_program(function, _BPF_TRACE_FENTRY)
     if fd >= 0:
         os.close(fd)
         return "fentry/fexit: a program loads, but attaching kernel-function handlers is not implemented"
     return f"fentry/fexit: loading a BPF_TRACE_FENTRY program failed: {os.strerror(error)}"
 
 
-def _load_fentry(btf_id: int) -> tuple[int, int]:
+def load_tracing_program(btf_id: int, attach_type: int) -> tuple[int, int]:
+    """Load a do-nothing BPF_PROG_TYPE_TRACING program for `attach_type` at BTF type
+    `btf_id`: (fd, 0), or (-1, errno) with the kernel's refusal."""
     libc = ctypes.CDLL(None, use_errno=True)
     code = ctypes.create_string_buffer(bytes.fromhex("b700000000000000" "9500000000000000"))  # r0 = 0; exit
     license_text = ctypes.create_string_buffer(b"GPL")
     attr = bytearray(128)
     struct.pack_into("<IIQQ", attr, 0, _BPF_PROG_TYPE_TRACING, 2, ctypes.addressof(code), ctypes.addressof(license_text))
-    struct.pack_into("<I", attr, 68, _BPF_TRACE_FENTRY)  # expected_attach_type
+    struct.pack_into("<I", attr, 68, attach_type)  # expected_attach_type
     struct.pack_into("<I", attr, 108, btf_id)  # attach_btf_id
     buffer = (ctypes.c_char * len(attr)).from_buffer(attr)
     fd = libc.syscall(_SYS_BPF, _BPF_PROG_LOAD, buffer, len(attr))

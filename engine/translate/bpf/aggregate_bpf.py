@@ -155,10 +155,15 @@ def _linear_buckets(start: int, stop: int, interval: int) -> int:
     return n if 3 <= n <= 128 else 0
 
 
-def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], capture: Program) -> Program:
+def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], capture: Program,
+                      prologue: Program | None = None) -> Program:
     """The program for script probe `probe_index` (`derived`): aggregate into `maps`,
-    count the hit, or fall back to `capture` (marked by a CAPTURE_MARK relocation)."""
+    count the hit, or fall back to `capture` (marked by a CAPTURE_MARK relocation).
+    A `prologue` (syscall_btf.py) runs first; the runtime keeps it in front of `capture`
+    when it loads that alone."""
     a = Assembler()
+    if prologue is not None:
+        a.append(prologue)
     a.mov(R6, R1)
     if any(m.refused for m in maps):
         a.load(R1, FP, _KEY - 8, 8)  # below the 512-byte stack

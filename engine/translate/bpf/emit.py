@@ -28,6 +28,7 @@ from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
 from engine.translate.bpf.stack import stack_captures
+from engine.translate.bpf.syscall_btf import SyscallAttach, plan_attach, prologue, with_prologue
 from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import UserProbe, is_user_probe, plan_user_probe
 from engine.translate.bpf.uprobe_attach import target_expression as user_target_expression
@@ -96,6 +97,7 @@ class KernelProbe:
     program: Program
     reads: list[P.TargetRead]
     user_strings: list[P.Capture]
+    syscall: SyscallAttach | None = None  # attached to a BTF raw tracepoint (syscall_btf.py)
 
     @property
     def c_name(self) -> str:
@@ -107,7 +109,10 @@ class KernelProbes:
     """The kernel probes of one script, in the order the emitter adds them."""
 
     maxstringlen: int = 512
+    defines: dict[str, str] = field(default_factory=dict)
+    crowded: set[str] = field(default_factory=set)  # syscall directions left to perf tracepoints
     probes: list[KernelProbe | UserProbe] = field(default_factory=list)
+    attach_notes: list[str] = field(default_factory=list)  # -v: how each syscall probe attaches
 
     def add(self, index: int, derived: Any, body: ast.Node | None = None, maps: list[AggMap] = ()) -> str:
         """Plan, assemble and remember probe `index`; return `&its_spec` for event_spec.
@@ -126,9 +131,14 @@ class KernelProbes:
         user_strings = [plan.add(c) for c in self._user_strings(derived, body or derived.origin)]
         plan.captures += stack_captures(body or derived.origin)  # last: the runtime finds them from the end
         program = capture_program(plan, index, task_offsets())
+        syscall, note = plan_attach(derived, plan, self.crowded, self.defines)
+        if note:
+            self.attach_notes.append(note)
         if maps:
-            program = aggregate_program(derived, index, list(maps), program)
-        probe = KernelProbe(index, derived, plan, program, reads, user_strings)
+            program = aggregate_program(derived, index, list(maps), program, syscall and prologue(syscall))
+        elif syscall:
+            program = with_prologue(syscall, program)
+        probe = KernelProbe(index, derived, plan, program, reads, user_strings, syscall)
         self.probes.append(probe)
         return "&" + probe.c_name
 
@@ -178,7 +188,8 @@ class KernelProbes:
                 parts.append(probe.listing())
                 continue
             size = probe.plan.record_size()
-            parts.append(f"/* capture program for {probe.derived.point} (probe {probe.index}, {size}-byte records) */")
+            attach = f", {probe.syscall.direction} syscall {probe.syscall.number}" if probe.syscall else ""
+            parts.append(f"/* capture program for {probe.derived.point} (probe {probe.index}, {size}-byte records{attach}) */")
             parts.append(disassemble(probe.program))
         return "\n".join(parts)
 
@@ -229,13 +240,17 @@ def _field(plan: P.CapturePlan, capture: P.Capture, name: str, user: bool = Fals
 def _spec(probe: KernelProbe) -> str:
     data = probe.derived.data
     name = probe.c_name
-    if "tracepoint" in data:
+    syscall = ""
+    if probe.syscall:
+        attach = f'STP_BPF_SYSCALL_BTF, {_c_string(data["tracepoint"])}, {_c_string(data["format digest"])}, 0, 0, 0'
+        syscall = f", NULL, {probe.syscall.btf_id}, {_c_string(probe.syscall.kernel)}"
+    elif "tracepoint" in data:
         attach = f'STP_BPF_TRACEPOINT, {_c_string(data["tracepoint"])}, {_c_string(data["format digest"])}, 0, 0, 0'
     else:
         attach = f'STP_BPF_PERF_EVENT, NULL, NULL, {data["perf_config"]}, {data["perf_period"]}, {data["perf_type"]}'
     counts = (
         f"{name}_insns, {len(probe.program.insns)}, {name}_relocs, {len(probe.program.relocations)}, "
-        f"{name}_targets, {len(probe.reads)}, {name}_user_strings, {len(probe.user_strings)}"
+        f"{name}_targets, {len(probe.reads)}, {name}_user_strings, {len(probe.user_strings)}{syscall}"
     )
     return f"static const struct stp_bpf_probe {name} = {{\n\t{_c_string(probe.derived.point)}, {attach},\n\t{counts}\n}};"
 

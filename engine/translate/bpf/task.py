@@ -28,8 +28,8 @@ def task_offsets() -> TaskOffsets | None:
 
     try:
         btf = kernel_btf()
-        task = _struct(btf, "task_struct")
-        cred = _struct(btf, "cred")
+        task = btf.named("struct", "task_struct")
+        cred = btf.named("struct", "cred")
         found = [btf.find_member(task, "real_parent"), btf.find_member(task, "tgid"), btf.find_member(task, "cred")]
         found += [btf.find_member(cred, "euid"), btf.find_member(cred, "egid")]
     except (BtfProblem, OSError, LookupError):
@@ -38,9 +38,3 @@ def task_offsets() -> TaskOffsets | None:
         return None
     return TaskOffsets(*(offset for offset, _ in found))
 
-
-def _struct(btf, name: str) -> int:
-    for type_id in btf.by_name(name):
-        if btf.type(type_id).kind == "struct":
-            return type_id
-    raise LookupError(name)
