@@ -1,4 +1,4 @@
-"""The conformance suite's case files (tests/conformance/*.cases).
+"""The conformance suite's case files (tests/conformance/*.cases), and their runner.
 
 A case file holds many cases, each a script with its hand-written expected results:
 
@@ -12,15 +12,41 @@ A case file holds many cases, each a script with its hand-written expected resul
 
 Lines of expected output are exact; a trailing "$" marks the end of a line whose
 trailing spaces matter (it is removed before comparing).
+
+The cases of kernel.cases probe the kernel (they need root and tracefs) and drive a
+workload with -c. Two placeholders, replaced in a case's options, script and expected
+output by `bind` just before it runs, keep their counts exact:
+
+    @WORKLOAD@  the path of tests/programs/workload.c, built (its steps are listed there)
+    @COMM@      a process name unique to this run of the case: the case gives it to the
+                workload as its name and filters on execname() == "@COMM@", so it counts
+                this run's workload only, whatever else runs meanwhile (other cases too)
+
+A -c command's own output is not compared (the worker sends it to its stderr).
+
+`run_cases` runs bound cases in WORKERS processes (tests/conformance_worker.py) at once.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
+import os
+import secrets
 import shlex
-from dataclasses import dataclass, field
+import subprocess
+import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tests.programs import build
+from tests.support import REPO
+
 CASES_DIR = Path(__file__).parent / "conformance"
+KERNEL_CASES = "kernel.cases"
+PLACEHOLDERS = ("@WORKLOAD@", "@COMM@")
+WORKERS = 4
+CASE_SECONDS = 60
 
 
 @dataclass
@@ -32,6 +58,7 @@ class Case:
     stderr: str = ""
     status: int | None = None
     source: str = ""
+    bound: dict[str, str] = field(default_factory=dict)  # placeholder -> its value in this run
 
     @property
     def argv(self) -> list[str]:
@@ -46,6 +73,30 @@ class Case:
         if self.status is not None:
             return self.status
         return 1 if "ERROR:" in self.stderr else 0
+
+    @property
+    def needs_kernel(self) -> bool:
+        return self.source == KERNEL_CASES
+
+    def bind(self) -> Case:
+        """This case with its placeholders replaced (a fresh @COMM@ on every call)."""
+        if not any(p in text for p in PLACEHOLDERS for text in (self.script, *self.options)):
+            return self
+        values = {"@WORKLOAD@": str(build("workload")), "@COMM@": "w" + secrets.token_hex(6)}
+
+        def fill(text: str) -> str:
+            for placeholder, value in values.items():
+                text = text.replace(placeholder, value)
+            return text
+
+        return replace(self, options=[fill(o) for o in self.options], script=fill(self.script),
+                       stdout=fill(self.stdout), stderr=fill(self.stderr), bound=values)
+
+    def unbind(self, text: str) -> str:
+        """`text` (from a run of this bound case) with its placeholders put back."""
+        for placeholder, value in self.bound.items():
+            text = text.replace(value, placeholder)
+        return text
 
 
 @dataclass
@@ -93,3 +144,33 @@ def load_file(path: Path) -> list[Case]:
 
 def load_all() -> list[Case]:
     return [case for path in sorted(CASES_DIR.glob("*.cases")) for case in load_file(path)]
+
+
+def run_batch(batch: list[Case]) -> list[subprocess.CompletedProcess]:
+    """Run the bound cases of `batch` one after another in one worker process
+    (tests/conformance_worker.py)."""
+    # -T first: a case that never exits is stopped (and fails) instead of hanging the
+    # worker; a case's own -T comes later and wins.
+    requests = "".join(json.dumps({"argv": ["-T", str(CASE_SECONDS), *c.argv]}) + "\n" for c in batch)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    worker = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "conformance_worker.py")],
+        input=requests, capture_output=True, text=True, timeout=(CASE_SECONDS + 60) * len(batch), env=env, cwd=REPO,
+    )
+    replies = [json.loads(line) for line in worker.stdout.splitlines()]
+    if len(replies) != len(batch):
+        raise RuntimeError(f"conformance worker failed: {worker.stderr[-2000:]}")
+    return [subprocess.CompletedProcess([], r["status"], r["stdout"], r["stderr"]) for r in replies]
+
+
+def run_cases(cases: list[Case]) -> list[subprocess.CompletedProcess]:
+    """Run bound cases, WORKERS worker processes at a time (the runtime library is
+    built once up front); the results in the cases' order."""
+    from engine.build.compiler import find_compiler
+    from engine.build.runtime_lib import runtime_library
+
+    runtime_library(find_compiler())
+    batches = [cases[i::WORKERS] for i in range(WORKERS)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        done = list(pool.map(run_batch, batches))
+    return [done[i % WORKERS][i // WORKERS] for i in range(len(cases))]

@@ -3,12 +3,15 @@ so Python start-up and the parsed tapset library are paid once per worker.
 
 Reads JSON lines {"argv": [...]} on stdin; writes one JSON line per case with
 stdout, stderr and the exit status, exactly what a separate `pystap` would give.
+A -c command writes to the descriptors it inherits: the worker's stderr, so that
+nothing it prints lands among the replies.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,10 +46,12 @@ def run_one(argv: list[str]) -> dict:
 
 
 def serve() -> None:
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     for line in sys.stdin:
         request = json.loads(line)
-        sys.stdout.write(json.dumps(run_one(request["argv"])) + "\n")
-        sys.stdout.flush()
+        replies.write(json.dumps(run_one(request["argv"])) + "\n")
+        replies.flush()
 
 
 if __name__ == "__main__":
