@@ -5,12 +5,13 @@ exact values from known workloads; ineligible handlers say why they stay in user
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.bpf_harness.util import compile_program, pystap
-from tests.conformance_cases import load_all
+from tests.conformance_cases import Case, load_all, run_cases
 from tests.programs import build
 from tests.support import REPO, require_root, require_tracefs
 
@@ -308,22 +309,47 @@ def test_the_engine_panel_artifact_lists_each_path(probed):
     assert "r1 = map[events]" in listing  # the capture program, for a full map
 
 
-def test_conformance_scripts_have_no_kernel_probe_to_aggregate():
-    """The conformance suite's scripts run begin/end/timer probes only: the analysis runs
-    over each and finds nothing a kernel probe could aggregate (none fall back wrongly)."""
-    from engine.session import Options, Session
+IN_KERNEL_CASES = 32  # of tests/conformance/kernel.cases, the cases with a probe aggregating in the kernel
+
+
+def aggregates_in_the_kernel(case: Case) -> bool:
+    """Whether pass 3 puts at least one probe of the (bound) case on the in-kernel path."""
+    from engine.cli import parse_args
+    from engine.session import Session
     from engine.translate import translate
 
-    checked = 0
-    for case in load_all():
-        session = Session(Options(script_text=case.script, last_pass=2))
-        session.run_all()
-        program = session.artifact(2)
-        if program is None:
-            continue
-        assert translate(program, session.options).probe_paths == [], case.name
-        checked += 1
-    assert checked > 100
+    options = parse_args(case.argv).options
+    options.last_pass = 2
+    session = Session(options)
+    session.run_all()
+    program = session.artifact(2)
+    return program is not None and any(": in-kernel aggregation" in line
+                                       for line in translate(program, options).probe_paths)
+
+
+def outcome(case: Case, proc) -> tuple[str, str, int]:
+    """What a run of a bound case gave, with its placeholders put back."""
+    return case.unbind(proc.stdout), case.unbind(proc.stderr), proc.returncode
+
+
+def test_conformance_cases_give_the_same_results_both_ways():
+    """Issue 8's differential: every conformance case with a probe aggregating in the
+    kernel runs as is and with -DSTP_NO_KERNEL_AGGREGATION (each run with its own
+    @COMM@, so they can run at the same time); both must give the case's stdout,
+    stderr and exit status."""
+    require_root()
+    require_tracefs()
+    eligible = [case for case in load_all() if aggregates_in_the_kernel(case.bind())]
+    assert len(eligible) == IN_KERNEL_CASES, [case.name for case in eligible]
+    kernel = [case.bind() for case in eligible]
+    user = [replace(bound, options=[FORCE_USER, *bound.options]) for bound in (case.bind() for case in eligible)]
+    procs = run_cases(kernel + user)
+    failures = [
+        (case.name, outcome(k, kernel_run), outcome(u, user_run))
+        for case, k, u, kernel_run, user_run in zip(eligible, kernel, user, procs, procs[len(kernel):])
+        if not outcome(k, kernel_run) == outcome(u, user_run) == (case.stdout, case.stderr, case.expected_status)
+    ]
+    assert failures == []
 
 
 def test_snapshots_merge_what_the_kernel_aggregated(probed):
