@@ -19,6 +19,7 @@ What stap's choices are, reproduced here:
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import math
 import os
 import pickle
@@ -31,7 +32,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 18  # bump when the pickled shape changes
+INDEX_FORMAT = 20  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -110,6 +111,12 @@ class DwarfFunction:
     die: int = 0  # offset of the function's DIE (stap names it in errors)
     return_type_name: str = ""
     unit: int = 0  # offset of its compilation unit (whose globals `$name` may also name)
+    linkage_name: str | None = None  # DW_AT_linkage_name: the symbol the compiler gave it
+    aliases: tuple[str, ...] = ()  # other symbols at its address: function("malloc") finds __libc_malloc
+
+    def named(self, pattern: str) -> bool:
+        """True when `pattern` (a glob) matches the function's name or one of its symbol aliases."""
+        return fnmatch.fnmatchcase(self.name, pattern) or any(fnmatch.fnmatchcase(a, pattern) for a in self.aliases)
 
     @property
     def qualified(self) -> str:
@@ -274,8 +281,6 @@ def find_type(index: DebugIndex, text: str) -> int | None:
 
 def file_matches(path: str, pattern: str) -> bool:
     """stap's file matching: a full-path glob, or a glob of the trailing path components."""
-    import fnmatch
-
     if fnmatch.fnmatchcase(path, pattern):
         return True
     return not pattern.startswith("/") and fnmatch.fnmatchcase(path, "*/" + pattern)
@@ -419,6 +424,7 @@ class _CuIndexer:
             frame_base=self._location(_enclosing_subprogram(die) if inlined else die, "DW_AT_frame_base"),
             return_type=_type_ref(origin),
             die=die.offset,
+            linkage_name=_text(origin, "DW_AT_linkage_name") or _text(origin, "DW_AT_MIPS_linkage_name"),
         )
         function.variables = self._scope_variables(die, None)
         (self.inlines if inlined else self.index.functions).append(function)
@@ -577,6 +583,29 @@ def producer_optimized(producer: str) -> bool:
 # Building from symbols only
 
 
+def _attach_aliases(functions: list[DwarfFunction], image: elfinfo.ElfImage) -> None:
+    """Give each out-of-line function the other names the symbol table has at its address.
+
+    glibc's DWARF calls malloc `__libc_malloc` (linkage name `__GI___libc_malloc`);
+    `malloc`, `__malloc` and `__libc_malloc` are symbols at the same address. stap
+    (module_info::update_symtab) looks up the symbol named by the function's linkage
+    name, else its name, and lets every other function symbol at that symbol's address
+    name the function too. stap does not check that the symbol is at the function's own
+    address, so a name that several static functions share could lend one's aliases to
+    the others; here the symbol must be the function's own.
+    """
+    at_address: dict[int, list[elfinfo.ElfSymbol]] = {}
+    for symbol in image.function_symbols():
+        at_address.setdefault(symbol.address, []).append(symbol)
+    for function in functions:
+        if function.inlined:
+            continue
+        key = function.linkage_name or function.name
+        names = [s.name for s in at_address.get(function.low_pc, [])]
+        if key in names:
+            function.aliases = tuple(n for n in names if n not in (key, function.name))
+
+
 def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], extra: list) -> list[DwarfFunction]:
     """Functions the symbol table has that DWARF does not describe (stap lists them too);
     aliases of described functions (same address, another name) are left out, as stap does."""
@@ -647,6 +676,7 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
                 variable.type_name = type_name(index.types, variable.type)
     if debug_path is not None and debug_path != image.path:
         image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost
+    _attach_aliases(index.functions, image)
     index.functions.extend(_symbol_functions(image, index.functions, extra_ranges))
     _place_by_line_table([f for f in index.functions if f.decl_file is None], index.lines)
     return index

@@ -173,7 +173,7 @@ class ElfSymbol:
     name: str
     address: int
     size: int
-    is_function: bool
+    is_function: bool  # STT_FUNC (an STT_GNU_IFUNC is not: see _symbols)
     is_global: bool
 
 
@@ -281,7 +281,11 @@ _STB_LOCAL = 0
 
 
 def _symbols(elf: ELFFile) -> list[ElfSymbol]:
-    """Function and object symbols from .symtab, else .dynsym; one entry per (name, address).
+    """Function and object symbols from .symtab, else .dynsym; one entry per (name, address),
+    by address and, at one address, in table order (stap keeps the first name a
+    wildcard matches there: malloc before __libc_malloc). A GNU indirect function
+    (memset in libc) is kept but not as a function: its address is the resolver's,
+    and stap neither lists it nor lets it name the resolver.
 
     Decoded with struct over the raw table (Elf64_Sym), which is much faster than
     pyelftools' per-symbol objects for libraries with thousands of symbols."""
@@ -296,8 +300,8 @@ def _symbols(elf: ELFFile) -> list[ElfSymbol]:
         if kind not in (_STT_FUNC, _STT_OBJECT, _STT_GNU_IFUNC) or shndx == 0 or not name_off:
             continue
         name = strings[name_off : strings.index(b"\0", name_off)].decode("utf-8", "replace")
-        seen.setdefault((name, value), ElfSymbol(name, value, size, kind != _STT_OBJECT, (info >> 4) != _STB_LOCAL))
-    return sorted(seen.values(), key=lambda s: (s.address, s.name))
+        seen.setdefault((name, value), ElfSymbol(name, value, size, kind == _STT_FUNC, (info >> 4) != _STB_LOCAL))
+    return sorted(seen.values(), key=lambda s: s.address)
 
 
 def _segments(elf: ELFFile) -> list[Segment]:

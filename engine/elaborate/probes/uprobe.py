@@ -547,7 +547,7 @@ def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) ->
     file_pattern, _, line = where.partition(":")
     chosen = []
     for function in index.functions:
-        if not fnmatch.fnmatchcase(function.name, name or "*"):
+        if not function.named(name or "*"):
             continue
         if file_pattern and (function.decl_file is None or not dwarfinfo.file_matches(function.decl_file, file_pattern)):
             continue
@@ -558,7 +558,7 @@ def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) ->
         if suffix == ".exported" and not function.external:
             continue
         chosen.append(function)
-    return _one_per_inline_site(chosen)
+    return _one_per_address(chosen)
 
 
 def _inlining_excludes(function: dwarfinfo.DwarfFunction, suffix: str) -> bool:
@@ -569,11 +569,14 @@ def _inlining_excludes(function: dwarfinfo.DwarfFunction, suffix: str) -> bool:
     return (suffix == ".inline") != function.inlined
 
 
-def _one_per_inline_site(functions: list[dwarfinfo.DwarfFunction]) -> list[dwarfinfo.DwarfFunction]:
+def _one_per_address(functions: list[dwarfinfo.DwarfFunction]) -> list[dwarfinfo.DwarfFunction]:
+    """One probe per function entry, as stap's alias_dupes keeps: the first function
+    matched at an address wins over its aliases (`*malloc` without debug information
+    is `malloc`, not also `__libc_malloc`); inlined copies are told apart by site."""
     seen = set()
     unique = []
     for function in functions:
-        key = (function.qualified, function.pc)
+        key = (function.qualified, function.pc) if function.inlined else function.low_pc
         if key not in seen:
             seen.add(key)
             unique.append(function)
