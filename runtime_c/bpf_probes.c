@@ -26,7 +26,8 @@ static struct {
 	int fds[MAX_ATTACHMENTS];  /* programs and perf events */
 	uint32_t n_fds;
 	uint32_t n_probes;
-} state = {-1, -1, NULL, 0, NULL, {0}, 0, 0};
+	uint32_t ring_bytes;
+} state = {-1, -1, NULL, 0, NULL, {0}, 0, 0, 0};
 
 static int keep_fd(int fd)
 {
@@ -39,12 +40,15 @@ static int keep_fd(int fd)
 	return fd;
 }
 
-/* The immediate a relocation names: a map's fd, or this process's pid (capture
- * programs skip the runtime's own events, which its handlers would cause). */
+/* The immediate a relocation names: a map's fd, this process's pid (capture programs
+ * skip the runtime's own events, which its handlers would cause), or the ring's fill
+ * at which a record wakes the consumer. */
 static int relocation_value(const char *name)
 {
 	if (strcmp(name, "runtime_pid") == 0)
 		return (int)getpid();
+	if (strcmp(name, "ring_quarter") == 0)
+		return (int)(state.ring_bytes / 4);
 	if (strcmp(name, "events") == 0)
 		return state.ring_fd;
 	if (strcmp(name, "lost") == 0)
@@ -264,6 +268,7 @@ int stp_bpf_start(const struct stp_bpf_probe *const *probes, uint32_t n, uint32_
 	uint32_t i;
 
 	state.n_probes = n;
+	state.ring_bytes = ring_bytes;
 	state.ring_fd = stp_bpf_map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, ring_bytes, "stp_events");
 	if (state.ring_fd < 0)
 		return -1;

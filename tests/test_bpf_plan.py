@@ -83,7 +83,7 @@ def test_capture_program_for_one_integer_field():
         "   0: (bf) r6 = r1",
         "   1: (85) call bpf_get_current_pid_tgid#14",
         "   2: (77) r0 >>= 32",
-        "   3: (16) if w0 == <runtime pid> goto pc+88",
+        "   3: (16) if w0 == <runtime pid> goto pc+82",
         "   4: (18) r1 = map[events]",
         "   6: (b7) r2 = 72",
         "   7: (b7) r3 = 0",
@@ -93,26 +93,21 @@ def test_capture_program_for_one_integer_field():
     assert "(07) r3 += 1280" in text and "(07) r3 += 1268" in text and "(07) r3 += 28" in text
     assert "(61) r1 = *(u32 *)(r6 +16)\n" in text and "(7b) *(u64 *)(r7 +64) = r1\n" in text
     # submitted without a wakeup (1) unless this record's 80 bytes take the fill across a quarter of the ring (2)
-    assert text[text.index("  65: "):text.index("  84: ")] == (
+    assert text[text.index("  65: "):text.index("  78: ")] == (
         "  65: (18) r1 = map[events]\n"
-        "  67: (b7) r2 = 1\n"
+        "  67: (b7) r2 = 0\n"
         "  68: (85) call bpf_ringbuf_query#134\n"
-        "  69: (bf) r8 = r0\n"
-        "  70: (77) r8 >>= 2\n"
-        "  71: (18) r1 = map[events]\n"
-        "  73: (b7) r2 = 0\n"
-        "  74: (85) call bpf_ringbuf_query#134\n"
-        "  75: (b7) r2 = 1\n"
-        "  76: (ad) if r0 < r8 goto pc+3\n"
-        "  77: (17) r0 -= 80\n"
-        "  78: (3d) if r0 >= r8 goto pc+1\n"
-        "  79: (b7) r2 = 2\n"
-        "  80: (bf) r1 = r7\n"
-        "  81: (85) call bpf_ringbuf_submit#132\n"
-        "  82: (05) goto pc+9\n"
-        "  83: (62) *(u32 *)(r10 -4) = 7\n"
+        "  69: (b7) r2 = 1\n"
+        "  70: (a5) if r0 < <ring bytes / 4> goto pc+3\n"
+        "  71: (17) r0 -= 80\n"
+        "  72: (35) if r0 >= <ring bytes / 4> goto pc+1\n"
+        "  73: (b7) r2 = 2\n"
+        "  74: (bf) r1 = r7\n"
+        "  75: (85) call bpf_ringbuf_submit#132\n"
+        "  76: (05) goto pc+9\n"
+        "  77: (62) *(u32 *)(r10 -4) = 7\n"
     )
-    assert text.rstrip().endswith("  92: (b7) r0 = 0\n  93: (95) exit")
+    assert text.rstrip().endswith("  86: (b7) r0 = 0\n  87: (95) exit")
 
 
 def test_emitted_tables_describe_the_record():
@@ -132,6 +127,6 @@ def test_emitted_tables_describe_the_record():
     assert '\t{"$filename", 72, 1, 0, 0, 1, 0},' in tables
     assert tables.rstrip().endswith(
         'static const struct stp_bpf_probe stp_bpf_probe_3 = {\n\t"kernel.trace(\\"s:x\\")", STP_BPF_TRACEPOINT, "s:x", "00ff", 0, 0, 0,\n'
-        f"\tstp_bpf_probe_3_insns, {len(probe.program.insns)}, stp_bpf_probe_3_relocs, 5, stp_bpf_probe_3_targets, 2, "
+        f"\tstp_bpf_probe_3_insns, {len(probe.program.insns)}, stp_bpf_probe_3_relocs, 6, stp_bpf_probe_3_targets, 2, "
         "stp_bpf_probe_3_user_strings, 1\n};"
     )

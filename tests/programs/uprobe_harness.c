@@ -29,6 +29,7 @@
 
 #define MAX_PROBES 16
 #define MAX_INSNS 4096
+#define MAX_RELOCS 16
 
 struct probe_spec {
 	struct bpf_insn insns[MAX_INSNS];
@@ -36,8 +37,8 @@ struct probe_spec {
 	char path[4096];
 	unsigned long long offset, ref_ctr_offset;
 	int retprobe;
-	struct stp_bpf_reloc relocs[8];
-	char map_names[8][16];
+	struct stp_bpf_reloc relocs[MAX_RELOCS];
+	char map_names[MAX_RELOCS][16];
 	uint32_t n_relocs;
 };
 
@@ -71,9 +72,11 @@ static void parse_relocs(char *rest, struct probe_spec *spec)
 {
 	char *token = strtok(rest, " \n");
 
-	for (; token != NULL && spec->n_relocs < 8; token = strtok(NULL, " \n")) {
+	for (; token != NULL; token = strtok(NULL, " \n")) {
 		unsigned slot;
 
+		if (spec->n_relocs == MAX_RELOCS)
+			die("too many relocations in spec file");
 		if (sscanf(token, "%u=%15s", &slot, spec->map_names[spec->n_relocs]) != 2)
 			die("bad relocation in spec file");
 		spec->relocs[spec->n_relocs].insn = slot;
@@ -118,6 +121,7 @@ static int uprobe_pmu_type(void)
 }
 
 static int map_fds[4]; /* events, lost, entry, target (0: no process filter) */
+static uint32_t ring_bytes;
 
 static int map_fd(const char *name)
 {
@@ -131,6 +135,8 @@ static int map_fd(const char *name)
 		return map_fds[3];
 	if (strcmp(name, "runtime_pid") == 0)
 		return (int)getpid();
+	if (strcmp(name, "ring_quarter") == 0)
+		return (int)(ring_bytes / 4);
 	die("unknown map in spec file");
 	return -1;
 }
@@ -214,7 +220,7 @@ static pid_t start_held_child(char **argv, int *release_fd)
 
 int main(int argc, char **argv)
 {
-	uint32_t ring_bytes, i;
+	uint32_t i;
 	int n, release_fd, status;
 	struct stp_bpf_ring *ring;
 	pid_t child;

@@ -14,6 +14,8 @@ from engine.translate.bpf.isa import Insn, Reg
 
 
 RUNTIME_PID = "runtime_pid"  # relocation: the immediate becomes the loading process's pid
+RING_QUARTER = "ring_quarter"  # relocation: the immediate becomes a quarter of the ring's bytes
+LOADED_VALUES = {RUNTIME_PID: "<runtime pid>", RING_QUARTER: "<ring bytes / 4>"}  # as listings show them
 
 
 class AsmError(Exception):
@@ -25,7 +27,7 @@ class Program:
     """Encoded instructions plus the slots that need a map fd patched into `imm`."""
 
     insns: list[Insn]
-    relocations: list[tuple[int, str]] = field(default_factory=list)  # (slot, map name or RUNTIME_PID)
+    relocations: list[tuple[int, str]] = field(default_factory=list)  # (slot, map name or a LOADED_VALUES name)
 
     def encode(self) -> bytes:
         return b"".join(insn.encode() for insn in self.insns)
@@ -122,10 +124,11 @@ class Assembler:
         else:
             self._slots.append(_PendingJump(cls | isa.JMP_OPS[op] | isa.SRC_K, reg, 0, _imm32(value), label))
 
-    def jump_if_runtime_pid(self, reg: Reg, label: str) -> None:
-        """if (reg == the runtime's pid) goto label; the loader patches the pid in."""
-        self._relocations.append((self._slot_count(), RUNTIME_PID))
-        self.jump_if("==", reg, 0, label, bits=32)
+    def jump_if_loaded(self, op: str, reg: Reg, value: str, label: str, *, bits: int = 64) -> None:
+        """if (reg op value) goto label, where `value` (one of LOADED_VALUES) is known only
+        when the runtime loads the program: it patches the immediate in."""
+        self._relocations.append((self._slot_count(), value))
+        self.jump_if(op, reg, 0, label, bits=bits)
 
     def label(self, name: str) -> None:
         if name in self._labels:

@@ -10,7 +10,7 @@ own pid is patched in at load time (relocation RUNTIME_PID).
 from __future__ import annotations
 
 from engine.translate.bpf import plan as P
-from engine.translate.bpf.asm import Assembler, Program
+from engine.translate.bpf.asm import RING_QUARTER, RUNTIME_PID, Assembler, Program
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8
 from engine.translate.bpf.task import TaskOffsets
 
@@ -32,7 +32,7 @@ _STACK_HELPER_FLAGS = {
     P.USER_MODULES: _BPF_F_USER_STACK | _BPF_F_USER_BUILD_ID,
 }
 _BPF_RB_NO_WAKEUP, _BPF_RB_FORCE_WAKEUP = 1, 2  # bpf_ringbuf_submit flags
-_BPF_RB_AVAIL_DATA, _BPF_RB_RING_SIZE = 0, 1  # bpf_ringbuf_query flags
+_BPF_RB_AVAIL_DATA = 0  # bpf_ringbuf_query flag
 _RINGBUF_HEADER = 8  # the kernel's header before each record (BPF_RINGBUF_HDR_SZ)
 
 
@@ -68,20 +68,16 @@ def submit_record(a: Assembler, probe_index: int, record_size: int) -> None:
     A wakeup per record would cost the consumer a context switch per event, so records
     go in without one (the runtime drains the ring on a short timer), except the one that
     takes the ring's fill across a quarter of its size: a burst is drained at once,
-    long before the ring is full, and a backlog above the mark wakes nobody again."""
+    long before the ring is full, and a backlog above the mark wakes nobody again.
+    The quarter is patched in at load time (-s sets the ring's size): one query per event."""
     footprint = (record_size + _RINGBUF_HEADER + 7) & ~7
-    a.load_map(R1, "events")
-    a.mov(R2, _BPF_RB_RING_SIZE)
-    a.call("ringbuf_query")
-    a.mov(R8, R0)
-    a.alu(">>=", R8, 2)
     a.load_map(R1, "events")
     a.mov(R2, _BPF_RB_AVAIL_DATA)  # bytes reserved and not yet consumed, this record's included
     a.call("ringbuf_query")
     a.mov(R2, _BPF_RB_NO_WAKEUP)
-    a.jump_if("<", R0, R8, "submit")
+    a.jump_if_loaded("<", R0, RING_QUARTER, "submit")
     a.alu("-=", R0, footprint)
-    a.jump_if(">=", R0, R8, "submit")
+    a.jump_if_loaded(">=", R0, RING_QUARTER, "submit")
     a.mov(R2, _BPF_RB_FORCE_WAKEUP)
     a.label("submit")
     a.mov(R1, R7)
@@ -99,7 +95,7 @@ def _skip_own_process(a: Assembler) -> None:
     writes to the channel), which would otherwise feed its own probes forever."""
     a.call("get_current_pid_tgid")
     a.alu(">>=", R0, 32)
-    a.jump_if_runtime_pid(R0, "out")
+    a.jump_if_loaded("==", R0, RUNTIME_PID, "out", bits=32)
 
 
 def _header(a: Assembler, probe_index: int, task: TaskOffsets | None = None) -> None:

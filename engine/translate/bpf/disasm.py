@@ -12,7 +12,7 @@ already read in `bpftool prog dump xlated` and verifier refusals.
 from __future__ import annotations
 
 from engine.translate.bpf import isa
-from engine.translate.bpf.asm import RUNTIME_PID, Program
+from engine.translate.bpf.asm import LOADED_VALUES, Program
 from engine.translate.bpf.isa import Insn
 
 _SIZE_NAMES = {isa.SIZE_B: "u8", isa.SIZE_H: "u16", isa.SIZE_W: "u32", isa.SIZE_DW: "u64"}
@@ -31,8 +31,8 @@ def disassemble(program: Program) -> str:
             width = 2
         else:
             text = format_insn(insn)
-            if maps.get(index) == RUNTIME_PID:
-                text = text.replace("0x0", "<runtime pid>")
+            if maps.get(index) in LOADED_VALUES:
+                text = text.replace("0x0", LOADED_VALUES[maps[index]])
             width = 1
         lines.append(f"{index:4}: ({insn.opcode:02x}) {text}")
         index += width
