@@ -270,7 +270,7 @@ class _Target:
         self._require_symbols(index, point)
         chosen = _select_functions(index, pattern, suffix)
         if not chosen and "*" not in pattern and "?" not in pattern:
-            names = sorted({f.name for f in index.functions})
+            names = sorted({name for f in index.functions for name in (f.name, *f.aliases)})
             near = similar(_function_part(pattern), names)
             hint = f" (similar functions: {', '.join(near)})" if near else ""
             raise ResolutionError(f"no match{hint}", _component(point, "function"))

@@ -1,0 +1,162 @@
+"""function("malloc") in libc: symbol aliases of DWARF functions, resolved as stap resolves them.
+
+glibc's DWARF names malloc `__libc_malloc` (linkage name `__GI___libc_malloc`); `malloc`
+and `__malloc` are other symbols at its address. stap lets those names find the DWARF
+function, prints the DWARF name in pp() and -L, and keeps one probe per address. The
+listings are compared with the real stap's on this machine's libc (with libc6-dbg's
+separate debug file, and on a copy stripped of its build-id and debug link, which leaves
+stap and us only the dynamic symbols); the end-to-end run counts a program's own
+allocations and checks every size.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine.elaborate import elf
+from engine.elaborate.probes.base import ResolutionError, ResolveContext
+from engine.elaborate.probes.uprobe import UprobeProvider
+from engine.parse.ast import ProbePoint, ProbePointComponent, StringLiteral
+from tests.bpf_harness.util import PYSTAP
+from tests.programs import OUT_DIR, build
+from tests.support import REPO, require, require_root, stap_oracle
+
+PROVIDER = UprobeProvider()
+
+
+def _libc() -> str:
+    """The libc the test program loads, as stap names it (the file, not a symlink)."""
+    found = elf.resolve_library(elf.read_image(str(build("allocs", "-O0"))), "libc.so.6")
+    require(bool(found), "libc.so.6 among the test program's libraries")
+    return found[0]
+
+
+def _libc_with_debuginfo() -> str:
+    path = _libc()
+    require(elf.find_debug_file(elf.read_image(path, symbols=False)) is not None,
+            "libc's debug information (apt-get install libc6-dbg)")
+    return path
+
+
+def _libc_without_debuginfo() -> str:
+    """A copy of libc with no build-id and no debug link: only its .dynsym is left to use."""
+    target = OUT_DIR / "libc-no-debuginfo.so"
+    if not target.exists():
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        subprocess.run(["objcopy", "--remove-section", ".note.gnu.build-id", "--remove-section", ".gnu_debuglink",
+                        _libc(), str(partial)], check=True)
+        os.replace(partial, target)
+    return str(target)
+
+
+def listing(path: str, function: str, ctx: ResolveContext | None = None) -> list[str]:
+    point = ProbePoint([ProbePointComponent("process", StringLiteral(path)),
+                        ProbePointComponent("function", StringLiteral(function))])
+    return [p.format(True) for p in PROVIDER.list(point, ctx or ResolveContext())]
+
+
+def oracle_listing(path: str, function: str) -> list[str]:
+    proc = stap_oracle("-L", f'process("{path}").function("{function}")')
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_malloc_is_glibcs_libc_malloc():
+    libc = _libc_with_debuginfo()
+    assert listing(libc, "malloc") == [
+        f'process("{libc}").function("__libc_malloc@./malloc/malloc.c:3280") $bytes:size_t '
+        "$__PRETTY_FUNCTION__:char const[] const"
+    ]
+
+
+@pytest.mark.parametrize("function", [
+    "malloc", "free", "calloc", "realloc",  # aliases of __libc_malloc, __libc_free ...
+    "__malloc", "__free",  # local symbols at the same addresses name them too
+    "aligned_alloc", "memalign", "mallo?", "cfree*",  # cfree's symbol is cfree@GLIBC_2.2.5
+    "malloc@*", "malloc@malloc.c:3280", "*alloc@malloc.c",
+])
+def test_libc_listing_matches_stap(function):
+    libc = _libc_with_debuginfo()
+    assert listing(libc, function) == oracle_listing(libc, function)
+
+
+@pytest.mark.parametrize("function, similar", [
+    ("__GI___libc_malloc", "__libc_malloc"),  # the symbol the linkage name names is no alias
+    ("cfree", "free, __free, tee, clone, close"),  # only cfree@GLIBC_2.2.5 is there; aliases are offered
+    ("memset", "memmem, semget, tzset, capset, msgget"),  # a GNU indirect function: neither listed nor an alias
+])
+def test_names_stap_does_not_resolve(function, similar):
+    libc = _libc_with_debuginfo()
+    proc = stap_oracle("-L", f'process("{libc}").function("{function}")')
+    assert (proc.returncode, proc.stdout) == (1, "")
+    with pytest.raises(ResolutionError) as error:
+        listing(libc, function)
+    assert str(error.value) == f"no match (similar functions: {similar})"
+
+
+@pytest.mark.parametrize("function", ["malloc", "__libc_malloc", "*malloc", "mall*", "__libc_*alloc", "*free"])
+def test_symbol_only_libc_listing_matches_stap(function):
+    """Without DWARF each symbol is a function, but one address gives one probe: the
+    first of its names in the symbol table that matches (`*malloc` is malloc alone)."""
+    libc = _libc_without_debuginfo()
+    assert listing(libc, function) == oracle_listing(libc, function)
+
+
+def test_symbol_only_malloc_names():
+    assert listing(_libc_without_debuginfo(), "*malloc") == [
+        f'process("{_libc_without_debuginfo()}").function("malloc")'
+    ]
+
+
+def test_bare_library_name_is_searched_in_path(monkeypatch):
+    """stap searches $PATH for a name without a slash, libraries included."""
+    libc = _libc_with_debuginfo()
+    monkeypatch.setenv("PATH", f"{os.environ['PATH']}:{os.path.dirname(libc)}")
+    assert listing("libc.so.6", "free") == oracle_listing("libc.so.6", "free")
+
+
+def test_probe_point_and_address_match_stap():
+    """pp() is the DWARF function's point, at its entry (glibc is optimised)."""
+    libc = _libc_with_debuginfo()
+    point = ProbePoint([ProbePointComponent("process", StringLiteral(libc)),
+                        ProbePointComponent("function", StringLiteral("malloc"))])
+    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point, ResolveContext())]
+    proc = stap_oracle("-p2", "-e", f'probe process("{libc}").function("malloc") {{ println(pp()) }}')
+    assert proc.returncode == 0, proc.stderr
+    assert ours == re.findall(r"^(\S+) /\* pc=(\S+) \*/", proc.stdout, re.M)
+
+
+def test_allocations_counted_by_alias_names():
+    """The program's own allocations (those made inside its main) with their sizes,
+    entry and return; other processes' calls to the same libc are filtered by pid."""
+    require_root()
+    require(Path("/sys/bus/event_source/devices/uprobe/type").exists(), "the uprobe PMU")
+    program = str(build("allocs", "-O0"))
+    libc = _libc_with_debuginfo()
+    lib = f'process("{libc}")'
+    script = (
+        f'global inside, n\n'
+        f'probe process("{program}").function("main") {{ inside = 1 }}\n'
+        f'probe process("{program}").function("main").return {{ inside = 0 }}\n'
+        f'probe {lib}.function("malloc") {{ if (pid() == target() && inside) {{ n++; printf("malloc %d %s\\n", $bytes, pp()) }} }}\n'
+        f'probe {lib}.function("malloc").return {{ if (pid() == target() && inside) printf("malloc ret %d %d\\n", $bytes, $return != 0) }}\n'
+        f'probe {lib}.function("calloc") {{ if (pid() == target() && inside) printf("calloc %d %d\\n", $n, $elem_size) }}\n'
+        f'probe {lib}.function("realloc") {{ if (pid() == target() && inside) printf("realloc %d\\n", $bytes) }}\n'
+        f'probe {lib}.function("free") {{ if (pid() == target() && inside) printf("free %s\\n", probefunc()) }}\n'
+        f'probe end {{ printf("mallocs %d\\n", n) }}\n'
+    )
+    result = subprocess.run([*PYSTAP, "-e", script, "-c", f"{program} 3"], capture_output=True, text=True, cwd=REPO,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    pp = f'process("{libc}").function("__libc_malloc@./malloc/malloc.c:3280")'
+    expected = []
+    for i in range(3):
+        expected += [f"malloc {1000 + i} {pp}", f"malloc ret {1000 + i} 1", f"calloc 3 {70 + i}",
+                     f"realloc {5000 + i}", "free __libc_free", "free __libc_free"]
+    assert result.stdout.splitlines() == expected + ["mallocs 3"]
