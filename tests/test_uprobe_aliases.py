@@ -80,6 +80,7 @@ def test_malloc_is_glibcs_libc_malloc():
     "__malloc", "__free",  # local symbols at the same addresses name them too
     "aligned_alloc", "memalign", "mallo?", "cfree*",  # cfree's symbol is cfree@GLIBC_2.2.5
     "malloc@*", "malloc@malloc.c:3280", "*alloc@malloc.c",
+    "mall*",  # inlined malloc_init_state: a block's variables are not the function's, even at its entry
 ])
 def test_libc_listing_matches_stap(function):
     libc = _libc_with_debuginfo()

@@ -590,16 +590,23 @@ def _function_at(index: dwarfinfo.DebugIndex, address: int) -> dwarfinfo.DwarfFu
     return None
 
 
-def _variables_at(index: dwarfinfo.DebugIndex, function: dwarfinfo.DwarfFunction, pc: int) -> dict[str, TargetVar]:
+def _variables_at(index: dwarfinfo.DebugIndex, function: dwarfinfo.DwarfFunction, pc: int,
+                  blocks: bool = True) -> dict[str, TargetVar]:
+    """The variables readable at `pc`: a statement probe offers those of every scope
+    there (`blocks`); a function probe only the function's own, as stap looks at the
+    scopes around the function's DIE and not into its blocks, even one that starts at
+    the entry (an inlined malloc_init_state's loop counter)."""
     variables = {}
     for variable in function.variables:
+        if not blocks and variable.scope is not None:
+            continue
         if variable.available_at(pc) and f"${variable.name}" not in variables:
             variables[f"${variable.name}"] = TargetVar(f"${variable.name}", variable.type_name)
     return variables
 
 
 def _function_variables(index, function: dwarfinfo.DwarfFunction, is_return: bool) -> dict[str, TargetVar]:
-    variables = _variables_at(index, function, function.pc)
+    variables = _variables_at(index, function, function.pc, blocks=False)
     if is_return and function.return_type is not None:
         variables["$return"] = TargetVar("$return", function.return_type_name)
     return variables
