@@ -161,3 +161,23 @@ def test_allocations_counted_by_alias_names():
         expected += [f"malloc {1000 + i} {pp}", f"malloc ret {1000 + i} 1", f"calloc 3 {70 + i}",
                      f"realloc {5000 + i}", "free __libc_free", "free __libc_free"]
     assert result.stdout.splitlines() == expected + ["mallocs 3"]
+
+
+def test_alias_probe_fires_for_every_name_it_is_called_by():
+    """aliased.c at -O0 calls __scale_impl as `scale` and, from twice_impl, as
+    `scale_local`: a probe on the alias `scale` is on the function, so it sees both."""
+    require_root()
+    require(Path("/sys/bus/event_source/devices/uprobe/type").exists(), "the uprobe PMU")
+    program = str(build("aliased", "-O0"))
+    p = f'process("{program}")'
+    script = (f'probe {p}.function("scale") {{ printf("%s %d %d\\n", ppfunc(), $value, $factor) }}\n'
+              f'probe {p}.function("scale").return {{ printf("ret %d\\n", $return) }}\n'
+              f'probe {p}.function("twice") {{ printf("%s %d\\n", ppfunc(), $value) }}\n')
+    result = subprocess.run([*PYSTAP, "-e", script, "-c", f"{program} 3"], capture_output=True, text=True, cwd=REPO,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    expected = []
+    for i in range(3):
+        expected += [f"__scale_impl {i} 10", f"ret {10 * i + 1}", f"twice_impl {i}", f"__scale_impl {i} 2",
+                     f"ret {2 * i + 1}"]
+    assert result.stdout.splitlines() == expected

@@ -76,6 +76,25 @@ def test_mark_listing_matches_stap(binaries, which):
     assert listing(("process", path), ("mark", "*")) == _oracle_lines("-L", f'process("{path}").mark("*")')
 
 
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+@pytest.mark.parametrize("function", ["scale", "__scale_impl", "scale*", "*scale*", "twice", "*"])
+def test_symbol_aliases_list_like_stap(opt, function):
+    """aliased.c's `scale` and `scale_local` are other symbols of the DWARF function
+    __scale_impl (as glibc's malloc is of __libc_malloc): they find it, and -L names it."""
+    path = str(build("aliased", opt))
+    assert listing(("process", path), ("function", function)) == _oracle_lines(
+        "-L", f'process("{path}").function("{function}")')
+
+
+def test_symbol_alias_names_the_dwarf_function():
+    """A static alias names it too (at -O2 GCC drops that symbol: no match there)."""
+    path = str(build("aliased", "-O0"))
+    expected = [f'process("{path}").function("__scale_impl@{SOURCES}/aliased.c:6") $value:int $factor:int']
+    assert listing(("process", path), ("function", "scale")) == expected
+    assert listing(("process", path), ("function", "scale_local")) == expected
+    assert _oracle_lines("-L", f'process("{path}").function("scale_local")') == expected
+
+
 def test_python_sdt_markers_match_stap():
     path = "/usr/bin/python3.11"
     assert listing(("process", path), ("mark", "*")) == _oracle_lines("-L", f'process("{path}").mark("*")')
