@@ -149,3 +149,40 @@ def test_backtraces_keep_perf_tracepoints(program):
         'probe kernel.trace("syscalls:sys_enter_getpid"): perf tracepoint syscalls:sys_enter_getpid'
         " (backtraces need the tracepoint's context)"
     ]
+
+
+IDENTITY = """probe syscall.getpid {
+  if (pid() == target())
+    printf("%s pid=%d tid=%d ppid=%d uid=%d euid=%d gid=%d egid=%d\\n", execname(), pid() - target(),
+           tid() - target(), ppid() == stp_pid(), uid(), euid(), gid(), egid())
+}
+"""
+
+
+def test_header_read_from_the_task(program):
+    """The record header comes from the task the prologue found: the same values as the
+    perf path's helpers, here for a process running as nobody (65534) whose parent is
+    the runtime (stp_pid())."""
+    command = f"setpriv --reuid=65534 --regid=65534 --clear-groups {program} 2 0 0"
+    expected = "sysbtf pid=0 tid=0 ppid=1 uid=65534 euid=65534 gid=65534 egid=65534\n"
+    assert both_ways(IDENTITY, command) == expected * 2
+
+
+KEYS = """global per, calls
+probe syscall.read { if (execname() == "sysbtf" && fd == 77) per[execname(), pid(), tid()] += count }
+probe syscall.getpid { if (execname() == "sysbtf") calls[tid()]++ }
+probe end {
+  foreach ([name, p, t] in per) printf("%s %d %d %d\\n", name, p == target(), t == target(), per[name, p, t])
+  foreach (t in calls) printf("%d %d\\n", t == target(), calls[t])
+}
+"""
+
+
+def test_in_kernel_keys_read_from_the_task(program):
+    """execname(), pid() and tid() as keys of in-kernel aggregates, loaded from the task."""
+    result = pystap("-v", "-e", KEYS, "-c", f"{program} 3 0 10")
+    assert [line for line in result.stderr.splitlines() if "in-kernel aggregation" in line] == [
+        'probe kernel.trace("syscalls:sys_enter_read"): in-kernel aggregation (sum per by execname(), pid(), tid())',
+        'probe kernel.trace("syscalls:sys_enter_getpid"): in-kernel aggregation (count calls by tid())',
+    ]
+    assert both_ways(KEYS, f"{program} 3 0 10") == "sysbtf 1 1 55\n1 3\n"

@@ -36,6 +36,7 @@ from engine.translate.bpf import aggregate as A
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import _skip_own_process
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
+from engine.translate.bpf.syscall_btf import TASK_REGISTER, CurrentTask, SyscallAttach, current_task, prologue
 from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import is_user_probe
 from engine.translate.cstrings import c_literal
@@ -156,23 +157,25 @@ def _linear_buckets(start: int, stop: int, interval: int) -> int:
 
 
 def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], capture: Program,
-                      prologue: Program | None = None) -> Program:
+                      syscall: SyscallAttach | None = None) -> Program:
     """The program for script probe `probe_index` (`derived`): aggregate into `maps`,
     count the hit, or fall back to `capture` (marked by a CAPTURE_MARK relocation).
-    A `prologue` (syscall_btf.py) runs first; the runtime keeps it in front of `capture`
-    when it loads that alone."""
+    A `syscall` probe's prologue (syscall_btf.py) runs first; the runtime keeps it in
+    front of `capture` when it loads that alone."""
     a = Assembler()
-    if prologue is not None:
-        a.append(prologue)
+    current = None
+    if syscall is not None:
+        a.append(prologue(syscall))
+        current = current_task()
     a.mov(R6, R1)
     if any(m.refused for m in maps):
         a.load(R1, FP, _KEY - 8, 8)  # below the 512-byte stack
-    _skip_own_process(a)
+    _skip_own_process(a, current)
     user = is_user_probe(derived)
     task = task_offsets()
     if user and task is not None and "raw_tracepoint" not in derived.data:
         planner._in_target(a, task)
-    emitter = _Emitter(a, derived, {id(m.stash_of): m.name for m in maps if m.stash_of is not None})
+    emitter = _Emitter(a, derived, {id(m.stash_of): m.name for m in maps if m.stash_of is not None}, current)
     statements = [m for m in maps if m.update is not None]
     for index, agg in enumerate(statements):
         emitter.find_entry(index, agg)
@@ -196,10 +199,11 @@ def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], captur
 class _Emitter:
     """Emits the computations of one derived probe's aggregation statements."""
 
-    def __init__(self, a: Assembler, derived: Any, stashes: dict[int, str]):
+    def __init__(self, a: Assembler, derived: Any, stashes: dict[int, str], current: CurrentTask | None):
         self.a = a
         self.derived = derived
         self.stashes = stashes  # id(global) -> its stash map
+        self.current = current  # the task is in TASK_REGISTER: read comm, pid, tid from it
         self.labels = 0
         attach = planner.attach_spec(derived) if is_user_probe(derived) else {}
         self.probe_address = attach.get("address") if attach.get("kind") == "uprobe" and not attach["retprobe"] else None
@@ -319,10 +323,7 @@ class _Emitter:
             if offset < 0:
                 continue
             if key.comm:
-                a.mov(R1, FP)
-                a.alu("+=", R1, _KEY + offset)
-                a.mov(R2, COMM_BYTES)
-                a.call("get_current_comm")
+                self.comm(_KEY + offset)
             else:
                 self.integer(key.value)
                 a.store(FP, _KEY + offset, R1, 8)
@@ -495,11 +496,27 @@ class _Emitter:
         a.mov(R2, R1)
         a.load(R1, FP, _TEMPS - 8 * depth, 8)
 
+    def comm(self, offset: int) -> None:
+        """execname() into the stack at `offset` (COMM_BYTES, zero-padded)."""
+        a = self.a
+        if self.current is None:
+            a.mov(R1, FP)
+            a.alu("+=", R1, offset)
+            a.mov(R2, COMM_BYTES)
+            a.call("get_current_comm")
+            return
+        for word in range(2):
+            a.load(R1, TASK_REGISTER, self.current.comm + 8 * word, 8)
+            a.store(FP, offset + 8 * word, R1, 8)
+
     def context(self, name: str) -> None:
         a = self.a
         if name == "cpu":
             a.call("get_smp_processor_id")
             a.mov(R1, R0)
+            return
+        if self.current is not None and name in ("pid", "tid"):
+            a.load(R1, TASK_REGISTER, self.current.tgid if name == "pid" else self.current.pid, 4)
             return
         a.call("get_current_uid_gid" if name in ("uid", "gid") else "get_current_pid_tgid")
         a.mov(R1, R0)
@@ -563,10 +580,7 @@ class _Emitter:
             if not equal:
                 a.jump(label)
             return
-        a.mov(R1, FP)
-        a.alu("+=", R1, _COMM)
-        a.mov(R2, COMM_BYTES)
-        a.call("get_current_comm")
+        self.comm(_COMM)
         padded = data.ljust(COMM_BYTES, b"\0")
         differ = label if not equal else self.label("differ")
         for word in range(2):

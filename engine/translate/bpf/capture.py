@@ -12,6 +12,7 @@ from __future__ import annotations
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import RING_QUARTER, RUNTIME_PID, Assembler, Program
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8
+from engine.translate.bpf.syscall_btf import TASK_REGISTER, CurrentTask
 from engine.translate.bpf.task import TaskOffsets
 
 _HEADER_HELPERS = (  # (helper, record offset, store size)
@@ -36,20 +37,24 @@ _BPF_RB_AVAIL_DATA = 0  # bpf_ringbuf_query flag
 _RINGBUF_HEADER = 8  # the kernel's header before each record (BPF_RINGBUF_HDR_SZ)
 
 
-def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | None = None) -> Program:
+def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | None = None,
+                    current: CurrentTask | None = None) -> Program:
     """The straight-line BPF program that captures one record for probe `probe_index`;
-    with `task` offsets it also reads the parent pid and effective ids of the task."""
+    with `task` offsets it also reads the parent pid and effective ids of the task.
+    With `current`, a syscall prologue has left the task in TASK_REGISTER: the header
+    is read from it."""
     a = Assembler()
     a.mov(R6, R1)
-    _skip_own_process(a)
-    reserve_record(a, plan.record_size(), probe_index, task)
+    _skip_own_process(a, current)
+    reserve_record(a, plan.record_size(), probe_index, task, current)
     for capture in plan.captures:
         _CAPTURERS[capture.kind](a, capture, plan.offset_of(capture))
     submit_record(a, probe_index, plan.record_size())
     return a.assemble()
 
 
-def reserve_record(a: Assembler, size: int, probe_index: int, task: TaskOffsets | None) -> None:
+def reserve_record(a: Assembler, size: int, probe_index: int, task: TaskOffsets | None,
+                   current: CurrentTask | None = None) -> None:
     """Reserve a `size`-byte record in R7 and write its header; a full ring jumps to
     `lost` (see `submit_record`)."""
     a.load_map(R1, "events")
@@ -58,7 +63,10 @@ def reserve_record(a: Assembler, size: int, probe_index: int, task: TaskOffsets 
     a.call("ringbuf_reserve")
     a.jump_if("==", R0, 0, "lost")
     a.mov(R7, R0)
-    _header(a, probe_index, task)
+    if current is None:
+        _header(a, probe_index, task)
+    else:
+        _header_from_task(a, probe_index, task, current)
 
 
 def submit_record(a: Assembler, probe_index: int, record_size: int) -> None:
@@ -90,11 +98,14 @@ def submit_record(a: Assembler, probe_index: int, record_size: int) -> None:
     a.exit()
 
 
-def _skip_own_process(a: Assembler) -> None:
+def _skip_own_process(a: Assembler, current: CurrentTask | None = None) -> None:
     """Ignore events of the runtime itself: its handlers make system calls (getpid,
     writes to the channel), which would otherwise feed its own probes forever."""
-    a.call("get_current_pid_tgid")
-    a.alu(">>=", R0, 32)
+    if current is None:
+        a.call("get_current_pid_tgid")
+        a.alu(">>=", R0, 32)
+    else:
+        a.load(R0, TASK_REGISTER, current.tgid, 4)
     a.jump_if_loaded("==", R0, RUNTIME_PID, "out", bits=32)
 
 
@@ -108,6 +119,38 @@ def _header(a: Assembler, probe_index: int, task: TaskOffsets | None = None) -> 
     a.mov(R2, 16)
     a.call("get_current_comm")
     _task_ids(a, task)
+
+
+def _header_from_task(a: Assembler, probe_index: int, task: TaskOffsets | None, current: CurrentTask) -> None:
+    """The header as `_header` writes it, but ids, comm and the task's parent and
+    credentials loaded from the task in TASK_REGISTER: only two helper calls."""
+    a.store(R7, 0, probe_index, 4)
+    a.call("get_smp_processor_id")
+    a.store(R7, 4, R0, 4)
+    a.load(R1, TASK_REGISTER, current.tgid, 4)
+    a.store(R7, 12, R1, 4)
+    a.load(R1, TASK_REGISTER, current.pid, 4)
+    a.store(R7, 8, R1, 4)
+    a.call("get_current_uid_gid")
+    a.store(R7, 16, R0, 8)
+    a.call("ktime_get_ns")
+    a.store(R7, 24, R0, 8)
+    for word in range(2):
+        a.load(R1, TASK_REGISTER, current.comm + 8 * word, 8)
+        a.store(R7, _COMM_OFFSET + 8 * word, R1, 8)
+    if task is None:
+        a.store(R7, _PPID_OFFSET, 0, 8)
+        a.store(R7, _EGID_OFFSET, 0, 8)
+        return
+    a.load(R1, TASK_REGISTER, task.real_parent, 8)
+    a.load(R1, R1, task.tgid, 4)
+    a.store(R7, _PPID_OFFSET, R1, 4)
+    a.load(R1, TASK_REGISTER, task.cred, 8)
+    a.load(R2, R1, task.euid, 4)
+    a.store(R7, _EUID_OFFSET, R2, 4)
+    a.load(R2, R1, task.egid, 4)
+    a.store(R7, _EGID_OFFSET, R2, 4)
+    a.store(R7, _FLAGS_OFFSET, TASK_IDS_CAPTURED, 4)
 
 
 def _task_ids(a: Assembler, task: TaskOffsets | None) -> None:

@@ -28,7 +28,7 @@ from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
 from engine.translate.bpf.stack import stack_captures
-from engine.translate.bpf.syscall_btf import SyscallAttach, plan_attach, prologue, with_prologue
+from engine.translate.bpf.syscall_btf import SyscallAttach, current_task, plan_attach, with_prologue
 from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import UserProbe, is_user_probe, plan_user_probe
 from engine.translate.bpf.uprobe_attach import target_expression as user_target_expression
@@ -130,12 +130,12 @@ class KernelProbes:
                 plan.add(capture)
         user_strings = [plan.add(c) for c in self._user_strings(derived, body or derived.origin)]
         plan.captures += stack_captures(body or derived.origin)  # last: the runtime finds them from the end
-        program = capture_program(plan, index, task_offsets())
         syscall, note = plan_attach(derived, plan, self.crowded, self.defines)
         if note:
             self.attach_notes.append(note)
+        program = capture_program(plan, index, task_offsets(), current_task() if syscall else None)
         if maps:
-            program = aggregate_program(derived, index, list(maps), program, syscall and prologue(syscall))
+            program = aggregate_program(derived, index, list(maps), program, syscall)
         elif syscall:
             program = with_prologue(syscall, program)
         probe = KernelProbe(index, derived, plan, program, reads, user_strings, syscall)

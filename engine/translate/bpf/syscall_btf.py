@@ -29,7 +29,7 @@ from typing import Any
 
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7, R9
 
 MAX_PER_DIRECTION = 8
 RECORD_MAP = "sys_record"  # per-CPU scratch: one tracepoint-shaped record (runtime_c/bpf_syscall.c)
@@ -43,6 +43,18 @@ _UNISTD = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/un
 _TRACEPOINT = re.compile(r"syscalls:sys_(enter|exit)_(\w+)")
 _STACKS = (P.KERNEL_STACK, P.USER_STACK, P.USER_MODULES)
 _BPF_TRACE_RAW_TP = 23
+TASK_REGISTER = R9  # the prologue leaves the current task here (callee-saved, unused elsewhere)
+
+
+@dataclass(frozen=True)
+class CurrentTask:
+    """Offsets in task_struct of what a program after the prologue reads straight from
+    TASK_REGISTER: loads, where other programs call helpers (each call and return
+    costs tens of ns on a kernel with return-thunk mitigations)."""
+
+    comm: int
+    pid: int
+    tgid: int
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class KernelFacts:
     btf_ids: dict[str, int]  # "sys_enter"/"sys_exit" -> id of its btf_trace_* typedef
     registers: dict[str, int]  # struct pt_regs member -> byte offset
     status_offset: int  # of task_struct.thread_info.status
+    task: CurrentTask
     numbers: dict[str, int]  # syscall name -> number (asm/unistd_64.h)
     kernel: str  # `uname -r` and `uname -v`: the runtime refuses another kernel's ids
 
@@ -109,14 +122,14 @@ def crowded_directions(derived_probes: list[Any]) -> set[str]:
 def prologue(attach: SyscallAttach) -> Program:
     """Code to run first: returns for other syscalls; otherwise fills the scratch record
     and continues with r1 pointing at it, as if it were the perf tracepoint's record."""
-    facts = kernel_facts()
-    assert not isinstance(facts, str)
+    facts = _facts()
     a = Assembler()
     a.mov(R6, R1)
     a.load(R3, R6, 0, 8)  # struct pt_regs *
     a.load(R2, R3, facts.registers["orig_ax"], 8)
     a.jump_if("!=", R2, attach.number, "skip")
     a.call("get_current_task_btf")
+    a.mov(TASK_REGISTER, R0)
     a.load(R1, R0, facts.status_offset, 4)
     a.alu("&=", R1, _TS_COMPAT)
     a.jump_if("!=", R1, 0, "skip")
@@ -147,6 +160,18 @@ def prologue(attach: SyscallAttach) -> Program:
     return program
 
 
+def current_task() -> CurrentTask:
+    """The task_struct offsets for programs after a prologue."""
+    return _facts().task
+
+
+def _facts() -> KernelFacts:
+    """kernel_facts() where plan_attach() has found them."""
+    facts = kernel_facts()
+    assert not isinstance(facts, str), facts
+    return facts
+
+
 def with_prologue(attach: SyscallAttach, program: Program) -> Program:
     a = Assembler()
     a.append(prologue(attach))
@@ -171,13 +196,14 @@ def kernel_facts() -> KernelFacts | str:
         registers = {r: _member(btf, regs, r) for r in (*_ARGUMENT_REGISTERS, "orig_ax")}
         task, thread_info = btf.named("struct", "task_struct"), btf.named("struct", "thread_info")
         status = _member(btf, task, "thread_info") + _member(btf, thread_info, "status")
+        current = CurrentTask(*(_member(btf, task, name) for name in ("comm", "pid", "tgid")))
     except (BtfProblem, OSError, LookupError) as problem:
         return f"kernel BTF: {problem}"
     refusal = _load_refusal(btf_ids["sys_enter"])
     if refusal:
         return refusal
     uname = os.uname()
-    return KernelFacts(btf_ids, registers, status, numbers, f"{uname.release} {uname.version}")
+    return KernelFacts(btf_ids, registers, status, current, numbers, f"{uname.release} {uname.version}")
 
 
 def _syscall_numbers() -> dict[str, int]:
