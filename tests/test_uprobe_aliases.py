@@ -55,14 +55,15 @@ def _libc_without_debuginfo() -> str:
     return str(target)
 
 
-def listing(path: str, function: str, ctx: ResolveContext | None = None) -> list[str]:
+def listing(path: str, function: str, *suffix: str) -> list[str]:
     point = ProbePoint([ProbePointComponent("process", StringLiteral(path)),
-                        ProbePointComponent("function", StringLiteral(function))])
-    return [p.format(True) for p in PROVIDER.list(point, ctx or ResolveContext())]
+                        ProbePointComponent("function", StringLiteral(function)),
+                        *(ProbePointComponent(s) for s in suffix)])
+    return [p.format(True) for p in PROVIDER.list(point, ResolveContext())]
 
 
-def oracle_listing(path: str, function: str) -> list[str]:
-    proc = stap_oracle("-L", f'process("{path}").function("{function}")')
+def oracle_listing(path: str, function: str, *suffix: str) -> list[str]:
+    proc = stap_oracle("-L", f'process("{path}").function("{function}")' + "".join(f".{s}" for s in suffix))
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.splitlines()
 
@@ -85,6 +86,16 @@ def test_malloc_is_glibcs_libc_malloc():
 def test_libc_listing_matches_stap(function):
     libc = _libc_with_debuginfo()
     assert listing(libc, function) == oracle_listing(libc, function)
+
+
+def test_exported_asks_the_symbol_the_linkage_name_names():
+    """`.exported` is stap's func_is_exported: __libc_malloc's linkage name is the local
+    __GI___libc_malloc, so malloc is not exported (although DWARF says external) while
+    __libc_calloc, whose own name is a global symbol, is."""
+    libc = _libc_with_debuginfo()
+    assert oracle_listing(libc, "*alloc", "exported") == listing(libc, "*alloc", "exported")
+    assert [line.split('function("')[1].split("@")[0] for line in listing(libc, "*alloc", "exported")] == [
+        "__libc_calloc", "__libc_pvalloc", "__libc_valloc", "__sched_cpualloc", "inet6_option_alloc", "pkey_alloc"]
 
 
 @pytest.mark.parametrize("function, similar", [

@@ -32,7 +32,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 20  # bump when the pickled shape changes
+INDEX_FORMAT = 22  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -103,7 +103,7 @@ class DwarfFunction:
     pc: int  # where stap puts the probe (after the prologue when it searches for one)
     cu: str
     inlined: bool = False
-    external: bool = True
+    exported: bool = False  # for .exported: see _attach_symbols
     variables: list[DwarfVariable] = field(default_factory=list)
     frame_base: Location | None = None
     return_type: int | None = None  # None for void
@@ -420,7 +420,6 @@ class _CuIndexer:
             cu=self.cu_name,
             unit=self.cu.cu_offset,
             inlined=inlined,
-            external=bool(_attr(origin, "DW_AT_external", False)),
             frame_base=self._location(_enclosing_subprogram(die) if inlined else die, "DW_AT_frame_base"),
             return_type=_type_ref(origin),
             die=die.offset,
@@ -583,26 +582,33 @@ def producer_optimized(producer: str) -> bool:
 # Building from symbols only
 
 
-def _attach_aliases(functions: list[DwarfFunction], image: elfinfo.ElfImage) -> None:
-    """Give each out-of-line function the other names the symbol table has at its address.
+def _attach_symbols(functions: list[DwarfFunction], image: elfinfo.ElfImage) -> None:
+    """What the symbol table says of each DWARF function: its other names, and whether
+    it is exported. Both start from the symbol its linkage name (else its name) names.
 
-    glibc's DWARF calls malloc `__libc_malloc` (linkage name `__GI___libc_malloc`);
-    `malloc`, `__malloc` and `__libc_malloc` are symbols at the same address. stap
-    (module_info::update_symtab) looks up the symbol named by the function's linkage
-    name, else its name, and lets every other function symbol at that symbol's address
-    name the function too. stap does not check that the symbol is at the function's own
-    address, so a name that several static functions share could lend one's aliases to
-    the others; here the symbol must be the function's own.
+    Aliases: glibc's DWARF calls malloc `__libc_malloc` (linkage name
+    `__GI___libc_malloc`); `malloc`, `__malloc` and `__libc_malloc` are symbols at the
+    same address. stap (module_info::update_symtab) lets every other function symbol at
+    that symbol's address name the function too. stap does not check that the symbol is
+    at the function's own address, so a name that several static functions share could
+    lend one's aliases to the others; here the symbol must be the function's own.
+
+    Exported (`.exported`): stap's func_is_exported takes the first symbol of that name
+    and asks for a global or weak function, so `__libc_malloc`, whose linkage name is a
+    local symbol, is not exported although its DWARF says external.
     """
+    first_named: dict[str, elfinfo.ElfSymbol] = {}
     at_address: dict[int, list[elfinfo.ElfSymbol]] = {}
+    for symbol in image.symbols:
+        first_named.setdefault(symbol.name, symbol)
     for symbol in image.function_symbols():
         at_address.setdefault(symbol.address, []).append(symbol)
     for function in functions:
-        if function.inlined:
-            continue
         key = function.linkage_name or function.name
+        named = first_named.get(key)
+        function.exported = named is not None and named.is_function and named.is_global
         names = [s.name for s in at_address.get(function.low_pc, [])]
-        if key in names:
+        if not function.inlined and key in names:
             function.aliases = tuple(n for n in names if n not in (key, function.name))
 
 
@@ -624,7 +630,7 @@ def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], e
                 high_pc=symbol.address + max(symbol.size, 1),
                 pc=symbol.address,
                 cu="",
-                external=symbol.is_global,
+                exported=True,  # stap's .exported does not filter what only the symbol table knows
                 has_dwarf=False,
             )
         )
@@ -676,7 +682,7 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
                 variable.type_name = type_name(index.types, variable.type)
     if debug_path is not None and debug_path != image.path:
         image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost
-    _attach_aliases(index.functions, image)
+    _attach_symbols(index.functions, image)
     index.functions.extend(_symbol_functions(image, index.functions, extra_ranges))
     _place_by_line_table([f for f in index.functions if f.decl_file is None], index.lines)
     return index

@@ -555,7 +555,7 @@ def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) ->
             continue
         if _inlining_excludes(function, suffix):
             continue
-        if suffix == ".exported" and not function.external:
+        if suffix == ".exported" and not function.exported:
             continue
         chosen.append(function)
     return _one_per_address(chosen)
