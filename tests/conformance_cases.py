@@ -149,6 +149,8 @@ def load_all() -> list[Case]:
 def run_batch(batch: list[Case]) -> list[subprocess.CompletedProcess]:
     """Run the bound cases of `batch` one after another in one worker process
     (tests/conformance_worker.py)."""
+    if not batch:
+        return []
     # -T first: a case that never exits is stopped (and fails) instead of hanging the
     # worker; a case's own -T comes later and wins.
     requests = "".join(json.dumps({"argv": ["-T", str(CASE_SECONDS), *c.argv]}) + "\n" for c in batch)
