@@ -102,6 +102,7 @@ def test_exported_asks_the_symbol_the_linkage_name_names():
     ("__GI___libc_malloc", "__libc_malloc"),  # the symbol the linkage name names is no alias
     ("cfree", "free, __free, tee, clone, close"),  # only cfree@GLIBC_2.2.5 is there; aliases are offered
     ("memset", "memmem, semget, tzset, capset, msgget"),  # a GNU indirect function: neither listed nor an alias
+    ("mtrace", "ptrace, mtrim, space, mprobe, tee"),  # DWARF describes it without code: not symbol-only either
 ])
 def test_names_stap_does_not_resolve(function, similar):
     libc = _libc_with_debuginfo()

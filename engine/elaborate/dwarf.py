@@ -32,7 +32,7 @@ from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
 
-INDEX_FORMAT = 22  # bump when the pickled shape changes
+INDEX_FORMAT = 23  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def _type_ref(die) -> int | None:
 class _CuIndexer:
     """Indexes one compilation unit: its types, functions (and inlined instances), lines."""
 
-    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser, extra_ranges: list):
+    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser, beyond: "_Beyond"):
         self.dwarf = dwarf
         self.cu = cu
         self.index = index
@@ -340,7 +340,7 @@ class _CuIndexer:
         self.files = self._file_table()
         self.rows: list[LineRow] = self._line_rows()
         self.inlines: list[DwarfFunction] = []  # listed after the unit's out-of-line functions, as stap does
-        self.extra_ranges = extra_ranges  # code of functions outside their first range
+        self.beyond = beyond
 
     # -- files and lines ---------------------------------------------------------
 
@@ -404,6 +404,8 @@ class _CuIndexer:
             return  # the abstract instance: the concrete copies are indexed instead
         span = self._pc_range(die)
         name = _text(origin, "DW_AT_name")
+        if span is None and name and die.tag == "DW_TAG_subprogram" and "DW_AT_declaration" not in die.attributes:
+            self.beyond.codeless.add(_text(origin, "DW_AT_linkage_name") or name)
         if span is None or not name:
             return
         low, high = span
@@ -432,7 +434,7 @@ class _CuIndexer:
         spans = self._pc_spans(die)
         if not spans:
             return None
-        self.extra_ranges.extend(spans[1:])  # a split function's cold parts: their symbols are not listed apart
+        self.beyond.extra_ranges.extend(spans[1:])  # a split function's cold parts: their symbols are not listed apart
         return spans[0]
 
     def _pc_spans(self, die) -> list[tuple[int, int]]:
@@ -612,14 +614,27 @@ def _attach_symbols(functions: list[DwarfFunction], image: elfinfo.ElfImage) -> 
             function.aliases = tuple(n for n in names if n not in (key, function.name))
 
 
-def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], extra: list) -> list[DwarfFunction]:
+@dataclass
+class _Beyond:
+    """What DWARF says beyond the functions it indexes, for the symbol-table pass: the
+    other ranges of split functions (their .cold parts), and the names of subprograms
+    it describes without code (glibc's compat stub mtrace: only the symbol table has its
+    address; stap ties that symbol to the DIE, so it is no symbol-only function)."""
+
+    extra_ranges: list[tuple[int, int]] = field(default_factory=list)
+    codeless: set[str] = field(default_factory=set)
+
+
+def _symbol_functions(image: elfinfo.ElfImage, described: list[DwarfFunction], beyond: _Beyond) -> list[DwarfFunction]:
     """Functions the symbol table has that DWARF does not describe (stap lists them too);
-    aliases of described functions (same address, another name) are left out, as stap does."""
+    aliases of described functions (same address, another name) are left out, as stap does,
+    and so are the symbols at the address of a symbol a codeless subprogram names."""
     known = {f.name for f in described}
-    covered = sorted([(f.low_pc, f.high_pc) for f in described if not f.inlined] + extra)
+    covered = sorted([(f.low_pc, f.high_pc) for f in described if not f.inlined] + beyond.extra_ranges)
+    taken = {s.address for s in image.function_symbols() if s.name in beyond.codeless}
     functions = []
     for symbol in image.function_symbols():
-        if symbol.name in known or _covered(covered, symbol.address):
+        if symbol.name in known or symbol.address in taken or _covered(covered, symbol.address):
             continue
         functions.append(
             DwarfFunction(
@@ -666,11 +681,11 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
     """Index `image` (its own DWARF, or the separate debug file found for it)."""
     debug_path = elfinfo.find_debug_file(image)
     index = DebugIndex(image.path, image.build_id, debug_path is not None, debug_path=debug_path)
-    extra_ranges: list[tuple[int, int]] = []
+    beyond = _Beyond()
     if debug_path is not None:
         try:
             with open(debug_path, "rb") as stream:
-                _index_dwarf(ELFFile(stream), index, extra_ranges)
+                _index_dwarf(ELFFile(stream), index, beyond)
         except Exception as error:  # pyelftools raises many kinds on malformed DWARF; none may escape
             raise DebugInfoProblem(f"cannot read the debug information in {debug_path}: {error}") from None
         for function in index.functions:
@@ -683,16 +698,16 @@ def build_index(image: elfinfo.ElfImage) -> DebugIndex:
     if debug_path is not None and debug_path != image.path:
         image = elfinfo.read_image(debug_path)  # its .symtab has the local symbols a stripped file lost
     _attach_symbols(index.functions, image)
-    index.functions.extend(_symbol_functions(image, index.functions, extra_ranges))
+    index.functions.extend(_symbol_functions(image, index.functions, beyond))
     _place_by_line_table([f for f in index.functions if f.decl_file is None], index.lines)
     return index
 
 
-def _index_dwarf(elf: ELFFile, index: DebugIndex, extra_ranges: list) -> None:
+def _index_dwarf(elf: ELFFile, index: DebugIndex, beyond: _Beyond) -> None:
     dwarf = elf.get_dwarf_info()
     parser = LocationParser(dwarf.location_lists())
     for cu in dwarf.iter_CUs():
-        _CuIndexer(dwarf, cu, index, parser, extra_ranges).run()
+        _CuIndexer(dwarf, cu, index, parser, beyond).run()
 
 
 def cache_dir() -> Path:
