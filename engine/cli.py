@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
-from engine.session import PASS_NAMES, Options, Session
+from engine.options import Options
+
+TYPE_CHECKING = False  # a cached rerun imports neither typing nor the Session's passes
+if TYPE_CHECKING:
+    from engine.session import Session
 
 USAGE = """Usage: pystap [options] FILE [ARGS]        Run script in file.
    or: pystap [options] -e SCRIPT [ARGS]   Run given script.
@@ -54,14 +57,17 @@ class UsageError(Exception):
     pass
 
 
-@dataclass
 class Invocation:
-    options: Options
-    listing: str | None = None  # "l" or "L"
-    listing_pattern: str | None = None
-    dump: str | None = None  # "functions" or "probe-types"
-    help: bool = False
-    version: bool = False
+    """What the command line asks for: options, or a listing, a dump, help or the version.
+    A plain class, as Options is (engine/options.py): a cached rerun builds it first."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.listing: str | None = None  # "l" or "L"
+        self.listing_pattern: str | None = None
+        self.dump: str | None = None  # "functions" or "probe-types"
+        self.help = False
+        self.version = False
 
 
 def parse_args(argv: list[str]) -> Invocation:
@@ -219,17 +225,20 @@ def main(argv: list[str] | None = None) -> int:
         from engine.elaborate import listing
 
         return listing.main(inv)
-    return run_session(Session(inv.options))
+    options = inv.options
+    if options.last_pass == 5 and not options.verbose and not options.keep_tmp:
+        cached = _run_cached_build(options)
+        if cached is not None:
+            return cached
+    from engine.session import Session
+
+    return run_session(Session(options))
 
 
 def run_session(session: Session) -> int:
     """Run passes up to -p, print the last artifact (for -p1..-p4) and diagnostics."""
     options = session.options
     last = options.last_pass
-    if last == 5 and not options.verbose and not options.keep_tmp:
-        cached = _run_cached_build(session)
-        if cached is not None:
-            return cached
     seen: set[str] = set()
     errors = warnings = 0  # similar messages left out, reported at the end as stap does
     while session.next_pass <= last and not session.failed:
@@ -267,11 +276,11 @@ def _print_suppressed(errors: int, warnings: int) -> None:
         sys.stderr.write("Rerun with -v to see them.\n")
 
 
-def _run_cached_build(session: Session) -> int | None:
+def _run_cached_build(options: Options) -> int | None:
     """Rerunning an unchanged script: skip passes 1-4 (engine/run/fastpath.py)."""
     from engine.run import fastpath
 
-    return fastpath.run_if_cached(session)
+    return fastpath.run_if_cached(options)
 
 
 def _remember_build(session: Session) -> None:
@@ -285,6 +294,8 @@ def _failed_word(number: int) -> str:
 
 
 def _pass_line(session: Session, number: int) -> str:
+    from engine.session import PASS_NAMES
+
     artifact = session.artifact(number)
     timing = session.timings[number - 1]
     summary = getattr(artifact, "verbose_summary", None)

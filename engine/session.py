@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from engine.diagnostics import Diagnostic, DiagnosticError, Severity
+from engine.options import Options
 
 TYPE_CHECKING = False  # typing costs every start-up ~2 ms; only a type checker needs Any
 if TYPE_CHECKING:
@@ -32,34 +33,6 @@ if TYPE_CHECKING:
 
 PASS_NAMES = ("parse", "elaborate", "translate", "build", "run")
 PASS_MODULES = ("engine.parse", "engine.elaborate", "engine.translate", "engine.build", "engine.run")
-
-
-@dataclass
-class Options:
-    """stap's command-line options, shared by pystap and stapui."""
-
-    script_file: str | None = None  # FILE, or "-" for stdin
-    script_text: str | None = None  # -e SCRIPT
-    args: list[str] = field(default_factory=list)  # $1 ... / @1 ...
-    last_pass: int = 5  # -p N
-    verbose: int = 0  # -v (repeatable)
-    guru: bool = False  # -g
-    include_dirs: list[str] = field(default_factory=list)  # -I DIR
-    defines: dict[str, str] = field(default_factory=dict)  # -D NAME[=VALUE]
-    global_settings: dict[str, str] = field(default_factory=dict)  # -G name=value
-    keep_tmp: bool = False  # -k
-    target_pid: int | None = None  # -x PID
-    command: str | None = None  # -c CMD
-    output_file: str | None = None  # -o FILE
-    timeout: float | None = None  # -T SECONDS
-    unoptimized: bool = False  # -u
-    suppress_warnings: bool = False  # -w
-    timing: bool = False  # -t (per-probe statistics)
-    monitor: bool = False  # --monitor (periodic global snapshots)
-    flight_recorder: bool = False  # -F
-    buffer_mb: int | None = None  # -s MB
-    module_name: str | None = None  # -m NAME
-    tmp_dir: str | None = None
 
 
 class PassState(Enum):

@@ -11,7 +11,6 @@ with it.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.resources
 import sys
 import threading
@@ -173,7 +172,7 @@ class StapUI(App):
         """The script as a file when the buffer is that file, else as `-e` text."""
         unchanged = self.path is not None and not self.editor.modified and Path(self.path).is_file()
         script = {"script_file": self.path, "script_text": None} if unchanged else {"script_text": text, "script_file": None}
-        return dataclasses.replace(self.options, monitor=True, last_pass=5, **script)
+        return self.options.replace(monitor=True, last_pass=5, **script)
 
     @work(thread=True, group="engine")
     def _advance(self, session: Session, last: int | None, launch: bool) -> None:

@@ -10,7 +10,6 @@ breaking the browser. Calls may be slow (tracefs, DWARF): call them from workers
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.resources
 import re
 import threading
@@ -117,8 +116,8 @@ class Catalogue:
 
     def explain(self, point: str) -> str:
         """How `point` resolves on this machine: elaborate `probe POINT {}` and explain each probe."""
-        options = dataclasses.replace(self.options, script_text=f"probe {point} {{}}", script_file=None,
-                                      unoptimized=True, last_pass=2)  # fmt: skip
+        options = self.options.replace(script_text=f"probe {point} {{}}", script_file=None, unoptimized=True,
+                                       last_pass=2)
         session = Session(options)
         try:
             result = session.run_all(2)

@@ -1,6 +1,8 @@
 """Start-up and shut-down: the fast path loads only what running a cached build needs
 (no parser, elaborator, translator or ELF/DWARF reader, which a rerun of an unchanged
-script skips); at the end, the kernel probes a child of the runtime detaches are all gone."""
+script skips, nor the standard modules that cost start-up most: dataclasses, inspect, enum,
+re, typing, subprocess, hashlib, socket); at the end, the kernel probes a child of the
+runtime detaches are all gone."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ import sys
 sys.path.insert(0, %r)
 from engine.cli import main
 status = main(sys.argv[1:])
-heavy = ("lark", "elftools", "engine.parse", "engine.elaborate", "engine.translate", "engine.build", "concurrent")
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(heavy))
+heavy = ("lark", "elftools", "engine.parse", "engine.elaborate", "engine.translate", "engine.build", "concurrent",
+         "engine.session", "engine.diagnostics", "dataclasses", "inspect", "enum", "re", "typing", "subprocess",
+         "hashlib", "socket", "signal", "pathlib", "json")
+loaded = sorted(m for m in sys.modules if m in heavy or m.startswith(tuple(h + "." for h in heavy)))
 sys.stderr.write("loaded: %%s\\n" %% " ".join(loaded))
 sys.exit(status)
 """ % str(REPO)

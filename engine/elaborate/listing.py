@@ -12,7 +12,7 @@ The workbench uses the same code through `families()` and `list_probes()`.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from engine.diagnostics import DiagnosticError
 from engine.elaborate.derive import derive_probe
@@ -45,7 +45,7 @@ def families(options: Options | None = None) -> list[Family]:
 def list_probes(pattern: str, options: Options | None = None, variables: bool = False) -> list[ListedProbe]:
     """The probes `pattern` matches, sorted by point text (DiagnosticError if it is invalid)."""
     base = options or Options()
-    session = Session(replace(base, script_text=f"probe {pattern} {{}}", script_file=None, args=[], last_pass=1))
+    session = Session(base.replace(script_text=f"probe {pattern} {{}}", script_file=None, args=[], last_pass=1))
     parsed = session.step()
     if not parsed.ok:
         raise DiagnosticError(parsed.diagnostics)
@@ -79,7 +79,7 @@ def _listed(handler: ast.Probe, derived) -> ListedProbe:
 
 def dump_functions(options: Options) -> list[str]:
     """Every public library function with its inferred signature, sorted, like stap's."""
-    session = Session(replace(options, script_text="probe never {}", script_file=None, last_pass=1))
+    session = Session(options.replace(script_text="probe never {}", script_file=None, last_pass=1))
     parsed = session.step()
     if not parsed.ok:
         raise DiagnosticError(parsed.diagnostics)

@@ -8,23 +8,28 @@ The workbench uses `launch()` (launcher.py) directly from a worker thread.
 
 from __future__ import annotations
 
-import signal
+import _signal  # signal.py's enums (the enum module) are start-up time a cached rerun does without
 import sys
 import threading
-from dataclasses import dataclass
 
-from engine.diagnostics import Diagnostic
-from engine.run.launcher import RunHandle, launch
-from engine.run.records import Lost, Output, Record, RunError, RunWarning
-from engine.session import PassResult
+from engine.run.launcher import RunHandle, launch, start
+from engine.run.records import Lost, Output, Record, RunError, RunWarning, Slotted
 
-__all__ = ["RunArtifact", "RunHandle", "launch", "run"]
+TYPE_CHECKING = False  # engine.session (and its dataclasses) only for the pass entry point
+if TYPE_CHECKING:
+    from engine.session import PassResult
+
+__all__ = ["RunArtifact", "RunHandle", "execute", "launch", "run"]
 
 
-@dataclass
-class RunArtifact:
-    exit_status: int
-    lost_records: int = 0
+class RunArtifact(Slotted):
+    """What pass 5 leaves: the script's exit status and the records the channel lost."""
+
+    __slots__ = ("exit_status", "lost_records")
+
+    def __init__(self, exit_status: int, lost_records: int = 0) -> None:
+        self.exit_status = exit_status
+        self.lost_records = lost_records
 
     def dump(self) -> str:
         return ""
@@ -56,31 +61,44 @@ def _forward_signals(handle: RunHandle):
     """Install handlers relaying SIGINT/SIGTERM to the run; returns a restore function."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: _signal.getsignal(sig) for sig in (_signal.SIGINT, _signal.SIGTERM)}
 
     def relay(signum, frame):
         handle.stop()
 
     for sig in previous:
-        signal.signal(sig, relay)
+        _signal.signal(sig, relay)
 
     def restore():
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)
 
     return restore
 
 
 def run(session, built) -> PassResult:
-    options = session.options
+    """Pass 5's entry point (the Session's row of passes)."""
+    from engine.diagnostics import Diagnostic
+    from engine.session import PassResult
+
+    status, lost, error = execute(session.options, built)
+    if error is not None:
+        return PassResult(None, [Diagnostic("ERROR", error)])
+    return PassResult(RunArtifact(status, lost) if status == 0 else None)
+
+
+def execute(options, built) -> tuple[int, int, str | None]:
+    """Run `built` (anything with a `path`) to its end, writing what it sends as pystap does:
+    (exit status, records lost in the channel, why it could not start or None). Needs no
+    Session: a cached rerun (fastpath.py) calls it with the command line's options alone."""
     if options.verbose:
         sys.stderr.write("Pass 5: starting run.\n")
     out = open(options.output_file, "wb") if options.output_file else sys.stdout.buffer
     try:
         try:
-            handle = launch(session, built, _Printer(out, sys.stderr))
+            handle = start(options, built, _Printer(out, sys.stderr))
         except RuntimeError as error:
-            return PassResult(None, [Diagnostic("ERROR", str(error))])
+            return 1, 0, str(error)
         restore = _forward_signals(handle)
         try:
             while handle.wait(0.2) is None:
@@ -98,5 +116,4 @@ def run(session, built) -> PassResult:
         sys.stderr.write(f"ERROR: {failure}\n")
     if lost:
         sys.stderr.write(f"WARNING: {lost} records lost in the relay channel\n")
-    artifact = RunArtifact(status, lost)
-    return PassResult(artifact if status == 0 else None)
+    return status, lost, None

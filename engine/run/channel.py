@@ -26,17 +26,19 @@ sub-buffer's `seq` is re-read after the copy, seqlock fashion, to discard a torn
 
 from __future__ import annotations
 
+import _socket  # socket.py's wrapper classes (and their imports) are not needed for one socketpair
 import mmap
 import os
 import select
-import socket
 import struct
-import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-from engine.run.records import LOST_KERNEL, Decoder, Lost, Record
+from engine.run.records import LOST_KERNEL, Decoder, Lost, Record, Slotted
+
+TYPE_CHECKING = False  # pystap's cached rerun reads a channel: no typing, subprocess or collections
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Iterator, Sequence
 
 MAGIC = 0x4C525453
 VERSION = 1
@@ -65,14 +67,16 @@ DEFAULT_N_SUBBUFS = 32
 MIN_SUBBUF_SIZE = 16 * 1024  # an array-row batch (REC_ARRAY_BATCH in records.h) must fit
 
 
-@dataclass(frozen=True)
-class LostCounts:
+class LostCounts(Slotted):
     """What did not reach the reader, by cause."""
 
-    ring_full: int = 0  # records the writer dropped: ring full (normal mode; output and live data)
-    ring_full_bytes: int = 0
-    overwritten: int = 0  # sub-buffers overwritten before they were read (overwrite mode)
-    kernel: int = 0  # kernel ring-buffer drops reported by the runtime
+    __slots__ = ("ring_full", "ring_full_bytes", "overwritten", "kernel")
+
+    def __init__(self, ring_full: int = 0, ring_full_bytes: int = 0, overwritten: int = 0, kernel: int = 0) -> None:
+        self.ring_full = ring_full  # records the writer dropped: ring full (normal mode; output and live data)
+        self.ring_full_bytes = ring_full_bytes
+        self.overwritten = overwritten  # sub-buffers overwritten before they were read (overwrite mode)
+        self.kernel = kernel  # kernel ring-buffer drops reported by the runtime
 
     @property
     def total(self) -> int:
@@ -128,7 +132,7 @@ class Channel:
             raise ChannelError(f"cannot create the relay channel ({size} bytes): {err.strerror}") from err
         flags = F_OVERWRITE if overwrite else 0
         _CONFIG.pack_into(mem, 0, MAGIC, VERSION, subbuf_size, n_subbufs, flags, flush_ms, wait_ms)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         ours.setblocking(False)
         theirs.setblocking(False)
         return cls(mem, shm_fd, ours.detach(), theirs.detach())
@@ -158,6 +162,8 @@ class Channel:
 
     def popen(self, argv: Sequence[str], **kwargs) -> subprocess.Popen:
         """Start the runtime `argv[0]` with the channel options before its own arguments."""
+        import subprocess
+
         pass_fds = tuple(kwargs.pop("pass_fds", ())) + self.child_fds
         proc = subprocess.Popen([argv[0], *self.child_args, *argv[1:]], pass_fds=pass_fds, **kwargs)
         self.child_started()

@@ -8,19 +8,21 @@ a hit needs no parsing at all. The diagnostics those passes printed are stored a
 printed again, so the output is the same as a full run.
 
 A hit is what start-up costs, so this module imports little: os.path strings rather than
-pathlib, a marshal record rather than JSON, and engine/cachedir.py rather than the build
-package (compiler and runtime-library code a hit never runs).
+pathlib, a marshal record rather than JSON, blake2b from _blake2 rather than hashlib (whose
+OpenSSL binding costs 3 ms), engine/cachedir.py rather than the build package (compiler and
+runtime-library code a hit never runs), and no Session: the command line's options are all
+a hit needs, and the pass machinery (dataclasses, enum) is 15 ms of imports.
 """
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
-from dataclasses import dataclass
+from _blake2 import blake2b
 
 from engine.cachedir import cache_dir
+from engine.run.records import Slotted
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 _SOURCE_DIRS = ("engine", "tapsets", "runtime_c")
@@ -28,12 +30,14 @@ _SUFFIXES = (".py", ".stp", ".stpm", ".c", ".h", ".lark")
 KEEP_RECORDS = 400
 
 
-@dataclass
-class CachedBuild:
+class CachedBuild(Slotted):
     """What pass 5 needs of a build (BuildArtifact's `path`, as a string)."""
 
-    path: str
-    diagnostics: str
+    __slots__ = ("path", "diagnostics")
+
+    def __init__(self, path: str, diagnostics: str) -> None:
+        self.path = path
+        self.diagnostics = diagnostics
 
 
 def _stamp(directories: list[str]) -> list[str]:
@@ -70,11 +74,11 @@ def key(options) -> str | None:
         sorted(options.global_settings.items()), options.unoptimized, options.suppress_warnings,
         options.module_name, os.uname().release, os.uname().version, os.geteuid() == 0, sys.version,
     ]
-    h = hashlib.sha256(script.encode("utf-8", "surrogateescape"))
+    h = blake2b(script.encode("utf-8", "surrogateescape"), digest_size=16)
     h.update(repr(translation).encode("utf-8", "surrogateescape"))
     dirs = [os.path.join(_ROOT, d) for d in _SOURCE_DIRS] + list(options.include_dirs)
     h.update("\n".join(_stamp(dirs)).encode("utf-8", "surrogateescape"))
-    return h.hexdigest()[:32]
+    return h.hexdigest()
 
 
 def _record(options) -> str | None:
@@ -129,18 +133,20 @@ def remember(session) -> None:
     prune(Path(record).parent, KEEP_RECORDS)
 
 
-def run_if_cached(session) -> int | None:
-    """Run the cached executable for `session` (pystap's exit status), or None on a miss."""
-    cached = lookup(session.options)
+def run_if_cached(options) -> int | None:
+    """Run the cached executable for `options` (pystap's exit status), or None on a miss."""
+    cached = lookup(options)
     if cached is None:
         return None
-    from engine.run import run
+    from engine.run import execute
 
     sys.stderr.write(cached.diagnostics)
-    result = run(session, cached)
-    if not result.ok:
-        for diagnostic in result.diagnostics:
-            sys.stderr.write(diagnostic.format())
+    status, _lost, error = execute(options, cached)
+    if error is not None or status != 0:
+        if error is not None:
+            from engine.diagnostics import Diagnostic
+
+            sys.stderr.write(Diagnostic("ERROR", error).format())
         sys.stderr.write("Pass 5: run failed.  [man error::pass5]\n")
         return 1
-    return int(result.artifact.exit_status)
+    return 0

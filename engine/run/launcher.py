@@ -11,13 +11,17 @@ channel ends the thread, and the process status says what happened.
 
 from __future__ import annotations
 
-import signal
-import subprocess
+import _signal  # signal.py's enums (the enum module) are start-up time a cached rerun does without
 import threading
-from collections.abc import Callable
 
 from engine.run.channel import Channel
-from engine.run.records import Record
+from engine.run.process import Process
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from engine.run.records import Record
 
 # Extra seconds granted after -T before the runtime is killed.
 TIMEOUT_GRACE = 5.0
@@ -50,7 +54,7 @@ def _channel_for(options) -> Channel:
 class RunHandle:
     """A running script: its process, channel and reader thread."""
 
-    def __init__(self, proc: subprocess.Popen, channel: Channel, on_record: Callable[[Record], None], timeout: float | None):
+    def __init__(self, proc: Process, channel: Channel, on_record: Callable[[Record], None], timeout: float | None):
         self.proc = proc
         self.channel = channel
         self.on_record = on_record
@@ -81,7 +85,7 @@ class RunHandle:
         self.stops += 1
         if self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM if self.stops == 1 else signal.SIGKILL)
+        self.proc.send_signal(_signal.SIGTERM if self.stops == 1 else _signal.SIGKILL)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -96,9 +100,7 @@ class RunHandle:
         self._thread.join(timeout)
         if self._thread.is_alive():
             return None
-        try:
-            self.proc.wait(timeout=max(TIMEOUT_GRACE, timeout or 0))
-        except subprocess.TimeoutExpired:  # channel closed but the process lingers
+        if self.proc.wait(max(TIMEOUT_GRACE, timeout or 0)) is None:  # channel closed but the process lingers
             self.kill()
             self.proc.wait()
         if self._watchdog is not None:
@@ -126,6 +128,8 @@ class RunHandle:
         if code is None or self.output_closed or (code >= 0 and self.channel.exit_status is not None):
             return None
         if code < 0:
+            import signal
+
             name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
             return f"the runtime was killed by signal {-code} ({name}) and its output may be incomplete"
         return f"the runtime exited with status {code} without finishing its run"
@@ -136,18 +140,21 @@ class RunHandle:
 
 def launch(session, build_artifact, on_record: Callable[[Record], None]) -> RunHandle:
     """Start `build_artifact` for `session`; records go to `on_record` from a reader thread."""
-    options = session.options
+    return start(session.options, build_artifact, on_record)
+
+
+def start(options, build_artifact, on_record: Callable[[Record], None]) -> RunHandle:
+    """launch() with the options alone: a cached rerun has no Session (fastpath.py)."""
     channel = _channel_for(options)
     if options.monitor:
         channel.set_monitor(1000)
+    executable, *args = runtime_argv(options, str(build_artifact.path))
     try:
-        proc = channel.popen(
-            runtime_argv(options, str(build_artifact.path)),
-            stdin=subprocess.DEVNULL if not options.command else None,
-            start_new_session=True,
-        )
+        proc = Process([executable, *channel.child_args, *args], channel.child_fds,
+                       devnull_stdin=not options.command, new_session=True)
     except OSError as error:
         channel.close()
         raise RuntimeError(f"cannot start {build_artifact.path}: {error.strerror}") from error
+    channel.child_started()
     return RunHandle(proc, channel, on_record, options.timeout)
 

@@ -4,14 +4,13 @@ The byte layouts are defined in runtime_c/records.h (the C encoders); this modul
 their reader. `Decoder` turns the record bytes of whole sub-buffers into objects,
 batching as it goes: adjacent output records become one `Output`, and the records
 between a snapshot's begin and end become one `Snapshot`, delivered only when complete.
-Records are slotted, not frozen, dataclasses (construction is the reader's per-record
-cost, and frozen doubles it); consumers treat them as values.
+Records are small slotted classes, not frozen (construction is the reader's per-record
+cost, and frozen doubles it), compared by value; consumers treat them as values.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 # Record types (enum rec_type in records.h).
 REC_OUTPUT = 1
@@ -45,49 +44,74 @@ _U64 = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 
-@dataclass(slots=True)
-class Output:
+class Slotted:
+    """Equality and repr from `__slots__`, as the slotted dataclasses these records were:
+    pystap's cached rerun decodes them, and the dataclasses module costs it 15 ms."""
+
+    __slots__ = ()
+    __hash__ = None  # mutable values
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Output(Slotted):
     """Script output bytes, in order (adjacent records joined)."""
 
-    data: bytes
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
 
 
-@dataclass(slots=True)
-class RunWarning:
+class RunWarning(Slotted):
     """A run-time warning; `line()` is the text stap prints."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
     def line(self) -> str:
         return f"WARNING: {self.text}\n"
 
 
-@dataclass(slots=True)
-class RunError:
+class RunError(Slotted):
     """A run-time error; `line()` is the text stap prints."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
     def line(self) -> str:
         return f"ERROR: {self.text}\n"
 
 
-@dataclass(slots=True)
-class Exit:
+class Exit(Slotted):
     """The runtime's exit status, sent as its last record."""
 
-    status: int
+    __slots__ = ("status",)
+
+    def __init__(self, status: int) -> None:
+        self.status = status
 
 
-@dataclass(slots=True)
-class Histogram:
+class Histogram(Slotted):
     """A statistic's histogram, buckets laid out as stap lays them out."""
 
-    kind: int  # HIST_LOG or HIST_LINEAR
-    buckets: tuple[int, ...]
-    start: int = 0
-    stop: int = 0
-    interval: int = 0
+    __slots__ = ("kind", "buckets", "start", "stop", "interval")
+
+    def __init__(self, kind: int, buckets: tuple[int, ...], start: int = 0, stop: int = 0, interval: int = 0) -> None:
+        self.kind = kind  # HIST_LOG or HIST_LINEAR
+        self.buckets = buckets
+        self.start = start
+        self.stop = stop
+        self.interval = interval
 
     def bucket_low(self, index: int) -> int:
         """The smallest value bucket `index` holds (underflow: the smallest int64)."""
@@ -99,30 +123,36 @@ class Histogram:
         return 1 << (k - 1) if k > 0 else -((1 << -k) - 1)
 
 
-@dataclass(slots=True)
-class Stat:
+class Stat(Slotted):
     """An aggregate (`<<<`) as extracted by @count, @sum, @min, @max, @avg, @variance."""
 
-    count: int
-    sum: int
-    min: int
-    max: int
-    avg: int
-    variance: int
-    hist: Histogram | None = None
+    __slots__ = ("count", "sum", "min", "max", "avg", "variance", "hist")
+
+    def __init__(self, count: int, sum: int, min: int, max: int, avg: int, variance: int,
+                 hist: Histogram | None = None) -> None:
+        self.count = count
+        self.sum = sum
+        self.min = min
+        self.max = max
+        self.avg = avg
+        self.variance = variance
+        self.hist = hist
 
 
 Value = int | str | Stat
 
 
-@dataclass(slots=True)
-class ArrayValue:
+class ArrayValue(Slotted):
     """A global array in a snapshot: typed keys, rows in the runtime's order."""
 
-    key_types: tuple[int, ...]
-    value_type: int
-    total_rows: int
-    rows: tuple[tuple[tuple[int | str, ...], Value], ...]
+    __slots__ = ("key_types", "value_type", "total_rows", "rows")
+
+    def __init__(self, key_types: tuple[int, ...], value_type: int, total_rows: int,
+                 rows: tuple[tuple[tuple[int | str, ...], Value], ...]) -> None:
+        self.key_types = key_types
+        self.value_type = value_type
+        self.total_rows = total_rows
+        self.rows = rows
 
     def as_dict(self) -> dict:
         """Rows as a dict; a one-key array is keyed by the key itself, not a 1-tuple."""
@@ -131,36 +161,43 @@ class ArrayValue:
         return dict(self.rows)
 
 
-@dataclass(slots=True)
-class ProbeStat:
+class ProbeStat(Slotted):
     """Per-probe statistics as `stap -t` reports them."""
 
-    index: int
-    point: str
-    hits: int
-    min_ns: int
-    avg_ns: int
-    max_ns: int
+    __slots__ = ("index", "point", "hits", "min_ns", "avg_ns", "max_ns")
+
+    def __init__(self, index: int, point: str, hits: int, min_ns: int, avg_ns: int, max_ns: int) -> None:
+        self.index = index
+        self.point = point
+        self.hits = hits
+        self.min_ns = min_ns
+        self.avg_ns = avg_ns
+        self.max_ns = max_ns
 
 
-@dataclass(slots=True)
-class Snapshot:
+class Snapshot(Slotted):
     """One consistent snapshot of the globals (and probe statistics sent with it)."""
 
-    seq: int
-    time_ns: int
-    globals: dict[str, Value | ArrayValue]
-    probes: tuple[ProbeStat, ...] = ()
+    __slots__ = ("seq", "time_ns", "globals", "probes")
+
+    def __init__(self, seq: int, time_ns: int, globals: dict[str, Value | ArrayValue],
+                 probes: tuple[ProbeStat, ...] = ()) -> None:
+        self.seq = seq
+        self.time_ns = time_ns
+        self.globals = globals
+        self.probes = probes
 
 
-@dataclass(slots=True)
-class Lost:
+class Lost(Slotted):
     """Records lost at some source (the relay ring, a kernel ring buffer, ...)."""
 
-    source: int
-    count: int
-    probe_index: int = -1
-    label: str = ""
+    __slots__ = ("source", "count", "probe_index", "label")
+
+    def __init__(self, source: int, count: int, probe_index: int = -1, label: str = "") -> None:
+        self.source = source
+        self.count = count
+        self.probe_index = probe_index
+        self.label = label
 
     def message(self) -> str:
         """The warning text, as the runtime prints it in stand-alone mode (records.c)."""
@@ -217,13 +254,15 @@ class _Reader:
         return Stat(count, total, lo, hi, avg, var, hist)
 
 
-@dataclass
 class _PendingSnapshot:
-    seq: int
-    time_ns: int
-    globals: dict = field(default_factory=dict)
-    arrays: dict = field(default_factory=dict)  # name -> (key_types, value_type, total, rows)
-    probes: list = field(default_factory=list)
+    """A snapshot whose records are still arriving."""
+
+    def __init__(self, seq: int, time_ns: int) -> None:
+        self.seq = seq
+        self.time_ns = time_ns
+        self.globals: dict = {}
+        self.arrays: dict = {}  # name -> (key_types, value_type, total, rows)
+        self.probes: list = []
 
     def finish(self) -> Snapshot:
         for name, (key_types, value_type, total, rows) in self.arrays.items():
