@@ -82,7 +82,9 @@ int stp_bpf_agg_map_fd(const char *name)
 
 		if (strcmp(m->name, name) != 0)
 			continue;
-		if (fds[i] < 0 && m->stash)
+		if (fds[i] < 0 && m->stash == STP_AGG_STASH_TASK)
+			fds[i] = stp_bpf_task_storage_map("stp_agg_stash");
+		else if (fds[i] < 0 && m->stash)
 			fds[i] = stp_bpf_map_create(BPF_MAP_TYPE_HASH, m->key_size, m->value_size, m->entries, "stp_agg_stash");
 		else if (fds[i] < 0 && m->key_size == 0)
 			fds[i] = stp_bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, m->value_size, 1, "stp_agg");

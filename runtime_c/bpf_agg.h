@@ -51,7 +51,7 @@ struct stp_bpf_agg_map {
 	struct stp_map **array;    /* the global it feeds: an array, */
 	int64_t *counter;          /* a long scalar, */
 	struct stp_stat *scalar;   /* or a statistics scalar */
-	int stash;                 /* a stash map: u64 keys, u64 CLOCK_MONOTONIC times */
+	int stash;                 /* a stash of u64 CLOCK_MONOTONIC times: STP_AGG_STASH_* */
 };
 
 /* Hooks in map.c and stat.c for the merge. */
@@ -80,6 +80,11 @@ int stp_bpf_agg_fd(uint32_t i);            /* -1 until a program used the map */
 int stp_bpf_agg_hits_fd(uint32_t *n_probes);  /* -1 until a program used it */
 uint32_t stp_bpf_agg_largest_value(void);  /* bytes of the largest value (the zero template) */
 int stp_bpf_agg_is_stash(const char *name);  /* relocation `name` is a stash map of times */
+
+#define STP_AGG_STASH_HASH 1  /* a hash map by the u64 keys */
+#define STP_AGG_STASH_TASK 2  /* task-local storage: stash[tid()] of syscall probes */
+/* bpf_task_storage.c: a task-local storage map of u64 values: its fd, or -1 with stp_bpf_error(). */
+int stp_bpf_task_storage_map(const char *name);
 void stp_bpf_agg_close(void);
 
 /* bpf_agg_merge.c (needs the runtime's maps and statistics). */

@@ -147,6 +147,13 @@ void stp_bpf_fail_append(const char *text);
 int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries, const char *name);
 int stp_bpf_map_create_flags(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries,
 			     uint32_t flags, const char *name);
+/* Maps the kernel wants BTF types for (local storage): the blob and its key and value type ids. */
+struct stp_bpf_map_types {
+	int btf_fd;
+	uint32_t key_type, value_type;
+};
+int stp_bpf_map_create_typed(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t flags,
+			     const struct stp_bpf_map_types *types, const char *name);
 int stp_bpf_map_lookup(int map_fd, const void *key, void *value);
 /* attach_btf_id: 0, or the BTF type a BPF_TRACE_RAW_TP tracing program attaches to. */
 int stp_bpf_prog_load(uint32_t type, const struct bpf_insn *insns, uint32_t n, const char *name,

@@ -19,23 +19,47 @@ int stp_bpf_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, ui
 	return stp_bpf_map_create_flags(type, key_size, value_size, entries, 0, name);
 }
 
+static void map_attributes(union bpf_attr *attr, uint32_t type, uint32_t key_size, uint32_t value_size,
+			   uint32_t entries, uint32_t flags)
+{
+	memset(attr, 0, sizeof(*attr));
+	attr->map_type = type;
+	attr->key_size = key_size;
+	attr->value_size = value_size;
+	attr->max_entries = entries;
+	attr->map_flags = flags;
+}
+
+static int create_map(union bpf_attr *attr, const char *name)
+{
+	int fd;
+
+	strncpy(attr->map_name, name, sizeof(attr->map_name) - 1);
+	fd = sys_bpf(BPF_MAP_CREATE, attr);
+	if (fd < 0)
+		stp_bpf_fail("cannot create BPF map '%s': %s", name, strerror(errno));
+	return fd;
+}
+
 int stp_bpf_map_create_flags(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries,
 			     uint32_t flags, const char *name)
 {
 	union bpf_attr attr;
-	int fd;
 
-	memset(&attr, 0, sizeof(attr));
-	attr.map_type = type;
-	attr.key_size = key_size;
-	attr.value_size = value_size;
-	attr.max_entries = entries;
-	attr.map_flags = flags;
-	strncpy(attr.map_name, name, sizeof(attr.map_name) - 1);
-	fd = sys_bpf(BPF_MAP_CREATE, &attr);
-	if (fd < 0)
-		stp_bpf_fail("cannot create BPF map '%s': %s", name, strerror(errno));
-	return fd;
+	map_attributes(&attr, type, key_size, value_size, entries, flags);
+	return create_map(&attr, name);
+}
+
+int stp_bpf_map_create_typed(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t flags,
+			     const struct stp_bpf_map_types *types, const char *name)
+{
+	union bpf_attr attr;
+
+	map_attributes(&attr, type, key_size, value_size, 0, flags);
+	attr.btf_fd = (uint32_t)types->btf_fd;
+	attr.btf_key_type_id = types->key_type;
+	attr.btf_value_type_id = types->value_type;
+	return create_map(&attr, name);
 }
 
 int stp_bpf_map_lookup(int map_fd, const void *key, void *value)

@@ -186,3 +186,24 @@ def test_in_kernel_keys_read_from_the_task(program):
         'probe kernel.trace("syscalls:sys_enter_getpid"): in-kernel aggregation (count calls by tid())',
     ]
     assert both_ways(KEYS, f"{program} 3 0 10") == "sysbtf 1 1 55\n1 3\n"
+
+
+LATENCY = """global start, lat
+probe syscall.read { if (execname() == "sysbtf" && fd == 77) start[tid()] = gettimeofday_ns() }
+probe syscall.read.return { if (tid() in start) { lat <<< gettimeofday_ns() - start[tid()]; delete start[tid()] } }
+probe end { printf("%d %d\\n", @count(lat), @min(lat) > 0) }
+"""
+
+
+def test_stash_of_times_in_task_local_storage(program):
+    """start[tid()] of syscall probes lives with the task (no hash map): the same latencies
+    counted as through the perf tracepoints' hash-map stash."""
+    listing = pystap("-p3", "-e", LATENCY)
+    assert '.stash = STP_AGG_STASH_TASK}' in listing.stdout
+    assert both_ways(LATENCY, f"{program} 0 0 100") == "100 1\n"
+
+
+def test_stash_keyed_otherwise_stays_a_hash_map(program):
+    listing = pystap("-p3", "-e", LATENCY.replace("[tid()]", "[pid()]"))
+    assert '.stash = STP_AGG_STASH_HASH}' in listing.stdout
+    assert pystap("-p3", PERF, "-e", LATENCY).stdout.count("STP_AGG_STASH_HASH}") == 1

@@ -16,7 +16,7 @@ from engine.elaborate.probes.base import point_text
 from engine.parse import ast
 from engine.translate.bpf import aggregate
 from engine.translate.bpf import emit as bpf
-from engine.translate.bpf.aggregate_bpf import AggMap, plan_maps
+from engine.translate.bpf.aggregate_bpf import AggMap, plan_maps, task_local_stashes
 from engine.translate.bpf.aggregate_bpf import tables as aggregation_tables
 from engine.translate.bpf.syscall_btf import crowded_directions
 from engine.translate.cstrings import c_comment, c_literal, decode
@@ -55,6 +55,7 @@ class Declarations:
         self.entries: list[ProbeEntry] = []
         self.aggregation = aggregate.AggregationPlan()
         self.agg_maps: list[AggMap] = []
+        self.task_stashes: set[int] = set()
 
     def emit(self) -> str:
         for decl in self.program.globals:
@@ -65,6 +66,7 @@ class Declarations:
         for info in self.unit.globals.values():
             info.spec = specs.get(id(info.decl))
         self.aggregation = aggregate.analyse(self.program, self.options.defines, bpf.is_kernel_probe, self.options.timing)
+        self.task_stashes = task_local_stashes(self.aggregation, self.kernel.holds_task)
         self.parts += [self.header(), *self.embeds(), self.global_declarations(), self.prototypes()]
         self.parts += [emit_function(self.unit, f) for f in self.program.functions]
         self.parts += self.probes()
@@ -145,7 +147,7 @@ class Declarations:
         if decision is None or not decision.in_kernel:
             return []
         specs = {id(info.decl): info.spec for info in self.unit.globals.values() if info.spec is not None}
-        maps = plan_maps(decision, specs, self.options.defines, self.agg_maps)
+        maps = plan_maps(decision, specs, self.options.defines, self.agg_maps, self.task_stashes)
         self.agg_maps += [m for m in maps if m.name not in {known.name for known in self.agg_maps}]
         return maps
 

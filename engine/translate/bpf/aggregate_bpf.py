@@ -28,7 +28,7 @@ clobbered by helpers. Stack layout below.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from engine.elaborate import capture_bpf as planner
 from engine.parse import ast
@@ -54,6 +54,7 @@ _STASH_KEY = -384  # a stash key being built (at most 9 x 8 bytes, to -313)
 _KEY = -512  # the key being built (at most A.MAX_KEY_BYTES, to -385)
 COMM_BYTES = 16
 _BPF_NOEXIST = 1
+_BPF_LOCAL_STORAGE_GET_F_CREATE = 1
 
 # Value words (bpf_agg.h): counter = first_ns, hits, total; stat = first_ns, count, sum, min, max, sum of
 # squares, buckets...
@@ -76,6 +77,7 @@ class AggMap:
     entries: int = 2048
     key_offsets: list[int] = field(default_factory=list)  # per key: offset in the BPF key, -1 if constant
     stash_of: ast.VarDecl | None = None
+    task_local: bool = False  # a stash in task-local storage (task_local_stashes)
     refused: bool = False  # -DSTP_KERNEL_AGGREGATION_REFUSE: emit a program the verifier refuses
 
     @property
@@ -95,12 +97,14 @@ ENTRIES = "STP_KERNEL_AGGREGATION_ENTRIES"  # -D: fewer BPF map entries, to test
 REFUSE = "STP_KERNEL_AGGREGATION_REFUSE"  # -D: programs the verifier refuses, to test the capture fallback
 
 
-def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, str], known: list[AggMap]) -> list[AggMap]:
+def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, str], known: list[AggMap],
+              task_stashes: set[int] = frozenset()) -> list[AggMap]:
     """The maps of an in-kernel handler: one per statement (in statement order; a stash
     statement's is its global's stash map), then the stash maps it only reads. New maps
-    are named after the `known` ones (agg0, agg1 ...); stash maps are shared. `specs`
-    are the statistics globals' StatSpecs (unit.GlobalInfo.spec). A map holds as many
-    keys as its global (`global a[N]`, else MAXMAPENTRIES), or -DSTP_KERNEL_AGGREGATION_ENTRIES."""
+    are named after the `known` ones (agg0, agg1 ...); stash maps are shared, and in
+    task-local storage for the globals in `task_stashes`. `specs` are the statistics
+    globals' StatSpecs (unit.GlobalInfo.spec). A map holds as many keys as its global
+    (`global a[N]`, else MAXMAPENTRIES), or -DSTP_KERNEL_AGGREGATION_ENTRIES."""
     limit = _define(defines, "MAXMAPENTRIES", 2048)
     cap = _define(defines, ENTRIES, 0)
     maps: list[AggMap] = []
@@ -108,7 +112,8 @@ def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, st
     def stash_map(decl: ast.VarDecl, update: A.Update | None) -> AggMap:
         shared = next((m for m in known + maps if m.stash_of is decl), None)
         name = shared.name if shared is not None else f"agg{len(_names(known + maps))}"
-        return AggMap(name, update, entries=min(decl.maxsize or limit, cap or limit), stash_of=decl)
+        entries = min(decl.maxsize or limit, cap or limit)
+        return AggMap(name, update, entries=entries, stash_of=decl, task_local=id(decl) in task_stashes)
 
     for update in decision.updates:
         entries = min(update.target.maxsize or limit, cap or limit)
@@ -134,6 +139,28 @@ def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, st
     for agg in maps:
         agg.refused = REFUSE in defines
     return maps
+
+
+def task_local_stashes(plan: A.AggregationPlan, holds_task: Callable[[Any], bool]) -> set[int]:
+    """id() of the stash globals that can live in task-local storage (bpf_task_storage.c):
+    each is only ever `stash[tid()]`, in handlers whose probes all `holds_task` (syscall
+    probes after a prologue, syscall_btf.py: the task is in TASK_REGISTER)."""
+    fits: dict[int, bool] = {}
+    for decision in plan.decisions:
+        if not decision.in_kernel or not decision.stashes:
+            continue
+        holds = all(holds_task(derived) for derived in decision.probe.derived)
+        for node in ast.walk(decision.probe.body):
+            if isinstance(node, ast.ArrayIndex) and isinstance(node.base, ast.Symbol):
+                stash = id(node.base.referent)
+                if stash in decision.stashes:
+                    fits[stash] = fits.get(stash, True) and holds and _is_tid(node.indexes)
+    return {stash for stash, fit in fits.items() if fit}
+
+
+def _is_tid(indexes: list[ast.Expr]) -> bool:
+    return len(indexes) == 1 and isinstance(indexes[0], ast.FunctionCall) and indexes[0].name == "tid" \
+        and not indexes[0].args
 
 
 def _names(maps: list[AggMap]) -> set[str]:
@@ -175,7 +202,8 @@ def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], captur
     task = task_offsets()
     if user and task is not None and "raw_tracepoint" not in derived.data:
         planner._in_target(a, task)
-    emitter = _Emitter(a, derived, {id(m.stash_of): m.name for m in maps if m.stash_of is not None}, current)
+    stashes = {id(m.stash_of): m for m in maps if m.stash_of is not None}
+    emitter = _Emitter(a, derived, stashes, current)
     statements = [m for m in maps if m.update is not None]
     for index, agg in enumerate(statements):
         emitter.find_entry(index, agg)
@@ -199,7 +227,7 @@ def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], captur
 class _Emitter:
     """Emits the computations of one derived probe's aggregation statements."""
 
-    def __init__(self, a: Assembler, derived: Any, stashes: dict[int, str], current: CurrentTask | None):
+    def __init__(self, a: Assembler, derived: Any, stashes: dict[int, AggMap], current: CurrentTask | None):
         self.a = a
         self.derived = derived
         self.stashes = stashes  # id(global) -> its stash map
@@ -246,15 +274,36 @@ class _Emitter:
             self.integer(value, depth)
             self.a.store(FP, _STASH_KEY + 8 * position, R1, 8)
 
-    def stash_lookup(self, name: str) -> None:
-        self.lookup(name, _STASH_KEY)
+    def stash_lookup(self, stash: AggMap) -> None:
+        """r0 = the stash's slot for the key at _STASH_KEY (task-local: the thread's), or NULL."""
+        if stash.task_local:
+            self.task_slot(stash, create=False)
+        else:
+            self.lookup(stash.name, _STASH_KEY)
+
+    def task_slot(self, stash: AggMap, create: bool) -> None:
+        """r0 = the current thread's slot in task-local `stash` (NULL if it has none and
+        not `create`); a slot holding 0 is an absent stash[tid()]: a time is never 0."""
+        a = self.a
+        a.load_map(R1, stash.name)
+        a.mov(R2, TASK_REGISTER)
+        a.mov(R3, 0)
+        a.mov(R4, _BPF_LOCAL_STORAGE_GET_F_CREATE if create else 0)
+        a.call("task_storage_get")
 
     def store_time(self, agg: AggMap) -> None:
         """stash[keys] = now (CLOCK_MONOTONIC: only differences are read back)."""
         a = self.a
-        self.stash_key(_key_values(agg.update.keys))
+        if not agg.task_local:
+            self.stash_key(_key_values(agg.update.keys))
         a.call("ktime_get_ns")
         a.store(FP, _SLOT, R0, 8)
+        if agg.task_local:
+            self.task_slot(agg, create=True)
+            a.jump_if("==", R0, 0, "fallback")
+            a.load(R1, FP, _SLOT, 8)
+            a.store(R0, 0, R1, 8)
+            return
         a.mov(R3, FP)
         a.alu("+=", R3, _SLOT)
         self.map_call("map_update_elem", agg.name, _STASH_KEY, flags=0)  # BPF_ANY
@@ -265,15 +314,22 @@ class _Emitter:
         done = self.label("kept")
         a.load(R1, FP, _POINTERS - 8 * index, 8)
         a.jump_if("==", R1, 0, done)
-        self.stash_key(_key_values(agg.update.keys))
-        self.map_call("map_delete_elem", agg.name, _STASH_KEY)
+        if agg.task_local:
+            self.task_slot(agg, create=False)
+            a.jump_if("==", R0, 0, done)
+            a.store(R0, 0, 0, 8)
+        else:
+            self.stash_key(_key_values(agg.update.keys))
+            self.map_call("map_delete_elem", agg.name, _STASH_KEY)
         a.label(done)
 
     def stash_read(self, target: ast.ArrayIndex, env: dict, depth: int) -> None:
         """r1 = stash[keys], 0 when absent (as reading a missing array element)."""
         a = self.a
-        self.stash_key([A.Value(index, env) for index in target.indexes], depth)
-        self.stash_lookup(self.stashes[id(target.base.referent)])
+        stash = self.stashes[id(target.base.referent)]
+        if not stash.task_local:
+            self.stash_key([A.Value(index, env) for index in target.indexes], depth)
+        self.stash_lookup(stash)
         a.mov(R1, 0)
         absent = self.label("absent")
         a.jump_if("==", R0, 0, absent)
@@ -547,6 +603,9 @@ class _Emitter:
             self.branch(env[id(expr.referent)], truth, label, depth)
         elif isinstance(expr, ast.UnaryExpr) and expr.op == "!":
             self.branch(A.Value(expr.operand, env), not truth, label, depth)
+        elif isinstance(expr, ast.ArrayIn) and self.stashes[id(expr.operand.base.referent)].task_local:
+            self.stash_read(expr.operand, env, depth)
+            a.jump_if("!=" if truth else "==", R1, 0, label)
         elif isinstance(expr, ast.ArrayIn):
             self.stash_key([A.Value(index, env) for index in expr.operand.indexes], depth)
             self.stash_lookup(self.stashes[id(expr.operand.base.referent)])
@@ -611,8 +670,9 @@ def tables(maps: list[AggMap], global_cname) -> str:
     rows = []
     for agg in maps:
         if agg.stash_of is not None:
+            kind = "STP_AGG_STASH_TASK" if agg.task_local else "STP_AGG_STASH_HASH"
             rows.append(f"\t{{.name = {c_literal(agg.name)}, .key_size = {agg.key_size}, .value_size = 8, "
-                        f".entries = {agg.entries}, .stash = 1}},")
+                        f".entries = {agg.entries}, .stash = {kind}}},")
             continue
         update = agg.update
         keys = []

@@ -28,7 +28,7 @@ from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
 from engine.translate.bpf.stack import stack_captures
-from engine.translate.bpf.syscall_btf import SyscallAttach, current_task, plan_attach, with_prologue
+from engine.translate.bpf.syscall_btf import SyscallAttach, attachable, current_task, plan_attach, with_prologue
 from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import UserProbe, is_user_probe, plan_user_probe
 from engine.translate.bpf.uprobe_attach import target_expression as user_target_expression
@@ -141,6 +141,10 @@ class KernelProbes:
         probe = KernelProbe(index, derived, plan, program, reads, user_strings, syscall)
         self.probes.append(probe)
         return "&" + probe.c_name
+
+    def holds_task(self, derived: Any) -> bool:
+        """Whether the programs of `derived` will hold the task (syscall_btf.TASK_REGISTER)."""
+        return attachable(derived, self.crowded, self.defines)
 
     def _user_strings(self, derived: Any, body: ast.Node | None) -> list[P.Capture]:
         """Pointer fields passed straight to user_string() & co (and buffer readers, and

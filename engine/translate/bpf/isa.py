@@ -77,6 +77,7 @@ HELPERS = {
     "ringbuf_submit": 132,
     "ringbuf_discard": 133,
     "ringbuf_query": 134,
+    "task_storage_get": 156,
     "get_current_task_btf": 158,
     "get_func_ip": 173,
     "get_attach_cookie": 174,

@@ -91,22 +91,36 @@ def plan_attach(derived: Any, plan: P.CapturePlan, crowded: set[str], defines: d
     syscall = syscall_direction(derived)
     if syscall is None:
         return None, ""
+    refusal = _refusal(syscall, crowded, defines)
+    if not refusal and any(c.kind in _STACKS for c in plan.captures):
+        refusal = "backtraces need the tracepoint's context"
+    if refusal:
+        return None, f"probe {derived.point}: perf tracepoint {derived.data['tracepoint']} ({refusal})"
+    facts = _facts()
     direction, name = syscall
-    perf = f"probe {derived.point}: perf tracepoint {derived.data['tracepoint']}"
+    attach = SyscallAttach(direction, facts.numbers[name], facts.btf_ids[direction], facts.kernel)
+    return attach, f"probe {derived.point}: BTF raw tracepoint {direction}, syscall {attach.number}"
+
+
+def attachable(derived: Any, crowded: set[str], defines: dict) -> bool:
+    """Whether an in-kernel handler of `derived` runs after a prologue (holding the task)."""
+    syscall = syscall_direction(derived)
+    return syscall is not None and not _refusal(syscall, crowded, defines)
+
+
+def _refusal(syscall: tuple[str, str], crowded: set[str], defines: dict) -> str:
+    """Why a syscall probe keeps its perf tracepoint ("" when it need not)."""
+    direction, name = syscall
     if DISABLE in defines:
-        return None, f"{perf} (-D{DISABLE})"
+        return f"-D{DISABLE}"
     if direction in crowded:
-        return None, f"{perf} (more than {MAX_PER_DIRECTION} syscall probes use {direction})"
-    if any(c.kind in _STACKS for c in plan.captures):
-        return None, f"{perf} (backtraces need the tracepoint's context)"
+        return f"more than {MAX_PER_DIRECTION} syscall probes use {direction}"
     facts = kernel_facts()
     if isinstance(facts, str):
-        return None, f"{perf} ({facts})"
+        return facts
     if name not in facts.numbers:
-        return None, f"{perf} (no syscall number for {name} in asm/unistd_64.h)"
-    number = facts.numbers[name]
-    attach = SyscallAttach(direction, number, facts.btf_ids[direction], facts.kernel)
-    return attach, f"probe {derived.point}: BTF raw tracepoint {direction}, syscall {number}"
+        return f"no syscall number for {name} in asm/unistd_64.h"
+    return ""
 
 
 def crowded_directions(derived_probes: list[Any]) -> set[str]:
