@@ -9,6 +9,11 @@ their bytecode compiled, and the C runtime library built by setup.py's step) and
 this checkout, where nothing is prebuilt so the first run also compiles the C runtime;
 warm: the checkout's pystap again with its cache (best of N). bpftrace has no cache: its
 first run and best of N.
+
+pystap runs as a user's does: the code of the script `pip install` writes for it (pip's
+console-script template, whose `import re` is part of every start-up), with the bytecode an
+installation has (compiled here first, as PYTHONDONTWRITEBYTECODE would otherwise make
+each run of the checkout compile its modules again).
 """
 
 from __future__ import annotations
@@ -27,11 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.workloads import SYS_COMM, build  # noqa: E402
 from bench.workloads.report import Row, render  # noqa: E402
-from bench.workloads.tracers import PYSTAP  # noqa: E402
 
 COMM = SYS_COMM
 BPFTRACE = f'tracepoint:syscalls:sys_enter_getpid /comm == "{COMM}"/ {{ printf("first\\n"); exit(); }}'
 PYSTAP_SCRIPT = f'probe syscall.getpid {{ if (execname() == "{COMM}") {{ println("first") exit() }} }}'
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("engine", "tapsets", "runtime_c")
+
+
+def pystap_command(packages: Path) -> list[str]:
+    """pystap as pip's console script runs it, with `packages` first on the module path."""
+    return [sys.executable, "-c", f"import re, sys; sys.path.insert(0, {str(packages)!r}); from engine.cli import entry; "
+            "sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0]); sys.exit(entry())"]
 
 
 FAILURES: list[str] = []  # why a start-up has no figure, for the table's notes
@@ -62,19 +74,20 @@ def installed_copy(into: Path) -> list[str]:
     bytecode, and the C runtime library setup.py builds. Returns its pystap command."""
     from engine.build.runtime_lib import install_library
 
-    repo = Path(__file__).resolve().parent.parent
-    for package in ("engine", "tapsets", "runtime_c"):
-        shutil.copytree(repo / package, into / package, ignore=shutil.ignore_patterns("__pycache__", "libstaprt.*"))
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, into / package, ignore=shutil.ignore_patterns("__pycache__", "libstaprt.*"))
     compileall.compile_dir(into, quiet=1)
     install_library(into / "runtime_c")
-    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(into)!r}); from engine.cli import entry; entry()"]
+    return pystap_command(into)
 
 
 def measure(runs: int) -> dict[str, dict[str, float | None]]:
     """{"installed"|"cold"|"warm": {"bpftrace": s, "pystap": s}} with a getpid loop running."""
     loop = subprocess.Popen([str(build("bench_sys", COMM)), "getpid", "3600s", "1", "10000"], stdout=subprocess.DEVNULL)
     bpftrace = ["bpftrace", "-e", BPFTRACE]
-    pystap = [*PYSTAP, "-e", PYSTAP_SCRIPT]
+    for package in PACKAGES:
+        compileall.compile_dir(REPO / package, quiet=1)
+    pystap = [*pystap_command(REPO), "-e", PYSTAP_SCRIPT]
     try:
         with tempfile.TemporaryDirectory(prefix="stapui-bench-") as temp:
             installed = [*installed_copy(Path(temp) / "site-packages"), "-e", PYSTAP_SCRIPT]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -81,3 +82,82 @@ def test_suppress_handler_errors_counts_errors_without_stopping(options, stderr)
     assert result.stderr == stderr
     assert result.stdout == ("n=20\ne=0\n" if options else "")
     assert result.returncode == 1
+
+
+# --- the cached rerun's key (engine/run/fastpath.py): every input of passes 1-4 -------------
+
+SCRIPT = "probe begin { println(@1) exit() }"
+
+
+def _key(*argv: str) -> str:
+    from engine.run import fastpath
+
+    return fastpath.key(parse_args([*argv, "-e", SCRIPT, "one"]).options)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [["-g"], ["-u"], ["-w"], ["-DMAXACTION=5"], ["-DMAXACTION=6"], ["-DNAME"], ["-G", "n=1"], ["-I", "/nonexistent"],
+     ["-m", "mod"], ["--suppress-handler-errors"]],
+    ids=lambda argv: " ".join(argv),
+)
+def test_every_translation_option_changes_the_cache_key(changed):
+    assert _key(*changed) != _key()
+
+
+def test_run_time_options_keep_the_cache_key():
+    """-T, -o, -c, -x, -t, -F, -s and --monitor are the runtime's arguments, not its build's."""
+    runtime_only = ["-T", "5", "-o", "out", "-c", "true", "-x", "1", "-t", "-F", "-s", "2", "--monitor"]
+    assert _key(*runtime_only) == _key()
+
+
+def test_the_script_and_its_arguments_are_in_the_cache_key(tmp_path):
+    from engine.run import fastpath
+
+    def key(*argv: str) -> str:
+        return fastpath.key(parse_args(list(argv)).options)
+
+    assert key("-e", SCRIPT, "one") != key("-e", SCRIPT, "two") != key("-e", SCRIPT + " ", "two")
+    script = tmp_path / "s.stp"
+    script.write_text(SCRIPT)
+    first = key(str(script))
+    script.write_text(SCRIPT + "\n")
+    assert key(str(script)) != first
+    assert key("-") is None  # stdin: never cached
+
+
+def test_sources_tapsets_kernel_and_python_are_in_the_cache_key(tmp_path, monkeypatch):
+    """The engine, tapset and runtime sources (size and mtime), an -I directory's files,
+    the kernel and the Python running the engine."""
+    from engine.run import fastpath
+
+    tree = tmp_path / "tree"
+    for package in ("engine", "tapsets", "runtime_c"):
+        (tree / package).mkdir(parents=True)
+        (tree / package / "x.py").write_text("1")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "my.stp").write_text("function f() { return 1 }")
+    monkeypatch.setattr(fastpath, "_ROOT", str(tree))
+    argv = ["-I", str(tmp_path / "lib"), "-e", SCRIPT]
+    seen = [fastpath.key(parse_args(argv).options)]
+
+    def changed() -> bool:
+        seen.append(fastpath.key(parse_args(argv).options))
+        return seen[-1] != seen[-2]
+
+    for package in ("engine", "tapsets", "runtime_c"):
+        (tree / package / "x.py").write_text("22")
+        assert changed(), package
+    os.utime(tree / "runtime_c" / "x.py", ns=(0, 0))  # same size, another mtime
+    assert changed()
+    (tmp_path / "lib" / "my.stp").write_text("function f() { return 2 }")
+    os.utime(tmp_path / "lib" / "my.stp", ns=(0, 0))
+    assert changed()
+    (tmp_path / "lib" / "new.stpm").write_text("@define x %( 1 %)")
+    assert changed()
+    real = os.uname()
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result((*real[:2], "9.9.9", *real[3:])))
+    assert changed()
+    monkeypatch.setattr(sys, "version", sys.version + "+")
+    assert changed()
+    assert len(set(seen)) == len(seen)

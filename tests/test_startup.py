@@ -11,6 +11,9 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
+from engine.run.process import Process
 from tests.bpf_harness.util import PYSTAP, loaded_programs, programs_held_by, require_kernel_probes, wait_until_unloaded
 from tests.support import REPO, require_root
 
@@ -80,3 +83,52 @@ def test_every_probe_is_detached_after_a_run_with_many(tmp_path):
         driver.wait()
     assert (out, driver.returncode) == ("1 1\n", 0), err
     assert wait_until_unloaded(held) == set()
+
+
+# --- the runtime's process (engine/run/process.py): what subprocess.Popen gave it -----------
+
+def _spawned(shell: str, **options) -> tuple[Process, str]:
+    """Run `bash -c shell` with a pipe on descriptor $OUT; (the process once ended, what it wrote)."""
+    read, write = os.pipe()
+    try:
+        proc = Process(["/bin/bash", "-c", shell.replace("$OUT", str(write))], (write,), **options)
+    finally:
+        os.close(write)
+    with os.fdopen(read) as pipe:
+        written = pipe.read()
+    proc.wait(60)
+    return proc, written
+
+
+def test_a_spawned_runtime_inherits_only_the_channel_and_standard_descriptors(tmp_path):
+    leaked = os.open(tmp_path, os.O_RDONLY)
+    os.set_inheritable(leaked, True)  # as a descriptor pystap's own parent gave it would be
+    try:
+        proc, written = _spawned(f"test -e /proc/self/fd/{leaked} && echo leaked >&$OUT; echo ok >&$OUT")
+    finally:
+        os.close(leaked)
+    assert (written, proc.returncode) == ("ok\n", 0)
+
+
+def test_a_spawned_runtime_reads_dev_null_in_its_own_session_with_default_signal_actions():
+    proc, written = _spawned("readlink /proc/self/fd/0 >&$OUT; cut -d' ' -f6 /proc/self/stat >&$OUT;"
+                             " grep SigIgn /proc/self/status >&$OUT", devnull_stdin=True, new_session=True)
+    stdin, session, ignored = written.splitlines()
+    assert (stdin, int(session)) == ("/dev/null", proc.pid)
+    sigpipe_sigxfsz = (1 << (signal.SIGPIPE - 1)) | (1 << (signal.SIGXFSZ - 1))  # Python ignores both
+    assert int(ignored.split()[1], 16) & sigpipe_sigxfsz == 0
+
+
+def test_a_spawned_process_reports_its_status_as_popen_does():
+    assert _spawned("exit 3")[0].returncode == 3
+    sleeper = Process(["/bin/sleep", "60"])
+    assert (sleeper.wait(0.05), sleeper.poll(), sleeper.returncode) == (None, None, None)
+    sleeper.kill()
+    assert (sleeper.wait(), sleeper.poll()) == (-signal.SIGKILL, -signal.SIGKILL)
+    sleeper.send_signal(signal.SIGTERM)  # reaped: never signals the pid again
+    assert sleeper.returncode == -signal.SIGKILL
+
+
+def test_a_program_that_cannot_start_is_an_error_of_the_caller(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Process([str(tmp_path / "missing")])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _signal  # signal.py's enums (the enum module) are start-up time a cached rerun does without
 import sys
-import threading
 
 from engine.run.launcher import RunHandle, launch, start
 from engine.run.records import Lost, Output, Record, RunError, RunWarning, Slotted
@@ -59,15 +58,16 @@ class _Printer:
 
 def _forward_signals(handle: RunHandle):
     """Install handlers relaying SIGINT/SIGTERM to the run; returns a restore function."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
     previous = {sig: _signal.getsignal(sig) for sig in (_signal.SIGINT, _signal.SIGTERM)}
 
     def relay(signum, frame):
         handle.stop()
 
-    for sig in previous:
-        _signal.signal(sig, relay)
+    try:
+        for sig in previous:
+            _signal.signal(sig, relay)
+    except ValueError:  # not the main thread, where only the caller's own handling applies
+        return lambda: None
 
     def restore():
         for sig, handler in previous.items():

@@ -12,7 +12,6 @@ channel ends the thread, and the process status says what happened.
 from __future__ import annotations
 
 import _signal  # signal.py's enums (the enum module) are start-up time a cached rerun does without
-import threading
 
 from engine.run.channel import Channel
 from engine.run.process import Process
@@ -61,6 +60,10 @@ class RunHandle:
         self.stops = 0
         self.reader_error: BaseException | None = None
         self.output_closed = False  # the consumer's output went away: a quiet end
+        # Imported once the runtime has started: these 3 ms of pystap's start-up then overlap
+        # the runtime's own (attaching its probes), instead of delaying it.
+        import threading
+
         self._thread = threading.Thread(target=self._read, name="stapui-run-reader", daemon=True)
         self._thread.start()
         self._watchdog = None
