@@ -12,21 +12,17 @@ allocations and checks every size.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from engine.elaborate import elf
-from engine.elaborate.probes.base import ResolutionError, ResolveContext
-from engine.elaborate.probes.uprobe import UprobeProvider
-from engine.parse.ast import ProbePoint, ProbePointComponent, StringLiteral
-from tests.bpf_harness.util import PYSTAP
+from engine.elaborate.probes.base import ResolutionError
 from tests.programs import OUT_DIR, build
-from tests.support import REPO, require, require_root, stap_oracle
-
-PROVIDER = UprobeProvider()
+from tests.support import require, require_root, stap_oracle
+from tests.test_uprobe_e2e import pystap
+from tests.test_uprobe_resolve import CTX, PROVIDER, _oracle_lines, _oracle_probes, point
 
 
 def _libc() -> str:
@@ -56,16 +52,13 @@ def _libc_without_debuginfo() -> str:
 
 
 def listing(path: str, function: str, *suffix: str) -> list[str]:
-    point = ProbePoint([ProbePointComponent("process", StringLiteral(path)),
-                        ProbePointComponent("function", StringLiteral(function)),
-                        *(ProbePointComponent(s) for s in suffix)])
-    return [p.format(True) for p in PROVIDER.list(point, ResolveContext())]
+    """-L of process(PATH).function(FUNCTION)[.SUFFIX], ours."""
+    return [p.format(True) for p in PROVIDER.list(point(("process", path), ("function", function), *suffix), CTX)]
 
 
 def oracle_listing(path: str, function: str, *suffix: str) -> list[str]:
-    proc = stap_oracle("-L", f'process("{path}").function("{function}")' + "".join(f".{s}" for s in suffix))
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.splitlines()
+    """The same listing, stap's."""
+    return _oracle_lines("-L", f'process("{path}").function("{function}")' + "".join(f".{s}" for s in suffix))
 
 
 def test_malloc_is_glibcs_libc_malloc():
@@ -137,12 +130,8 @@ def test_bare_library_name_is_searched_in_path(monkeypatch):
 def test_probe_point_and_address_match_stap():
     """pp() is the DWARF function's point, at its entry (glibc is optimised)."""
     libc = _libc_with_debuginfo()
-    point = ProbePoint([ProbePointComponent("process", StringLiteral(libc)),
-                        ProbePointComponent("function", StringLiteral("malloc"))])
-    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point, ResolveContext())]
-    proc = stap_oracle("-p2", "-e", f'probe process("{libc}").function("malloc") {{ println(pp()) }}')
-    assert proc.returncode == 0, proc.stderr
-    assert ours == re.findall(r"^(\S+) /\* pc=(\S+) \*/", proc.stdout, re.M)
+    ours = [(d.point, d.data["pc"]) for d in PROVIDER.resolve(point(("process", libc), ("function", "malloc")), CTX)]
+    assert ours == _oracle_probes(f'process("{libc}").function("malloc")')
 
 
 def test_allocations_counted_by_alias_names():
@@ -161,11 +150,10 @@ def test_allocations_counted_by_alias_names():
         f'probe {lib}.function("malloc").return {{ if (pid() == target() && inside) printf("malloc ret %d %d\\n", $bytes, $return != 0) }}\n'
         f'probe {lib}.function("calloc") {{ if (pid() == target() && inside) printf("calloc %d %d\\n", $n, $elem_size) }}\n'
         f'probe {lib}.function("realloc") {{ if (pid() == target() && inside) printf("realloc %d\\n", $bytes) }}\n'
-        f'probe {lib}.function("free") {{ if (pid() == target() && inside) printf("free %s\\n", probefunc()) }}\n'
+        f'probe {lib}.function("free") {{ if (pid() == target() && inside) printf("free %s\\n", ppfunc()) }}\n'
         f'probe end {{ printf("mallocs %d\\n", n) }}\n'
     )
-    result = subprocess.run([*PYSTAP, "-e", script, "-c", f"{program} 3"], capture_output=True, text=True, cwd=REPO,
-                            timeout=300)
+    result = pystap("-e", script, "-c", f"{program} 3", timeout=300)
     assert result.returncode == 0, result.stderr
     pp = f'process("{libc}").function("__libc_malloc@./malloc/malloc.c:3280")'
     expected = []
@@ -185,8 +173,7 @@ def test_alias_probe_fires_for_every_name_it_is_called_by():
     script = (f'probe {p}.function("scale") {{ printf("%s %d %d\\n", ppfunc(), $value, $factor) }}\n'
               f'probe {p}.function("scale").return {{ printf("ret %d\\n", $return) }}\n'
               f'probe {p}.function("twice") {{ printf("%s %d\\n", ppfunc(), $value) }}\n')
-    result = subprocess.run([*PYSTAP, "-e", script, "-c", f"{program} 3"], capture_output=True, text=True, cwd=REPO,
-                            timeout=300)
+    result = pystap("-e", script, "-c", f"{program} 3", timeout=300)
     assert result.returncode == 0, result.stderr
     expected = []
     for i in range(3):
