@@ -45,17 +45,23 @@ _I32 = struct.Struct("<i")
 
 
 class Slotted:
-    """Equality and repr from `__slots__`, as the slotted dataclasses these records were:
-    pystap's cached rerun decodes them, and the dataclasses module costs it 15 ms."""
+    """Equality and repr from the `__slots__` of a class and its bases, as the slotted
+    dataclasses these records were: pystap's cached rerun decodes them, and the dataclasses
+    module costs it 15 ms."""
 
     __slots__ = ()
     __hash__ = None  # mutable values
+    _fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fields = tuple(name for c in reversed(cls.__mro__) for name in c.__dict__.get("__slots__", ()))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self._fields)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{type(self).__name__}({fields})"
 
 
@@ -68,28 +74,31 @@ class Output(Slotted):
         self.data = data
 
 
-class RunWarning(Slotted):
-    """A run-time warning; `line()` is the text stap prints."""
+class _Message(Slotted):
+    """A message of the runtime; `line()` is the text stap prints."""
 
     __slots__ = ("text",)
+    prefix = ""
 
     def __init__(self, text: str) -> None:
         self.text = text
 
     def line(self) -> str:
-        return f"WARNING: {self.text}\n"
+        return f"{self.prefix}: {self.text}\n"
 
 
-class RunError(Slotted):
-    """A run-time error; `line()` is the text stap prints."""
+class RunWarning(_Message):
+    """A run-time warning."""
 
-    __slots__ = ("text",)
+    __slots__ = ()
+    prefix = "WARNING"
 
-    def __init__(self, text: str) -> None:
-        self.text = text
 
-    def line(self) -> str:
-        return f"ERROR: {self.text}\n"
+class RunError(_Message):
+    """A run-time error."""
+
+    __slots__ = ()
+    prefix = "ERROR"
 
 
 class Exit(Slotted):
