@@ -67,25 +67,25 @@ static int relocation_value(const char *name)
 	return -1;
 }
 
-/* Where a syscall probe's prologue ends (bpf_syscall.c), 0 for other programs. */
+/* Where a program's prologue ends, 0 for programs without one. */
 static uint32_t prologue_end(const struct stp_bpf_probe *probe)
 {
 	uint32_t i;
 
 	for (i = 0; i < probe->n_relocs; i++)
-		if (strcmp(probe->relocs[i].map, STP_SYSCALL_PROLOGUE_MARK) == 0)
+		if (strcmp(probe->relocs[i].map, STP_BPF_PROLOGUE_MARK) == 0)
 			return probe->relocs[i].insn;
 	return 0;
 }
 
 static int is_mark(const char *name)
 {
-	return strcmp(name, STP_AGG_CAPTURE_MARK) == 0 || strcmp(name, STP_SYSCALL_PROLOGUE_MARK) == 0;
+	return strcmp(name, STP_AGG_CAPTURE_MARK) == 0 || strcmp(name, STP_BPF_PROLOGUE_MARK) == 0;
 }
 
 /* A copy of the probe's program from instruction `start` on (`*n` instructions), with its
- * relocations patched in (marks are no maps: nothing to patch).  A syscall probe's
- * prologue stays in front: the capture program reads the record it lays out. */
+ * relocations patched in (marks are no maps: nothing to patch).  A prologue stays in
+ * front: the capture program reads the task, and the record, it finds. */
 static struct bpf_insn *relocate(const struct stp_bpf_probe *probe, uint32_t start, uint32_t *n)
 {
 	uint32_t kept = start > 0 ? prologue_end(probe) : 0;

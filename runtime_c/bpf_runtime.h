@@ -84,6 +84,10 @@ struct stp_bpf_target {
 	const char *text;    /* STP_BPF_CONST */
 };
 
+/* Not a map: the relocation marking where a program's prologue ends (it finds the task,
+ * engine/translate/bpf/task.py); kept in front of a capture program loaded alone. */
+#define STP_BPF_PROLOGUE_MARK "prologue"
+
 struct stp_bpf_reloc {
 	uint32_t insn;    /* index of the LD_IMM64 slot */
 	const char *map;  /* "events" (ring buffer) or "lost" (per-probe loss counters) */

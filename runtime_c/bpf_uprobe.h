@@ -72,9 +72,7 @@ int stp_bpf_attach_user(const struct stp_bpf_probe *probe);
 const char *stp_bpf_uprobe_file(size_t i);
 int stp_bpf_attach_raw_tracepoint(const struct stp_bpf_probe *probe);
 
-/* bpf_syscall.c: attach a STP_BPF_SYSCALL_BTF probe; its programs' per-CPU scratch record.
- * The mark (no map) is where a program's prologue ends (syscall_btf.PROLOGUE_MARK). */
-#define STP_SYSCALL_PROLOGUE_MARK "sys_prologue"
+/* bpf_syscall.c: attach a STP_BPF_SYSCALL_BTF probe; its programs' per-CPU scratch record. */
 int stp_bpf_attach_syscall(const struct stp_bpf_probe *probe);
 int stp_bpf_syscall_record_map(void);
 void stp_bpf_syscall_forget(void);  /* stp_bpf_stop() closed the map */

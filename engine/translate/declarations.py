@@ -19,6 +19,7 @@ from engine.translate.bpf import emit as bpf
 from engine.translate.bpf.aggregate_bpf import AggMap, plan_maps, task_local_stashes
 from engine.translate.bpf.aggregate_bpf import tables as aggregation_tables
 from engine.translate.bpf.syscall_btf import crowded_directions
+from engine.translate.bpf.task import current_task
 from engine.translate.cstrings import c_comment, c_literal, decode
 from engine.translate.expressions import ExprEmitter, int_literal
 from engine.translate.functions import emit_function, emit_probe, prototype
@@ -66,7 +67,9 @@ class Declarations:
         for info in self.unit.globals.values():
             info.spec = specs.get(id(info.decl))
         self.aggregation = aggregate.analyse(self.program, self.options.defines, bpf.is_kernel_probe, self.options.timing)
-        self.task_stashes = task_local_stashes(self.aggregation, self.kernel.holds_task)
+        current = current_task()
+        if current is not None and current.task_storage:
+            self.task_stashes = task_local_stashes(self.aggregation, self.kernel.holds_task)
         self.parts += [self.header(), *self.embeds(), self.global_declarations(), self.prototypes()]
         self.parts += [emit_function(self.unit, f) for f in self.program.functions]
         self.parts += self.probes()

@@ -36,7 +36,7 @@ from engine.translate.bpf import aggregate as A
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import _skip_own_process
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
-from engine.translate.bpf.syscall_btf import TASK_REGISTER, CurrentTask, SyscallAttach, current_task, prologue
+from engine.translate.bpf.task import TASK_REGISTER, CurrentTask
 from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import is_user_probe
 from engine.translate.cstrings import c_literal
@@ -143,8 +143,8 @@ def plan_maps(decision: A.Decision, specs: dict[int, Any], defines: dict[str, st
 
 def task_local_stashes(plan: A.AggregationPlan, holds_task: Callable[[Any], bool]) -> set[int]:
     """id() of the stash globals that can live in task-local storage (bpf_task_storage.c):
-    each is only ever `stash[tid()]`, in handlers whose probes all `holds_task` (syscall
-    probes after a prologue, syscall_btf.py: the task is in TASK_REGISTER)."""
+    each is only ever `stash[tid()]`, in handlers whose probes all `holds_task` (their
+    programs keep the task in TASK_REGISTER, task.py)."""
     fits: dict[int, bool] = {}
     for decision in plan.decisions:
         if not decision.in_kernel or not decision.stashes:
@@ -184,16 +184,15 @@ def _linear_buckets(start: int, stop: int, interval: int) -> int:
 
 
 def aggregate_program(derived: Any, probe_index: int, maps: list[AggMap], capture: Program,
-                      syscall: SyscallAttach | None = None) -> Program:
+                      prologue: Program | None = None, current: CurrentTask | None = None) -> Program:
     """The program for script probe `probe_index` (`derived`): aggregate into `maps`,
     count the hit, or fall back to `capture` (marked by a CAPTURE_MARK relocation).
-    A `syscall` probe's prologue (syscall_btf.py) runs first; the runtime keeps it in
-    front of `capture` when it loads that alone."""
+    A `prologue` (task.py, syscall_btf.py) runs first, leaving the task in TASK_REGISTER
+    when `current` is given; the runtime keeps it in front of `capture` when it loads
+    that alone."""
     a = Assembler()
-    current = None
-    if syscall is not None:
-        a.append(prologue(syscall))
-        current = current_task()
+    if prologue is not None:
+        a.append(prologue)
     a.mov(R6, R1)
     if any(m.refused for m in maps):
         a.load(R1, FP, _KEY - 8, 8)  # below the 512-byte stack

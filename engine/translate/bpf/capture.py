@@ -12,8 +12,7 @@ from __future__ import annotations
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import RING_QUARTER, RUNTIME_PID, Assembler, Program
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8
-from engine.translate.bpf.syscall_btf import TASK_REGISTER, CurrentTask
-from engine.translate.bpf.task import TaskOffsets
+from engine.translate.bpf.task import TASK_REGISTER, CurrentTask, TaskOffsets
 
 _HEADER_HELPERS = (  # (helper, record offset, store size)
     ("get_smp_processor_id", 4, 4),
@@ -41,7 +40,7 @@ def capture_program(plan: P.CapturePlan, probe_index: int, task: TaskOffsets | N
                     current: CurrentTask | None = None) -> Program:
     """The straight-line BPF program that captures one record for probe `probe_index`;
     with `task` offsets it also reads the parent pid and effective ids of the task.
-    With `current`, a syscall prologue has left the task in TASK_REGISTER: the header
+    With `current`, a prologue has left the task in TASK_REGISTER (task.py): the header
     is read from it."""
     a = Assembler()
     a.mov(R6, R1)

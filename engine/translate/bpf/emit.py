@@ -28,8 +28,8 @@ from engine.translate.bpf.asm import Program
 from engine.translate.bpf.capture import capture_program
 from engine.translate.bpf.disasm import disassemble
 from engine.translate.bpf.stack import stack_captures
-from engine.translate.bpf.syscall_btf import SyscallAttach, attachable, current_task, plan_attach, with_prologue
-from engine.translate.bpf.task import task_offsets
+from engine.translate.bpf.syscall_btf import SyscallAttach, plan_attach, prologue
+from engine.translate.bpf.task import current_task, prepend, task_offsets, task_prologue
 from engine.translate.bpf.uprobe_attach import UserProbe, is_user_probe, plan_user_probe
 from engine.translate.bpf.uprobe_attach import target_expression as user_target_expression
 
@@ -133,18 +133,21 @@ class KernelProbes:
         syscall, note = plan_attach(derived, plan, self.crowded, self.defines)
         if note:
             self.attach_notes.append(note)
-        program = capture_program(plan, index, task_offsets(), current_task() if syscall else None)
+        current = current_task() if self.holds_task(derived) else None
+        start = prologue(syscall) if syscall else task_prologue() if current else None
+        program = capture_program(plan, index, task_offsets(), current)
         if maps:
-            program = aggregate_program(derived, index, list(maps), program, syscall)
-        elif syscall:
-            program = with_prologue(syscall, program)
+            program = aggregate_program(derived, index, list(maps), program, start, current)
+        elif start:
+            program = prepend(start, program)
         probe = KernelProbe(index, derived, plan, program, reads, user_strings, syscall)
         self.probes.append(probe)
         return "&" + probe.c_name
 
     def holds_task(self, derived: Any) -> bool:
-        """Whether the programs of `derived` will hold the task (syscall_btf.TASK_REGISTER)."""
-        return attachable(derived, self.crowded, self.defines)
+        """Whether the programs of `derived` keep the task in TASK_REGISTER (task.py):
+        tracepoints' do, where the kernel has bpf_get_current_task_btf()."""
+        return "tracepoint" in derived.data and current_task() is not None
 
     def _user_strings(self, derived: Any, body: ast.Node | None) -> list[P.Capture]:
         """Pointer fields passed straight to user_string() & co (and buffer readers, and

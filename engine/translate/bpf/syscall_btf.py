@@ -1,10 +1,15 @@
-"""Syscall probes through the kernel's BTF raw tracepoints sys_enter and sys_exit.
+"""Syscall probes through the kernel's BTF raw tracepoints sys_enter and sys_exit
+(`-DSTP_SYSCALL_BTF`; by default they attach to the perf tracepoints, as stap's and
+bpftrace's do).
 
 A `syscalls:sys_enter_NAME` perf tracepoint makes the kernel fill a record for every
 event before any program runs (perf_syscall_enter: a perf buffer, the arguments copied):
-on the development machine that is half of what a counting probe costs. The raw
-tracepoints the syscall layer fires for every syscall hand a BTF-typed program the
-task's registers instead, so such a probe costs a fraction of it.
+on the development machine that is a third to a half of what a counting probe costs.
+The raw tracepoints the syscall layer fires for every syscall hand a BTF-typed program
+the task's registers instead. The price: every other syscall on the machine runs the
+program too, up to its first test (tens of ns each, more with several programs), where
+the perf tracepoint of another syscall costs it nothing. So it pays off when the probed
+syscalls are most of what the machine does, which the user knows and pystap cannot.
 
 The prologue made here keeps the perf tracepoint's meaning for the program after it:
 it lets through only the one syscall, not compat (32-bit) syscalls (the tracepoints
@@ -13,10 +18,9 @@ at 8, the arguments from 16, or `ret` at 16) in a per-CPU scratch value whose ad
 it passes on as the context. So capture plans, aggregation programs and the records'
 decoding are the same either way.
 
-Every syscall runs every program attached this way, so a script with more than
-MAX_PER_DIRECTION syscall probes in one direction keeps perf tracepoints for them;
-so does `-DSTP_NO_SYSCALL_BTF`. The runtime checks, before loading, that the kernel is
-the one the BTF ids were taken from.
+A script with more than MAX_PER_DIRECTION syscall probes in one direction keeps perf
+tracepoints for them. The runtime checks, before loading, that the kernel is the one
+the BTF ids were taken from.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ from typing import Any
 
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7, R9
+from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7
+from engine.translate.bpf.task import TASK_REGISTER, marked
 
-MAX_PER_DIRECTION = 8
+MAX_PER_DIRECTION = 4
 RECORD_MAP = "sys_record"  # per-CPU scratch: one tracepoint-shaped record (runtime_c/bpf_syscall.c)
-PROLOGUE_MARK = "sys_prologue"  # no map: where the prologue ends (runtime_c/bpf_probes.c keeps it)
 RECORD_BYTES = 64  # 16 + 6 arguments x 8
-DISABLE = "STP_NO_SYSCALL_BTF"
+ENABLE = "STP_SYSCALL_BTF"
 _ARGUMENT_REGISTERS = ("di", "si", "dx", "r10", "r8", "r9")  # x86-64 syscall_get_arguments()
 _TS_COMPAT = 0x0002  # arch/x86/include/asm/thread_info.h: a 32-bit syscall is running
 _NR_OFFSET, _ARGS_OFFSET = 8, 16
@@ -43,18 +47,6 @@ _UNISTD = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/un
 _TRACEPOINT = re.compile(r"syscalls:sys_(enter|exit)_(\w+)")
 _STACKS = (P.KERNEL_STACK, P.USER_STACK, P.USER_MODULES)
 _BPF_TRACE_RAW_TP = 23
-TASK_REGISTER = R9  # the prologue leaves the current task here (callee-saved, unused elsewhere)
-
-
-@dataclass(frozen=True)
-class CurrentTask:
-    """Offsets in task_struct of what a program after the prologue reads straight from
-    TASK_REGISTER: loads, where other programs call helpers (each call and return
-    costs tens of ns on a kernel with return-thunk mitigations)."""
-
-    comm: int
-    pid: int
-    tgid: int
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,6 @@ class KernelFacts:
     btf_ids: dict[str, int]  # "sys_enter"/"sys_exit" -> id of its btf_trace_* typedef
     registers: dict[str, int]  # struct pt_regs member -> byte offset
     status_offset: int  # of task_struct.thread_info.status
-    task: CurrentTask
     numbers: dict[str, int]  # syscall name -> number (asm/unistd_64.h)
     kernel: str  # `uname -r` and `uname -v`: the runtime refuses another kernel's ids
 
@@ -86,33 +77,29 @@ def syscall_direction(derived: Any) -> tuple[str, str] | None:
 
 
 def plan_attach(derived: Any, plan: P.CapturePlan, crowded: set[str], defines: dict) -> tuple[SyscallAttach | None, str]:
-    """How `derived` attaches, and a note for -v saying so (or why not); `crowded`
-    holds the directions with more than MAX_PER_DIRECTION probes."""
+    """How `derived` attaches, and a note for -v saying so (and why, when -DSTP_SYSCALL_BTF
+    was asked for and cannot be had); `crowded` holds the directions with more than
+    MAX_PER_DIRECTION probes."""
     syscall = syscall_direction(derived)
     if syscall is None:
         return None, ""
-    refusal = _refusal(syscall, crowded, defines)
+    perf = f"probe {derived.point}: perf tracepoint {derived.data['tracepoint']}"
+    if ENABLE not in defines:
+        return None, perf
+    refusal = _refusal(syscall, crowded)
     if not refusal and any(c.kind in _STACKS for c in plan.captures):
         refusal = "backtraces need the tracepoint's context"
     if refusal:
-        return None, f"probe {derived.point}: perf tracepoint {derived.data['tracepoint']} ({refusal})"
+        return None, f"{perf} ({refusal})"
     facts = _facts()
     direction, name = syscall
     attach = SyscallAttach(direction, facts.numbers[name], facts.btf_ids[direction], facts.kernel)
     return attach, f"probe {derived.point}: BTF raw tracepoint {direction}, syscall {attach.number}"
 
 
-def attachable(derived: Any, crowded: set[str], defines: dict) -> bool:
-    """Whether an in-kernel handler of `derived` runs after a prologue (holding the task)."""
-    syscall = syscall_direction(derived)
-    return syscall is not None and not _refusal(syscall, crowded, defines)
-
-
-def _refusal(syscall: tuple[str, str], crowded: set[str], defines: dict) -> str:
-    """Why a syscall probe keeps its perf tracepoint ("" when it need not)."""
+def _refusal(syscall: tuple[str, str], crowded: set[str]) -> str:
+    """Why a syscall probe keeps its perf tracepoint under -DSTP_SYSCALL_BTF ("" if it need not)."""
     direction, name = syscall
-    if DISABLE in defines:
-        return f"-D{DISABLE}"
     if direction in crowded:
         return f"more than {MAX_PER_DIRECTION} syscall probes use {direction}"
     facts = kernel_facts()
@@ -169,14 +156,7 @@ def prologue(attach: SyscallAttach) -> Program:
     a.mov(R0, 0)
     a.exit()
     a.label("continue")
-    program = a.assemble()
-    program.relocations.append((len(program.insns), PROLOGUE_MARK))
-    return program
-
-
-def current_task() -> CurrentTask:
-    """The task_struct offsets for programs after a prologue."""
-    return _facts().task
+    return marked(a.assemble())
 
 
 def _facts() -> KernelFacts:
@@ -184,13 +164,6 @@ def _facts() -> KernelFacts:
     facts = kernel_facts()
     assert not isinstance(facts, str), facts
     return facts
-
-
-def with_prologue(attach: SyscallAttach, program: Program) -> Program:
-    a = Assembler()
-    a.append(prologue(attach))
-    a.append(program)
-    return a.assemble()
 
 
 @lru_cache(maxsize=1)
@@ -205,19 +178,19 @@ def kernel_facts() -> KernelFacts | str:
         return "no asm/unistd_64.h to number the syscalls (install linux-libc-dev)"
     try:
         btf = kernel_btf()
+        btf.named("func", "bpf_get_current_task_btf")  # Linux 5.11
         btf_ids = {d: btf.named("typedef", f"btf_trace_{d}") for d in ("sys_enter", "sys_exit")}
         regs = btf.named("struct", "pt_regs")
         registers = {r: _member(btf, regs, r) for r in (*_ARGUMENT_REGISTERS, "orig_ax")}
         task, thread_info = btf.named("struct", "task_struct"), btf.named("struct", "thread_info")
         status = _member(btf, task, "thread_info") + _member(btf, thread_info, "status")
-        current = CurrentTask(*(_member(btf, task, name) for name in ("comm", "pid", "tgid")))
     except (BtfProblem, OSError, LookupError) as problem:
         return f"kernel BTF: {problem}"
     refusal = _load_refusal(btf_ids["sys_enter"])
     if refusal:
         return refusal
     uname = os.uname()
-    return KernelFacts(btf_ids, registers, status, current, numbers, f"{uname.release} {uname.version}")
+    return KernelFacts(btf_ids, registers, status, numbers, f"{uname.release} {uname.version}")
 
 
 def _syscall_numbers() -> dict[str, int]:
