@@ -3,9 +3,12 @@
 A loop of getpid or of reads of /dev/zero runs on every core for S seconds, bare, under
 `perf stat` counting the same tracepoints (the floor), under bpftrace and under pystap.
 Scripts: count by execname; histogram of read sizes; per-tid read latency (return minus
-entry). Reported per script: CPU-ns each event adds to the loop, events/s, events lost
-(the workload's own call count minus what the script counted), and the tracer's own CPU
-seconds per million events (its processes' user+system time from /proc during the loop).
+entry); and a getpid loop while only read is probed, which is what the probes cost the
+rest of the machine. Reported per script: CPU-ns each event adds to the loop, events/s,
+events lost (the workload's own call count minus what the script counted), and the
+tracer's own CPU seconds per million events (its processes' user+system time from /proc
+during the loop). pystap runs each script twice: as is (perf tracepoints) and with
+-DSTP_SYSCALL_BTF (the BTF raw tracepoints sys_enter/sys_exit), a row of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -21,9 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.workloads import SYS_COMM, build  # noqa: E402
 from bench.workloads.report import (Row, cpu_per_million, events_per_s, failures, overhead_ns,  # noqa: E402
                                     render)
-from bench.workloads.tracers import Run, figures, run_ways  # noqa: E402
+from bench.workloads.tracers import WAYS, Run, figures, run_ways  # noqa: E402
 
 COMM = SYS_COMM
+BTF = "-DSTP_SYSCALL_BTF"
+BTF_WAY = "pystap-btf"  # pystap with BTF
 
 
 @dataclass
@@ -33,7 +38,7 @@ class Script:
     name: str
     call: str  # getpid | read
     events: list[str]  # the tracepoints it fires on (perf stat counts them)
-    counted: str  # the figure in the output that counts the calls seen
+    counted: str  # the figure in the output that counts the calls seen ("": the calls are not probed)
     bpftrace: str
     pystap: str
 
@@ -55,18 +60,22 @@ SCRIPTS = [
            " probe syscall.read.return { if (tid() in start) {"
            " lat <<< gettimeofday_ns() - start[tid()]; delete start[tid()] } }"
            ' probe end { printf("n %d\\n", @count(lat)) print(@hist_log(lat)) }'),
+    Script("getpid while read is probed", "getpid", ["syscalls:sys_enter_read"], "",
+           "tracepoint:syscalls:sys_enter_read { @n = count(); }",
+           'global n probe syscall.read { n++ } probe end { printf("n %d\\n", n) }'),
 ]
 
 
 def measure(script: Script, limit: str, workers: int, rounds: int = 1) -> dict[str, Run]:
     command = [str(build("bench_sys", COMM)), script.call, limit, str(workers)]
-    return run_ways(command, {"bpftrace": script.bpftrace, "pystap": script.pystap}, script.events, rounds=rounds)
+    scripts = {"bpftrace": script.bpftrace, "pystap": script.pystap, BTF_WAY: script.pystap}
+    return run_ways(command, scripts, script.events, ways=(*WAYS, BTF_WAY), rounds=rounds, extra={BTF_WAY: [BTF]})
 
 
 def lost(run: Run, script: Script) -> int | None:
     """Calls the tracer did not count (the workload's count is the truth; other processes'
     calls may add a few, so never below zero)."""
-    if not run.events:
+    if not run.events or not script.counted:
         return None
     key = script.events[0] if run.way == "perf" else script.counted
     seen = figures(run.output).get(key)
@@ -89,7 +98,12 @@ def rows(script: Script, runs: dict[str, Run]) -> list[Row]:
 
 def table(seconds: float, rounds: int = 1) -> list[Row]:
     workers = os.cpu_count() or 1
-    return [row for s in SCRIPTS for row in rows(s, measure(s, f"{seconds}s", workers, rounds))]
+    table_rows = []
+    for script in SCRIPTS:
+        runs = measure(script, f"{seconds}s", workers, rounds)
+        btf = runs.pop(BTF_WAY)
+        table_rows += rows(script, runs) + rows(replace(script, name=f"{script.name} {BTF}"), {**runs, "pystap": btf})
+    return table_rows
 
 
 def main() -> None:
