@@ -5,12 +5,17 @@ why. Programs of either kind read the current task directly (TASK_REGISTER)."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from tests.bpf_harness.util import compile_program, pystap
+from tests.conformance_cases import load_all, run_cases
 from tests.support import require_root, require_tracefs
 
 BTF = "-DSTP_SYSCALL_BTF"
+SYSCALL_CASES = 32  # conformance cases with a syscall probe (tests/conformance/kernel.cases)
 
 # argv[1] getpid()s, argv[2] compat syscalls with the same number (int $0x80 runs the
 # i386 table, where 39 is mkdir: EFAULT here), then reads of 1..argv[3] bytes on fd 77.
@@ -214,3 +219,20 @@ def test_stash_of_times_in_task_local_storage(program):
 def test_stash_keyed_otherwise_stays_a_hash_map(program):
     listing = pystap("-p3", "-e", LATENCY.replace("[tid()]", "[pid()]"))
     assert '.stash = STP_AGG_STASH_HASH}' in listing.stdout
+
+
+def test_conformance_syscall_cases_on_btf_raw_tracepoints():
+    """Every conformance case probing a syscall gives the case's expected stdout, stderr
+    and status with -DSTP_SYSCALL_BTF too."""
+    require_root()
+    require_tracefs()
+    cases = [case for case in load_all() if re.search(r"\bsyscall\.|syscalls:", case.script)]
+    assert len(cases) == SYSCALL_CASES, [case.name for case in cases]
+    bound = [case.bind() for case in cases]
+    runs = run_cases([replace(b, options=[BTF, *b.options]) for b in bound])
+    failures = [
+        (case.name, b.unbind(run.stdout), b.unbind(run.stderr), run.returncode)
+        for case, b, run in zip(cases, bound, runs)
+        if (b.unbind(run.stdout), b.unbind(run.stderr), run.returncode) != (case.stdout, case.stderr, case.expected_status)
+    ]
+    assert failures == []
