@@ -12,6 +12,8 @@ allocations and checks every size.
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +21,8 @@ import pytest
 
 from engine.elaborate import elf
 from engine.elaborate.probes.base import ResolutionError
-from tests.programs import OUT_DIR, build
+from engine.elaborate.stap_order import cache_order
+from tests.programs import OUT_DIR, SOURCES, build
 from tests.support import require, require_root, stap_oracle
 from tests.test_uprobe_e2e import pystap
 from tests.test_uprobe_resolve import CTX, PROVIDER, _oracle_lines, _oracle_probes, point
@@ -75,10 +78,45 @@ def test_malloc_is_glibcs_libc_malloc():
     "aligned_alloc", "memalign", "mallo?", "cfree*",  # cfree's symbol is cfree@GLIBC_2.2.5
     "malloc@*", "malloc@malloc.c:3280", "*alloc@malloc.c",
     "mall*",  # inlined malloc_init_state: a block's variables are not the function's, even at its entry
+    # assembly wrappers: several DWARF functions at one address, stap names the one its cache yields first
+    "kill", "__kill", "__GI_kill", "__GI___kill", "*kill", "alarm", "__GI_alarm", "pkey_alloc", "*pkey*",
 ])
 def test_libc_listing_matches_stap(function):
     libc = _libc_with_debuginfo()
     assert listing(libc, function) == oracle_listing(libc, function)
+
+
+def test_functions_sharing_an_address_are_named_as_stap_names_them():
+    """stap's cache yields the *other* wrapper for each exact name: kill is __GI_kill."""
+    libc = _libc_with_debuginfo()
+    named = {name: listing(libc, name)[0].split('function("')[1].split("@")[0]
+             for name in ("kill", "__GI_kill", "pkey_alloc", "__GI_pkey_alloc")}
+    assert named == {"kill": "__GI_kill", "__GI_kill": "kill", "pkey_alloc": "__GI_pkey_alloc",
+                     "__GI_pkey_alloc": "pkey_alloc"}
+
+
+def test_cache_order_is_libstdcxx_order(tmp_path):
+    """stap_order replays an unordered_multimap: compared with the real one (g++,
+    tests/programs/cache_order.cc) on glibc's kill wrappers and on random units of
+    1 to 5000 functions with aliases and a repeated name (bucket growth, range insert)."""
+    require(shutil.which("g++") is not None, "g++ (apt-get install g++)")
+    program = tmp_path / "cache_order"
+    subprocess.run(["g++", "-O1", "-o", str(program), str(SOURCES / "cache_order.cc")], check=True)
+
+    def real(functions):
+        text = "".join(" ".join((name, *aliases)) + "\n" for name, aliases in functions)
+        out = subprocess.run([str(program)], input=text, capture_output=True, text=True, check=True).stdout
+        return [(line.split()[0], int(line.split()[1])) for line in out.splitlines()]
+
+    names = ["__kill", "__GI___kill", "kill", "__GI_kill"]
+    kill = [(name, tuple(n for n in names if n != name)) for name in names]
+    assert cache_order(kill) == real(kill)
+    assert [i for name, i in cache_order(kill) if name == "kill"] == [3, 1, 0, 2]
+    rng = random.Random(7)
+    for size in (1, 2, 13, 14, 200, 1500, 5000):
+        names = [f"f{rng.randrange(10 ** 6)}_{i % 7}" for i in range(size)]
+        unit = [(name, tuple(rng.sample(names, min(size, rng.randrange(3))))) for name in names] + [(names[0], ())]
+        assert cache_order(unit) == real(unit), size
 
 
 def test_exported_asks_the_symbol_the_linkage_name_names():

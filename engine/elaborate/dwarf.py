@@ -19,6 +19,7 @@ What stap's choices are, reproduced here:
 from __future__ import annotations
 
 import bisect
+import collections
 import fnmatch
 import math
 import os
@@ -31,8 +32,9 @@ from elftools.dwarf.locationlists import LocationEntry, LocationExpr, LocationPa
 from elftools.elf.elffile import ELFFile
 
 from engine.elaborate import elf as elfinfo
+from engine.elaborate import stap_order
 
-INDEX_FORMAT = 23  # bump when the pickled shape changes
+INDEX_FORMAT = 24  # bump when the pickled shape changes
 
 
 # ---------------------------------------------------------------------------
@@ -113,6 +115,7 @@ class DwarfFunction:
     unit: int = 0  # offset of its compilation unit (whose globals `$name` may also name)
     linkage_name: str | None = None  # DW_AT_linkage_name: the symbol the compiler gave it
     aliases: tuple[str, ...] = ()  # other symbols at its address: function("malloc") finds __libc_malloc
+    cache_entries: tuple[tuple[int, str], ...] = ()  # (position, name) in stap's cache, if it shares its address
 
     def named(self, pattern: str) -> bool:
         """True when `pattern` (a glob) matches the function's name or one of its symbol aliases."""
@@ -605,13 +608,34 @@ def _attach_symbols(functions: list[DwarfFunction], image: elfinfo.ElfImage) -> 
         first_named.setdefault(symbol.name, symbol)
     for symbol in image.function_symbols():
         at_address.setdefault(symbol.address, []).append(symbol)
+    others: dict[int, tuple[str, ...]] = {}  # by id: the names update_symtab adds for the function
     for function in functions:
         key = function.linkage_name or function.name
         named = first_named.get(key)
         function.exported = named is not None and named.is_function and named.is_global
         names = [s.name for s in at_address.get(function.low_pc, [])]
         if not function.inlined and key in names:
-            function.aliases = tuple(n for n in names if n not in (key, function.name))
+            others[id(function)] = tuple(n for n in names if n != key)
+            function.aliases = tuple(n for n in others[id(function)] if n != function.name)
+    _order_shared_addresses([f for f in functions if not f.inlined], others)
+
+
+def _order_shared_addresses(functions: list[DwarfFunction], others: dict[int, tuple[str, ...]]) -> None:
+    """Where a unit has several functions at one address (assembly's `kill` and
+    `__GI_kill`), note each one's entries in stap's function cache of the unit: stap
+    probes the first entry whose name matches, and names the probe after its function."""
+    units: dict[int, list[DwarfFunction]] = {}
+    for function in functions:
+        units.setdefault(function.unit, []).append(function)
+    for members in units.values():
+        addresses = collections.Counter(f.low_pc for f in members)
+        if max(addresses.values()) < 2:
+            continue
+        order = stap_order.cache_order([(f.name, others.get(id(f), ())) for f in members])
+        for position, (name, index) in enumerate(order):
+            function = members[index]
+            if addresses[function.low_pc] > 1:
+                function.cache_entries += ((position, name),)
 
 
 @dataclass

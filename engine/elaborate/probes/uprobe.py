@@ -16,6 +16,7 @@ engine/translate/bpf/process_tracking.py captures them.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import re
 import shlex
@@ -558,7 +559,7 @@ def _select_functions(index: dwarfinfo.DebugIndex, pattern: str, suffix: str) ->
         if suffix == ".exported" and not function.exported:
             continue
         chosen.append(function)
-    return _one_per_address(chosen)
+    return _one_per_address(chosen, name or "*")
 
 
 def _inlining_excludes(function: dwarfinfo.DwarfFunction, suffix: str) -> bool:
@@ -569,18 +570,28 @@ def _inlining_excludes(function: dwarfinfo.DwarfFunction, suffix: str) -> bool:
     return (suffix == ".inline") != function.inlined
 
 
-def _one_per_address(functions: list[dwarfinfo.DwarfFunction]) -> list[dwarfinfo.DwarfFunction]:
+def _one_per_address(functions: list[dwarfinfo.DwarfFunction], name: str) -> list[dwarfinfo.DwarfFunction]:
     """One probe per function entry, as stap's alias_dupes keeps: the first function
     matched at an address wins over its aliases (`*malloc` without debug information
-    is `malloc`, not also `__libc_malloc`); inlined copies are told apart by site."""
-    seen = set()
+    is `malloc`, not also `__libc_malloc`), and among DWARF functions sharing an address
+    the one stap's cache yields first for `name`; inlined copies are told apart by site."""
+    seen: dict = {}
     unique = []
     for function in functions:
         key = (function.qualified, function.pc) if function.inlined else function.low_pc
+        if key in seen and _cache_rank(function, name) < _cache_rank(unique[seen[key]], name):
+            unique[seen[key]] = function
         if key not in seen:
-            seen.add(key)
+            seen[key] = len(unique)
             unique.append(function)
     return unique
+
+
+def _cache_rank(function: dwarfinfo.DwarfFunction, name: str) -> float:
+    """Where stap's function cache first yields `function` for the glob `name` (inf:
+    nowhere, or it shares its address with no other function of its unit)."""
+    return min((position for position, entry in function.cache_entries if fnmatch.fnmatchcase(entry, name)),
+               default=math.inf)
 
 
 def _function_at(index: dwarfinfo.DebugIndex, address: int) -> dwarfinfo.DwarfFunction | None:
