@@ -97,6 +97,7 @@ def _spawned(shell: str, **options) -> tuple[Process, str]:
     with os.fdopen(read) as pipe:
         written = pipe.read()
     proc.wait(60)
+    proc.close()
     return proc, written
 
 
@@ -126,7 +127,8 @@ def test_a_spawned_process_reports_its_status_as_popen_does():
     sleeper.kill()
     assert (sleeper.wait(), sleeper.poll()) == (-signal.SIGKILL, -signal.SIGKILL)
     sleeper.send_signal(signal.SIGTERM)  # reaped: never signals the pid again
-    assert sleeper.returncode == -signal.SIGKILL
+    sleeper.close()
+    assert (sleeper.returncode, sleeper.wait(), sleeper.poll()) == (-signal.SIGKILL, -signal.SIGKILL, -signal.SIGKILL)
 
 
 def test_a_program_that_cannot_start_is_an_error_of_the_caller(tmp_path):

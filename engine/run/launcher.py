@@ -139,6 +139,7 @@ class RunHandle:
 
     def close(self) -> None:
         self.channel.close()
+        self.proc.close()
 
 
 def launch(session, build_artifact, on_record: Callable[[Record], None]) -> RunHandle:

@@ -27,6 +27,8 @@ class Process:
         actions = [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds(pass_fds)]
         if devnull_stdin:
             actions.append((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0))
+        # Inheritable only for the spawn; another thread spawning meanwhile through subprocess
+        # (the workbench's) closes them in its child, as Popen closes every other descriptor.
         for fd in pass_fds:
             os.set_inheritable(fd, True)
         try:
@@ -36,7 +38,7 @@ class Process:
             for fd in pass_fds:
                 os.set_inheritable(fd, False)
         self.returncode: int | None = None
-        self._pidfd = os.pidfd_open(self.pid)
+        self._pidfd = os.pidfd_open(self.pid)  # readable once the process has ended; see close()
         self._lock = _thread.allocate_lock()  # the reader thread and the waiter both reap
 
     def poll(self) -> int | None:
@@ -66,8 +68,14 @@ class Process:
                 pid, status = os.waitpid(self.pid, flags)
                 if pid == self.pid:
                     self.returncode = os.waitstatus_to_exitcode(status)
-                    os.close(self._pidfd)
             return self.returncode
+
+    def close(self) -> None:
+        """Release the pidfd: not when the process is reaped, as another thread may be
+        polling it then; once its owner is done with the process."""
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
 
 
 def _inherited_fds(keep: tuple[int, ...]) -> list[int]:
