@@ -309,7 +309,7 @@ def test_the_engine_panel_artifact_lists_each_path(probed):
     assert "r1 = map[events]" in listing  # the capture program, for a full map
 
 
-IN_KERNEL_CASES = 34  # of tests/conformance/kernel.cases, the cases with a probe aggregating in the kernel
+IN_KERNEL_CASES = 35  # of tests/conformance/kernel.cases, the cases with a probe aggregating in the kernel
 
 
 def aggregates_in_the_kernel(case: Case) -> bool:

@@ -28,15 +28,29 @@ def optimize(program: Program, unoptimized: bool) -> None:
     for holder in _bodies(program):
         holder.body = transform(holder.body, _fold)
     if not unoptimized:
-        for holder in _bodies(program):
-            _once_per_copy(program, holder, lambda: _elide_assignments(program, holder))
-        for holder in _bodies(program):
-            _once_per_copy(program, holder, lambda: _elide_statements(program, holder, effects))
+        while _elide(program, effects):  # as stap: an elision can make another one possible
+            pass
         _warn_empty_functions(program)
         _elide_empty_probes(program)
     _drop_unreferenced(program)
     if not program.probes:
         program.diagnostics.append(semantic_error("no probes found"))
+
+
+def _elide(program: Program, effects: Effects) -> bool:
+    """One round of 1 and 2 over every body; whether it elided anything (`x = f(y)`
+    elided leaves `f(y)`, which may go next, and then `y` may be unread)."""
+    elided = 0
+    for step in (_elide_assignments, lambda p, h: _elide_statements(p, h, effects)):
+        for holder in _bodies(program):
+            before = _size(holder.body)
+            _once_per_copy(program, holder, lambda: step(program, holder))
+            elided += before != _size(holder.body)
+    return elided > 0
+
+
+def _size(body: ast.Node) -> int:
+    return sum(1 for _ in walk(body))
 
 
 def _bodies(program: Program) -> list[ast.Probe | ast.FunctionDecl]:
