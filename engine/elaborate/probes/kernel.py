@@ -268,16 +268,15 @@ def _fentry() -> str | None:
         function = btf.named("func", "vfs_read")
     except LookupError:
         return "fentry/fexit: vfs_read is not in the kernel's BTF"
-    fd, error = load_tracing_program(function, _BPF_TRACE_FENTRY)
-    if fd >= 0:
-        os.close(fd)
+    refusal = tracing_program_refusal(function, _BPF_TRACE_FENTRY)
+    if not refusal:
         return "fentry/fexit: a program loads, but attaching kernel-function handlers is not implemented"
-    return f"fentry/fexit: loading a BPF_TRACE_FENTRY program failed: {os.strerror(error)}"
+    return f"fentry/fexit: loading a BPF_TRACE_FENTRY program failed: {refusal}"
 
 
-def load_tracing_program(btf_id: int, attach_type: int) -> tuple[int, int]:
-    """Load a do-nothing BPF_PROG_TYPE_TRACING program for `attach_type` at BTF type
-    `btf_id`: (fd, 0), or (-1, errno) with the kernel's refusal."""
+def tracing_program_refusal(btf_id: int, attach_type: int) -> str:
+    """Why the kernel refuses a do-nothing BPF_PROG_TYPE_TRACING program for `attach_type`
+    at BTF type `btf_id` ("" when it loads it)."""
     libc = ctypes.CDLL(None, use_errno=True)
     code = ctypes.create_string_buffer(bytes.fromhex("b700000000000000" "9500000000000000"))  # r0 = 0; exit
     license_text = ctypes.create_string_buffer(b"GPL")
@@ -287,7 +286,10 @@ def load_tracing_program(btf_id: int, attach_type: int) -> tuple[int, int]:
     struct.pack_into("<I", attr, 108, btf_id)  # attach_btf_id
     buffer = (ctypes.c_char * len(attr)).from_buffer(attr)
     fd = libc.syscall(_SYS_BPF, _BPF_PROG_LOAD, buffer, len(attr))
-    return fd, ctypes.get_errno()
+    if fd < 0:
+        return os.strerror(ctypes.get_errno())
+    os.close(fd)
+    return ""
 
 
 register(KernelTracepointProvider())

@@ -34,7 +34,7 @@ from typing import Any
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7
-from engine.translate.bpf.task import TASK_REGISTER, marked
+from engine.translate.bpf.task import TASK_REGISTER, marked, member_offset
 
 MAX_PER_DIRECTION = 4
 RECORD_MAP = "sys_record"  # per-CPU scratch: one tracepoint-shaped record (runtime_c/bpf_syscall.c)
@@ -181,9 +181,9 @@ def kernel_facts() -> KernelFacts | str:
         btf.named("func", "bpf_get_current_task_btf")  # Linux 5.11
         btf_ids = {d: btf.named("typedef", f"btf_trace_{d}") for d in ("sys_enter", "sys_exit")}
         regs = btf.named("struct", "pt_regs")
-        registers = {r: _member(btf, regs, r) for r in (*_ARGUMENT_REGISTERS, "orig_ax")}
+        registers = {r: member_offset(btf, regs, r) for r in (*_ARGUMENT_REGISTERS, "orig_ax")}
         task, thread_info = btf.named("struct", "task_struct"), btf.named("struct", "thread_info")
-        status = _member(btf, task, "thread_info") + _member(btf, thread_info, "status")
+        status = member_offset(btf, task, "thread_info") + member_offset(btf, thread_info, "status")
     except (BtfProblem, OSError, LookupError) as problem:
         return f"kernel BTF: {problem}"
     refusal = _load_refusal(btf_ids["sys_enter"])
@@ -204,22 +204,12 @@ def _syscall_numbers() -> dict[str, int]:
     return {}
 
 
-def _member(btf, struct_id: int, name: str) -> int:
-    found = btf.find_member(struct_id, name)
-    if found is None:
-        raise LookupError(f"no member {name} in struct {btf.type(struct_id).name}")
-    return found[0]
-
-
 def _load_refusal(btf_id: int) -> str:
     """Why a BTF raw tracepoint program cannot load, from a do-nothing one ("" if it can).
     Without privileges nothing loads anyway: the runtime will say what is missing."""
     if os.geteuid() != 0:
         return ""
-    from engine.elaborate.probes.kernel import load_tracing_program
+    from engine.elaborate.probes.kernel import tracing_program_refusal
 
-    fd, error = load_tracing_program(btf_id, _BPF_TRACE_RAW_TP)
-    if fd >= 0:
-        os.close(fd)
-        return ""
-    return f"loading a BTF raw tracepoint program failed: {os.strerror(error)}"
+    refusal = tracing_program_refusal(btf_id, _BPF_TRACE_RAW_TP)
+    return f"loading a BTF raw tracepoint program failed: {refusal}" if refusal else ""

@@ -34,20 +34,38 @@ class TaskOffsets:
 @lru_cache(maxsize=1)
 def task_offsets() -> TaskOffsets | None:
     """The offsets for this kernel, or None when its BTF cannot say."""
+    task = ("real_parent", "tgid", "cred")
+    offsets = struct_offsets([("task_struct", m) for m in task] + [("cred", "euid"), ("cred", "egid")])
+    return TaskOffsets(*offsets) if offsets else None
+
+
+def struct_offsets(members: list[tuple[str, str]]) -> list[int] | None:
+    """Byte offsets of (struct, member) pairs in the kernel's BTF, None if it cannot say."""
     from engine.elaborate.btf import BtfProblem, kernel_btf
 
     try:
         btf = kernel_btf()
-        task = btf.named("struct", "task_struct")
-        cred = btf.named("struct", "cred")
-        found = [btf.find_member(task, "real_parent"), btf.find_member(task, "tgid"), btf.find_member(task, "cred")]
-        found += [btf.find_member(cred, "euid"), btf.find_member(cred, "egid")]
+        return [member_offset(btf, btf.named("struct", name), member) for name, member in members]
     except (BtfProblem, OSError, LookupError):
         return None
-    if any(f is None for f in found):
-        return None
-    return TaskOffsets(*(offset for offset, _ in found))
 
+
+def member_offset(btf, struct_id: int, name: str) -> int:
+    found = btf.find_member(struct_id, name)
+    if found is None:
+        raise LookupError(f"no member {name} in struct {btf.type(struct_id).name}")
+    return found[0]
+
+
+def kernel_function(name: str) -> bool:
+    """Whether the kernel's BTF has a function `name` (helpers, to know they exist)."""
+    from engine.elaborate.btf import BtfProblem, kernel_btf
+
+    try:
+        kernel_btf().named("func", name)
+    except (BtfProblem, OSError, LookupError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -65,19 +83,10 @@ class CurrentTask:
 def current_task() -> CurrentTask | None:
     """The offsets for this kernel, or None when its BTF cannot say or it has no
     bpf_get_current_task_btf() (Linux 5.11): programs then call the older helpers."""
-    from engine.elaborate.btf import BtfProblem, kernel_btf
-
-    try:
-        btf = kernel_btf()
-        btf.named("func", "bpf_get_current_task_btf")
-        task = btf.named("struct", "task_struct")
-        found = [btf.find_member(task, name) for name in ("comm", "pid", "tgid")]
-    except (BtfProblem, OSError, LookupError):
+    offsets = struct_offsets([("task_struct", member) for member in ("comm", "pid", "tgid")])
+    if offsets is None or not kernel_function("bpf_get_current_task_btf"):
         return None
-    if any(f is None for f in found):
-        return None
-    task_storage = any(btf.type(i).kind == "func" for i in btf.by_name("bpf_task_storage_get"))
-    return CurrentTask(*(offset for offset, _ in found), task_storage)
+    return CurrentTask(*offsets, kernel_function("bpf_task_storage_get"))
 
 
 def task_prologue() -> Program:
