@@ -13,7 +13,9 @@ What stap's choices are, reproduced here:
 - a variable is offered (and listed by -L) only when its location is known at the
   probe address (a location list entry covers it, or it has a single location);
 - type names are spelt like stap's `dwarf_type_name`: "char const*", "int (*) (int)",
-  "char[]", "struct point".
+  "char[]", "struct point";
+- the other function symbols at a function's address are its aliases (glibc's
+  `malloc` is the DWARF `__libc_malloc`), see _attach_symbols.
 """
 
 from __future__ import annotations
@@ -330,7 +332,7 @@ def _type_ref(die) -> int | None:
 class _CuIndexer:
     """Indexes one compilation unit: its types, functions (and inlined instances), lines."""
 
-    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser, beyond: "_Beyond"):
+    def __init__(self, dwarf, cu, index: DebugIndex, location_parser: LocationParser, beyond: _Beyond):
         self.dwarf = dwarf
         self.cu = cu
         self.index = index
