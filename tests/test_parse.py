@@ -128,6 +128,7 @@ def test_macro_errors():
         ("if (a) b() else if (c) d()", "if (a) b()\nelse if (c) d()\n\n;"),
         ("x .= \"y\"\n++x", '(x) .= (("y")++);\nx;'),
         ("print(@hist_linear(s, 0, 100, 10))", "print(@hist_linear(s, 0, 100, 10));"),
+        ("print(@hist_linear(s, -6, 0x10, 2))", "print(@hist_linear(s, -6, 16, 2));"),  # as stap -p1
         ("x = @variance(s, 3)", "(x) = (@variance(s, 3));"),
     ],
 )

@@ -569,8 +569,7 @@ class Builder:
         return ast.EmbeddedExpr(c[0].value, span=span(c[0]))
 
     def hist_linear(self, c):
-        params = [ast.NumberLiteral(parse_number(t), t.value, span=span(t)) for t in (c[4], c[6], c[8])]
-        return ast.HistOp("linear", c[2], params, span=span(c[0]))
+        return ast.HistOp("linear", c[2], [c[4], c[6], c[8]], span=span(c[0]))  # literals, signed (init_literal)
 
     def hist_log(self, c):
         return ast.HistOp("log", c[2], span=span(c[0]))
