@@ -1,5 +1,5 @@
 # Sourced by test.sh and stapui.sh: system packages, tracefs, and a virtualenv with stapui.
-SYSTEM_PACKAGES="gcc libc6-dev libc6-dbg linux-libc-dev systemtap systemtap-doc systemtap-sdt-dev tmux bpftrace linux-perf"
+SYSTEM_PACKAGES="gcc g++ libc6-dev libc6-dbg linux-libc-dev systemtap systemtap-doc systemtap-sdt-dev tmux bpftrace linux-perf"
 
 missing=""
 for pkg in $SYSTEM_PACKAGES; do
