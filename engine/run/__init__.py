@@ -101,8 +101,7 @@ def execute(options, built) -> tuple[int, int, str | None]:
             return 1, 0, str(error)
         restore = _forward_signals(handle)
         try:
-            while handle.wait(0.2) is None:
-                pass
+            handle.follow()
         finally:
             restore()
         failure = handle.failure()

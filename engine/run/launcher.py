@@ -2,7 +2,8 @@
 
 `launch(session, build_artifact, on_record)` starts the executable with a relay
 channel and a reader thread that hands every decoded record (engine/run/records.py)
-to `on_record`, in order. The RunHandle stops the run (`stop()`: end probes run;
+to `on_record`, in order; pystap uses `start(options, ...)` and `follow()`, which read in
+the calling thread (no Session, no thread: start-up time). The RunHandle stops the run (`stop()`: end probes run;
 a second `stop()` kills), waits for it, and knows its exit status. The runtime
 runs in its own session so a terminal's Ctrl-C reaches only us; we forward it once.
 A crash, kill or hang of the runtime never blocks the reader: end-of-file on the
@@ -51,7 +52,8 @@ def _channel_for(options) -> Channel:
 
 
 class RunHandle:
-    """A running script: its process, channel and reader thread."""
+    """A running script: its process, its channel and the reader of its records, which is
+    either a thread (`read_in_background()`, the workbench's way) or the caller (`follow()`)."""
 
     def __init__(self, proc: Process, channel: Channel, on_record: Callable[[Record], None], timeout: float | None):
         self.proc = proc
@@ -60,17 +62,30 @@ class RunHandle:
         self.stops = 0
         self.reader_error: BaseException | None = None
         self.output_closed = False  # the consumer's output went away: a quiet end
-        # Imported once the runtime has started: these 3 ms of pystap's start-up then overlap
-        # the runtime's own (attaching its probes), instead of delaying it.
+        self._thread = None
+        self._watchdog = None
+        if timeout is not None:
+            import threading  # only for -T: a cached rerun's start-up does without its 3 ms
+
+            self._watchdog = threading.Timer(timeout + TIMEOUT_GRACE, self.kill)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+
+    def read_in_background(self) -> None:
+        """Deliver the records from a reader thread; wait() joins it."""
         import threading
 
         self._thread = threading.Thread(target=self._read, name="stapui-run-reader", daemon=True)
         self._thread.start()
-        self._watchdog = None
-        if timeout is not None:
-            self._watchdog = threading.Timer(timeout + TIMEOUT_GRACE, self.kill)
-            self._watchdog.daemon = True
-            self._watchdog.start()
+
+    def follow(self) -> int | None:
+        """Deliver the records from this thread until the run has ended; its exit status.
+        pystap reads so: no thread to start (its import and scheduling cost start-up
+        milliseconds), and signals still reach the main thread, which waits in poll()."""
+        self._read()
+        if self.reader_error is not None:
+            raise self.reader_error
+        return self.wait()
 
     def _read(self) -> None:
         try:
@@ -100,9 +115,10 @@ class RunHandle:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit status once the run ended and every record was delivered (None on timeout)."""
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            return None
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return None
         if self.proc.wait(max(TIMEOUT_GRACE, timeout or 0)) is None:  # channel closed but the process lingers
             self.kill()
             self.proc.wait()
@@ -112,7 +128,7 @@ class RunHandle:
 
     @property
     def done(self) -> bool:
-        return not self._thread.is_alive() and self.proc.poll() is not None
+        return (self._thread is None or not self._thread.is_alive()) and self.proc.poll() is not None
 
     @property
     def exit_status(self) -> int | None:
@@ -144,11 +160,14 @@ class RunHandle:
 
 def launch(session, build_artifact, on_record: Callable[[Record], None]) -> RunHandle:
     """Start `build_artifact` for `session`; records go to `on_record` from a reader thread."""
-    return start(session.options, build_artifact, on_record)
+    handle = start(session.options, build_artifact, on_record)
+    handle.read_in_background()
+    return handle
 
 
 def start(options, build_artifact, on_record: Callable[[Record], None]) -> RunHandle:
-    """launch() with the options alone: a cached rerun has no Session (fastpath.py)."""
+    """Start `build_artifact` with the options alone (a cached rerun has no Session); the
+    caller reads: `follow()`, or `read_in_background()` as launch() does."""
     channel = _channel_for(options)
     if options.monitor:
         channel.set_monitor(1000)

@@ -38,37 +38,48 @@ class Process:
             for fd in pass_fds:
                 os.set_inheritable(fd, False)
         self.returncode: int | None = None
-        self._pidfd = os.pidfd_open(self.pid)  # readable once the process has ended; see close()
-        self._lock = _thread.allocate_lock()  # the reader thread and the waiter both reap
+        self._pidfd = os.pidfd_open(self.pid)  # this process, even once reaped; see close()
+        self._reaping = _thread.allocate_lock()  # the reader thread and the waiter both reap
 
     def poll(self) -> int | None:
-        """The exit status if the process has ended (it is then reaped), else None."""
-        return self._reap(os.WNOHANG)
+        """The exit status if the process has ended (it is then reaped), else None. Never
+        blocks: while another caller reaps (a signal handler may interrupt the main thread
+        in wait()), it answers what is known, as Popen.poll does."""
+        if not self._reaping.acquire(False):
+            return self.returncode
+        try:
+            return self._reap(os.WNOHANG)
+        finally:
+            self._reaping.release()
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait up to `timeout` seconds (None: for ever); the exit status, or None if it still runs."""
-        if self.returncode is None:  # readable once it has ended: the lock is never held while it runs
+        if self.returncode is None:  # the pidfd is readable once it has ended: reaping will not block
             poller = select.poll()
             poller.register(self._pidfd, select.POLLIN)
             if not poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999))):
                 return None
-        return self._reap(0)
+        with self._reaping:
+            return self._reap(0)
 
     def send_signal(self, signum: int) -> None:
-        with self._lock:
-            if self.returncode is None:  # never signal a reaped pid: it may be another process's now
-                os.kill(self.pid, signum)
+        """Signal the process unless it has ended (through its pidfd: never another process
+        that reuses its pid after it was reaped)."""
+        if self.returncode is None and self._pidfd >= 0:
+            try:
+                _signal.pidfd_send_signal(self._pidfd, signum)
+            except ProcessLookupError:  # ended, not reaped yet
+                pass
 
     def kill(self) -> None:
         self.send_signal(_signal.SIGKILL)
 
     def _reap(self, flags: int) -> int | None:
-        with self._lock:
-            if self.returncode is None:
-                pid, status = os.waitpid(self.pid, flags)
-                if pid == self.pid:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-            return self.returncode
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, flags)
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def close(self) -> None:
         """Release the pidfd: not when the process is reaped, as another thread may be
