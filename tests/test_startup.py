@@ -46,6 +46,19 @@ def test_a_rerun_loads_no_pass_before_the_run(tmp_path):
     assert (second.stdout, second.stderr, second.returncode) == ("hello\n", "loaded: \n", 0)
 
 
+def test_ctrl_c_ends_a_rerun_with_its_end_probes(tmp_path):
+    """A rerun reads its records in the main thread: the relayed SIGINT still stops the run."""
+    script = 'probe begin { println("ready") } probe end { println("bye") }'
+    for loaded in ({"engine.parse", "engine.translate"}, set()):  # passes 1-4, then a cached rerun
+        proc = subprocess.Popen([sys.executable, "-c", PROGRAM, "-e", script], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO, env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path)))
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert (out, proc.returncode) == ("bye\n", 0)
+        assert loaded <= set(err.split()[1:]) and (loaded or err == "loaded: \n")
+
+
 def test_a_rerun_with_process_probes_checks_the_probed_binary(tmp_path):
     """Only then is the uprobe provider loaded: it tells whether the binary changed."""
     require_root()
