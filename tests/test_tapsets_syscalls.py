@@ -26,6 +26,7 @@ ALIASES = """
     getitimer setitimer alarm pause time clock_getres clock_settime settimeofday timer_create timer_settime
     timer_gettime timer_getoverrun timer_delete
     getsockname getpeername getsockopt setsockopt socketpair shutdown
+    inotify_init inotify_add_watch inotify_rm_watch eventfd timerfd_create timerfd_settime timerfd_gettime
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
@@ -87,7 +88,7 @@ def program(tmp_path_factory) -> Path:
 
 _TRACED = (
     "mknodat fchownat getdents flock getpgid prctl setpriority getpriority getitimer waitid mlock munlock mlock2 "
-    "msync socketpair setsockopt shutdown getxattr"
+    "msync socketpair setsockopt shutdown getxattr inotify_init inotify_add_watch eventfd inotify_rm_watch"
 ).split()
 
 
@@ -126,4 +127,8 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
         "setsockopt(3, SOL_SOCKET, SO_SNDBUF, 0x200003010, 4)", "setsockopt = 0",
         "shutdown(3, SHUT_WR)", "shutdown = 0",
         'getxattr("/nonexistent/x", "user.k", 0x200003040, 3)', "getxattr = -2 (ENOENT)",
+        "inotify_init1(IN_CLOEXEC)", "inotify_init1 = 5",
+        f'inotify_add_watch(5, "{d}", IN_CREATE|IN_DELETE)', "inotify_add_watch = 1",
+        "eventfd2(3, EFD_NONBLOCK|EFD_CLOEXEC)", "eventfd2 = 6",
+        "inotify_rm_watch(5, 1)", "inotify_rm_watch = 0",
     ]

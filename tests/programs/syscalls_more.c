@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -96,11 +98,21 @@ static int memory_and_sockets(void)
 	return 0;
 }
 
+/* After memory_and_sockets: descriptors 3 and 4 are the socket pair. */
+static int notify(const char *dir)
+{
+	if (inotify_init1(IN_CLOEXEC) != 5 || inotify_add_watch(5, dir, IN_CREATE | IN_DELETE) != 1)
+		return failed("inotify");
+	if (eventfd(3, EFD_CLOEXEC | EFD_NONBLOCK) != 6 || inotify_rm_watch(5, 1) != 0)
+		return failed("eventfd/inotify_rm_watch");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
 		return 2;
 	if (mmap(AREA, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != AREA)
 		return failed("mmap");
-	return directory(argv[1]) || process() || memory_and_sockets();
+	return directory(argv[1]) || process() || memory_and_sockets() || notify(argv[1]);
 }
