@@ -27,6 +27,8 @@ ALIASES = """
     timer_gettime timer_getoverrun timer_delete
     getsockname getpeername getsockopt setsockopt socketpair shutdown
     inotify_init inotify_add_watch inotify_rm_watch eventfd timerfd_create timerfd_settime timerfd_gettime
+    msgget msgsnd msgrcv msgctl semget semop semtimedop semctl shmget shmat shmdt shmctl
+    mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
@@ -88,7 +90,8 @@ def program(tmp_path_factory) -> Path:
 
 _TRACED = (
     "mknodat fchownat getdents flock getpgid prctl setpriority getpriority getitimer waitid mlock munlock mlock2 "
-    "msync socketpair setsockopt shutdown getxattr inotify_init inotify_add_watch eventfd inotify_rm_watch"
+    "msync socketpair setsockopt shutdown getxattr inotify_init inotify_add_watch eventfd inotify_rm_watch "
+    "msgget shmget semget msgctl shmctl semctl"
 ).split()
 
 
@@ -103,6 +106,8 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
     d.mkdir()
     result = pystap("-e", script, "-c", f"{program} {d}")
     assert result.returncode == 0, (result.stdout, result.stderr)
+    ids = dict(re.fullmatch(r"(\w+get) = (\d+)", line).groups() for line in result.stdout.splitlines() if "get = " in line)
+    queue, segment, semaphores = ids.get("msgget"), ids.get("shmget"), ids.get("semget")
     # Values by stap's formats: %p addresses in hex, flags by name in the kernel's order,
     # prctl's argument decoded per option.
     assert result.stdout.splitlines() == [
@@ -131,4 +136,11 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
         f'inotify_add_watch(5, "{d}", IN_CREATE|IN_DELETE)', "inotify_add_watch = 1",
         "eventfd2(3, EFD_NONBLOCK|EFD_CLOEXEC)", "eventfd2 = 6",
         "inotify_rm_watch(5, 1)", "inotify_rm_watch = 0",
+        # shmget's flags are looked up even when none is set, as stap's are
+        "msgget(IPC_PRIVATE, IPC_CREAT|0600)", f"msgget = {queue}",
+        "shmget(0, 4096, 0x0|0600)", f"shmget = {segment}",
+        "semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600)", f"semget = {semaphores}",
+        f"msgctl({queue}, IPC_RMID, 0x0)", "msgctl = 0",
+        f"shmctl({segment}, IPC_RMID, 0x0)", "shmctl = 0",
+        f"semctl({semaphores}, 0, IPC_RMID, 0x0)", "semctl = 0",
     ]
