@@ -29,6 +29,9 @@ ALIASES = """
     inotify_init inotify_add_watch inotify_rm_watch eventfd timerfd_create timerfd_settime timerfd_gettime
     msgget msgsnd msgrcv msgctl semget semop semtimedop semctl shmget shmat shmdt shmctl
     mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr
+    sched_getaffinity sched_setaffinity sched_getparam sched_setparam sched_getscheduler sched_setscheduler
+    sched_get_priority_max sched_get_priority_min getrlimit setrlimit getrusage unshare setns tkill getcpu
+    personality mount umount memfd_create
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
@@ -91,7 +94,8 @@ def program(tmp_path_factory) -> Path:
 _TRACED = (
     "mknodat fchownat getdents flock getpgid prctl setpriority getpriority getitimer waitid mlock munlock mlock2 "
     "msync socketpair setsockopt shutdown getxattr inotify_init inotify_add_watch eventfd inotify_rm_watch "
-    "msgget shmget semget msgctl shmctl semctl"
+    "msgget shmget semget msgctl shmctl semctl getrusage sched_get_priority_max sched_getscheduler personality "
+    "memfd_create"
 ).split()
 
 
@@ -143,4 +147,9 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
         f"msgctl({queue}, IPC_RMID, 0x0)", "msgctl = 0",
         f"shmctl({segment}, IPC_RMID, 0x0)", "shmctl = 0",
         f"semctl({semaphores}, 0, IPC_RMID, 0x0)", "semctl = 0",
+        "getrusage(RUSAGE_SELF, 0x200003080)", "getrusage = 0",
+        "sched_get_priority_max(SCHED_FIFO)", "sched_get_priority_max = 99",
+        "sched_getscheduler(0)", "sched_getscheduler = 0",
+        "personality(0xffffffff)", "personality = 0",
+        'memfd_create("t", MFD_CLOEXEC)', "memfd_create = 7",
     ]

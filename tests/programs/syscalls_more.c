@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -128,11 +130,22 @@ static int ipc(void)
 	return 0;
 }
 
+/* After notify: descriptors up to 6 are taken. */
+static int resources(void)
+{
+	if (syscall(SYS_getrusage, RUSAGE_SELF, AREA + 12288 + 128) != 0 || sched_get_priority_max(SCHED_FIFO) != 99 ||
+	    sched_getscheduler(0) != SCHED_OTHER)
+		return failed("getrusage/sched_*");
+	if (personality(0xffffffff) != 0 || memfd_create("t", MFD_CLOEXEC) != 7)
+		return failed("personality/memfd_create");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
 		return 2;
 	if (mmap(AREA, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != AREA)
 		return failed("mmap");
-	return directory(argv[1]) || process() || memory_and_sockets() || notify(argv[1]) || ipc();
+	return directory(argv[1]) || process() || memory_and_sockets() || notify(argv[1]) || ipc() || resources();
 }
