@@ -32,6 +32,8 @@ ALIASES = """
     sched_getaffinity sched_setaffinity sched_getparam sched_setparam sched_getscheduler sched_setscheduler
     sched_get_priority_max sched_get_priority_min getrlimit setrlimit getrusage unshare setns tkill getcpu
     personality mount umount memfd_create
+    rt_sigpending rt_sigsuspend restart_syscall sethostname setdomainname acct pivot_root swapoff vhangup capget
+    capset pkey_free pkey_mprotect io_setup io_destroy io_submit io_cancel io_getevents recvmmsg sendmmsg
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
