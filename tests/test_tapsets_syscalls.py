@@ -34,6 +34,8 @@ ALIASES = """
     personality mount umount memfd_create
     rt_sigpending rt_sigsuspend restart_syscall sethostname setdomainname acct pivot_root swapoff vhangup capget
     capset pkey_free pkey_mprotect io_setup io_destroy io_submit io_cancel io_getevents recvmmsg sendmmsg
+    get_robust_list set_robust_list sched_rr_get_interval process_vm_readv process_vm_writev kcmp
+    remap_file_pages memfd_secret ustat name_to_handle_at open_by_handle_at
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
