@@ -36,6 +36,7 @@ ALIASES = """
     capset pkey_free pkey_mprotect io_setup io_destroy io_submit io_cancel io_getevents recvmmsg sendmmsg
     get_robust_list set_robust_list sched_rr_get_interval process_vm_readv process_vm_writev kcmp
     remap_file_pages memfd_secret ustat name_to_handle_at open_by_handle_at
+    ioprio_get ioprio_set membarrier userfaultfd syslog swapon
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
@@ -98,7 +99,7 @@ def program(tmp_path_factory) -> Path:
 _TRACED = (
     "mknodat fchownat getdents flock getpgid prctl setpriority getpriority getitimer waitid mlock munlock mlock2 "
     "msync socketpair setsockopt shutdown getxattr inotify_init inotify_add_watch eventfd inotify_rm_watch "
-    "msgget shmget semget msgctl shmctl semctl getrusage sched_get_priority_max sched_getscheduler personality "
+    "msgget shmget semget msgctl shmctl semctl getrusage sched_get_priority_max sched_getscheduler ioprio_get personality "
     "memfd_create"
 ).split()
 
@@ -116,6 +117,7 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
     assert result.returncode == 0, (result.stdout, result.stderr)
     ids = dict(re.fullmatch(r"(\w+get) = (\d+)", line).groups() for line in result.stdout.splitlines() if "get = " in line)
     queue, segment, semaphores = ids.get("msgget"), ids.get("shmget"), ids.get("semget")
+    ioprio = next((line.split()[-1] for line in result.stdout.splitlines() if line.startswith("ioprio_get = ")), None)
     # Values by stap's formats: %p addresses in hex, flags by name in the kernel's order,
     # prctl's argument decoded per option.
     assert result.stdout.splitlines() == [
@@ -154,6 +156,7 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
         "getrusage(RUSAGE_SELF, 0x200003080)", "getrusage = 0",
         "sched_get_priority_max(SCHED_FIFO)", "sched_get_priority_max = 99",
         "sched_getscheduler(0)", "sched_getscheduler = 0",
+        "ioprio_get(IOPRIO_WHO_PROCESS, 0)", f"ioprio_get = {ioprio}",
         "personality(0xffffffff)", "personality = 0",
         'memfd_create("t", MFD_CLOEXEC)', "memfd_create = 7",
     ]

@@ -136,6 +136,8 @@ static int resources(void)
 	if (syscall(SYS_getrusage, RUSAGE_SELF, AREA + 12288 + 128) != 0 || sched_get_priority_max(SCHED_FIFO) != 99 ||
 	    sched_getscheduler(0) != SCHED_OTHER)
 		return failed("getrusage/sched_*");
+	if (syscall(SYS_ioprio_get, 1, 0) < 0)
+		return failed("ioprio_get");
 	if (personality(0xffffffff) != 0 || memfd_create("t", MFD_CLOEXEC) != 7)
 		return failed("personality/memfd_create");
 	return 0;
