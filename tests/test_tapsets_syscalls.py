@@ -36,7 +36,7 @@ ALIASES = """
     capset pkey_free pkey_mprotect io_setup io_destroy io_submit io_cancel io_getevents recvmmsg sendmmsg
     get_robust_list set_robust_list sched_rr_get_interval process_vm_readv process_vm_writev kcmp
     remap_file_pages memfd_secret ustat name_to_handle_at open_by_handle_at
-    ioprio_get ioprio_set membarrier userfaultfd syslog swapon
+    ioprio_get ioprio_set membarrier userfaultfd syslog swapon pkey_alloc
 """.split()
 
 _SCRIPT_VARIABLE = re.compile(r"(?<!\S)([A-Za-z_]\w*:(?:long|string))(?!\S)")
