@@ -7,8 +7,8 @@ fresh temporary directory: no parse, translation or build cache), twice: as inst
 (what `pip install` leaves, made here in a temporary directory: the packages copied,
 their bytecode compiled, and the C runtime library built by setup.py's step) and from
 this checkout, where nothing is prebuilt so the first run also compiles the C runtime;
-warm: the checkout's pystap again with its cache (best of N). bpftrace has no cache: its
-first run and best of N.
+warm: the checkout's pystap again with its cache (best of N, runs alternated with
+bpftrace's). bpftrace has no cache: its first run and best of N.
 
 pystap runs as a user's does: the code of the script `pip install` writes for it (pip's
 console-script template, whose `import re` is part of every start-up), with the bytecode an
@@ -96,8 +96,9 @@ def measure(runs: int) -> dict[str, dict[str, float | None]]:
                                    "pystap": first_event_seconds(installed, {"XDG_CACHE_HOME": f"{temp}/cache-installed"})}}
             env = {"XDG_CACHE_HOME": f"{temp}/cache"}
             found["cold"] = {"bpftrace": first_bpftrace, "pystap": first_event_seconds(pystap, env)}
-            found["warm"] = {"bpftrace": _best(first_event_seconds(bpftrace, {}) for _ in range(runs)),
-                             "pystap": _best(first_event_seconds(pystap, env) for _ in range(runs))}
+            # Alternated, so that both see the same machine when other work comes and goes.
+            pairs = [(first_event_seconds(bpftrace, {}), first_event_seconds(pystap, env)) for _ in range(runs)]
+            found["warm"] = {"bpftrace": _best(b for b, _ in pairs), "pystap": _best(p for _, p in pairs)}
     finally:
         loop.kill()
         loop.wait()
