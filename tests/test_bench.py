@@ -14,7 +14,7 @@ import pytest
 from bench import output, startup, syscall, uprobe
 from bench.workloads import build
 from bench.workloads.tracers import figures, histogram, run
-from tests.support import require, require_root
+from tests.support import REPO, require, require_root
 
 STAP_HIST = """value |-------------------------------------------------- count
     0 |                                                   0
@@ -118,7 +118,8 @@ def test_startup_scripts_see_the_first_event(tracers):
                             stdout=subprocess.DEVNULL)
     try:
         assert startup.first_event_seconds(["bpftrace", "-e", startup.BPFTRACE], {}) is not None
-        assert startup.first_event_seconds([*startup.PYSTAP, "-e", startup.PYSTAP_SCRIPT], {}) is not None
+        pystap = [*startup.pystap_command(REPO), "-e", startup.PYSTAP_SCRIPT]
+        assert startup.first_event_seconds(pystap, {}) is not None
     finally:
         loop.kill()
         loop.wait()

@@ -81,7 +81,7 @@ def test_tracepoints_syscalls_and_target_variables_from_this_machine(catalogue):
     require_root()
     require_tracefs()
     assert "sched:sched_switch" in inserts('probe kernel.trace("sched:sched_sw', catalogue)
-    assert inserts("probe syscall.ope", catalogue) == ["open", "openat"]
+    assert inserts("probe syscall.ope", catalogue) == ["open", "open_by_handle_at", "openat"]
     text = 'probe syscall.openat { printf("%s", $fi'
     assert inserts(text, catalogue) == ["$filename"]
     explained = catalogue.explain("syscall.openat")
