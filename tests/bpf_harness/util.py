@@ -146,9 +146,10 @@ def programs_held_by(pid: int) -> set[int]:
 
 
 def wait_until_unloaded(ids: set[int]) -> set[int]:
-    """Wait (up to 5 s: programs are freed after an RCU grace period) for `ids` to go;
-    return those still loaded."""
-    for _ in range(100):
+    """Wait (up to 60 s) for `ids` to go; return those still loaded. Each perf event's
+    teardown waits for an RCU grace period: a few hundred take seconds (11 s for
+    syscall.*'s 276 on a busy 2-CPU machine)."""
+    for _ in range(1200):
         left = ids & set(loaded_programs())
         if not left:
             return left
