@@ -31,6 +31,7 @@ class Library:
     functions: dict[str, list[tuple[ast.FunctionDecl, ast.StapFile]]] = field(default_factory=dict)
     globals: dict[str, tuple[ast.VarDecl, ast.StapFile]] = field(default_factory=dict)
     aliases: list[AliasEntry] = field(default_factory=list)
+    alias_heads_index: dict[str, list] | None = field(default=None, repr=False)  # by first name (_candidates)
 
     @classmethod
     def index(cls, files: "list[ast.StapFile] | LibraryFiles") -> "Library":
@@ -51,13 +52,28 @@ class Library:
         for alias in file.aliases:
             for point in alias.alias_points:
                 self.aliases.append(AliasEntry(tuple(c.functor for c in point.components), alias, file))
+        self.alias_heads_index = None
 
     def matching_aliases(self, point: ast.ProbePoint) -> list[AliasEntry]:
         """Aliases whose name matches `point` component by component (with `*` wildcards)."""
-        return [entry for entry in self.aliases if _matches(entry.names, point)]
+        candidates = _candidates(self, self.aliases, lambda entry: entry.names[0], point)
+        return [entry for entry in candidates if _matches(entry.names, point)]
 
     def alias_heads(self) -> list[str]:
         return list(dict.fromkeys(entry.names[0] for entry in self.aliases))
+
+
+def _candidates(library: "Library", entries: list, head: Callable, point: ast.ProbePoint) -> list:
+    """The `entries` whose first name (`head(entry)`) can match `point`'s first component:
+    a `syscall.*` script expands hundreds of points against hundreds of aliases."""
+    first = point.components[0].functor
+    if any(ch in first for ch in "*?["):
+        return entries
+    if library.alias_heads_index is None:
+        library.alias_heads_index = {}
+        for entry in entries:
+            library.alias_heads_index.setdefault(head(entry), []).append(entry)
+    return library.alias_heads_index.get(first, [])
 
 
 def _matches(names: tuple[str, ...], point: ast.ProbePoint) -> bool:
@@ -117,7 +133,7 @@ class LazyLibrary(Library):
 
     def matching_aliases(self, point: ast.ProbePoint) -> list[AliasEntry]:
         found = []
-        for names, number, alias in self.alias_refs:
+        for names, number, alias in _candidates(self, self.alias_refs, lambda ref: ref[0][0], point):
             if _matches(names, point):
                 file = self.files.load(number)
                 found.append(AliasEntry(names, file.aliases[alias], file))

@@ -12,21 +12,18 @@ from engine.parse import ast
 
 def never_assigned(program: Program, preset: set[str]) -> None:
     """Warn about reads of never-written variables; `preset` globals are set with -G."""
-    written = _written(program)
+    written, referenced, symbols = _written_and_referenced(program)
     for holder in [*program.probes, *program.functions]:
-        if holder.span is None or holder.span.file.is_tapset:
-            continue
         reported: set[int] = set()
-        for node in walk(holder.body):
-            decl = node.referent if isinstance(node, ast.Symbol) else None
-            if decl is None or is_global(decl) or id(decl) in written or id(decl) in reported:
+        for node in symbols.get(id(holder), ()):
+            decl = node.referent
+            if is_global(decl) or id(decl) in written or id(decl) in reported:
                 continue
             if any(decl is p for p in getattr(holder, "params", [])):
                 continue
             reported.add(id(decl))
             others = [v.name for v in holder.locals if v is not decl]
             program.diagnostics.append(warning(f"never-assigned local variable '{decl.name}'{_similar(decl.name, others)}", node))
-    referenced = _referenced(program)
     for variable in program.globals:
         if variable.span is None or variable.span.file.is_tapset or id(variable) in written:
             continue
@@ -41,15 +38,28 @@ def _similar(name: str, names: list[str]) -> str:
     return f" (similar: {', '.join(near)})" if near else ""
 
 
-def _written(program: Program) -> set[int]:
+def _written_and_referenced(program: Program) -> tuple[set[int], set[int], dict[int, list[ast.Symbol]]]:
+    """ids of the declarations some handler or function writes, of those some symbol
+    refers to, and the symbols of each body written by the user, by id() of its holder
+    (one walk: alias-heavy scripts have hundreds of handlers)."""
     written: set[int] = set()
+    referenced: set[int] = set()
+    symbols: dict[int, list[ast.Symbol]] = {}
     for holder in [*program.probes, *program.functions]:
+        user = holder.span is not None and not holder.span.file.is_tapset
+        mine = symbols.setdefault(id(holder), []) if user else None
         for node in walk(holder.body):
+            if isinstance(node, ast.Symbol):
+                if node.referent is not None:
+                    referenced.add(id(node.referent))
+                    if mine is not None:
+                        mine.append(node)
+                continue
             for target in write_targets(node):
                 base = target.base if isinstance(target, ast.ArrayIndex) else target
                 if isinstance(base, ast.Symbol) and base.referent is not None:
                     written.add(id(base.referent))
-    return written
+    return written, referenced, symbols
 
 
 def write_targets(node: ast.Node) -> list[ast.Node]:
@@ -65,13 +75,3 @@ def write_targets(node: ast.Node) -> list[ast.Node]:
     if isinstance(node, ast.DeleteStatement):
         return [node.target]
     return []
-
-
-def _referenced(program: Program) -> set[int]:
-    """ids of the declarations some symbol in a handler or function refers to."""
-    return {
-        id(n.referent)
-        for holder in [*program.probes, *program.functions]
-        for n in walk(holder.body)
-        if isinstance(n, ast.Symbol) and n.referent is not None
-    }

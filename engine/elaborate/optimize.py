@@ -26,10 +26,10 @@ from engine.parse import ast
 def optimize(program: Program, unoptimized: bool) -> None:
     effects = Effects()
     for holder in _bodies(program):
-        holder.body = transform(holder.body, _fold)
+        if id(holder) in program.with_defined:
+            holder.body = transform(holder.body, _fold)
     if not unoptimized:
-        while _elide(program, effects):  # as stap: an elision can make another one possible
-            pass
+        _elide(program, effects)
         _warn_empty_functions(program)
         _elide_empty_probes(program)
     _drop_unreferenced(program)
@@ -37,20 +37,20 @@ def optimize(program: Program, unoptimized: bool) -> None:
         program.diagnostics.append(semantic_error("no probes found"))
 
 
-def _elide(program: Program, effects: Effects) -> bool:
-    """One round of 1 and 2 over every body; whether it elided anything (`x = f(y)`
-    elided leaves `f(y)`, which may go next, and then `y` may be unread)."""
-    elided = 0
-    for step in (_elide_assignments, lambda p, h: _elide_statements(p, h, effects)):
-        for holder in _bodies(program):
-            before = _size(holder.body)
-            _once_per_copy(program, holder, lambda: step(program, holder))
-            elided += before != _size(holder.body)
-    return elided > 0
-
-
-def _size(body: ast.Node) -> int:
-    return sum(1 for _ in walk(body))
+def _elide(program: Program, effects: Effects) -> None:
+    """Rounds of 1 then 2 until nothing more goes, as stap loops: `x = f(y)` elided
+    leaves `f(y)`, which may go next, and then `y` may be unread. A body left as it was
+    by a round is done (its locals are its own); after the first round, only what 1
+    left behind can go in 2."""
+    pending = _bodies(program)
+    first = True
+    while pending:
+        assigned = [h for h in pending if _once_per_copy(program, h, lambda: _elide_assignments(program, h))]
+        swept = {id(h) for h in (pending if first else assigned)
+                 if _once_per_copy(program, h, lambda: _elide_statements(program, h, effects))}
+        changed = swept | {id(h) for h in assigned}
+        pending = [h for h in pending if id(h) in changed]
+        first = False
 
 
 def _bodies(program: Program) -> list[ast.Probe | ast.FunctionDecl]:
@@ -58,15 +58,17 @@ def _bodies(program: Program) -> list[ast.Probe | ast.FunctionDecl]:
     return [*program.probes, *functions]
 
 
-def _once_per_copy(program: Program, holder, step) -> None:
+def _once_per_copy(program: Program, holder, step) -> int:
     """Run `step` on one handler, then repeat its warnings for each further probe the
     handler serves: stap gives every derived probe its own copy of the body, so it warns
-    once per copy (-v shows them all; without it they count as suppressed)."""
+    once per copy (-v shows them all; without it they count as suppressed). Returns
+    what `step` returns: how many things it elided."""
     start = len(program.diagnostics)
-    step()
+    elided = step()
     copies = len(holder.derived) if isinstance(holder, ast.Probe) else 1
     warned = program.diagnostics[start:]
     program.diagnostics += [copy.copy(d) for _ in range(copies - 1) for d in warned]
+    return elided
 
 
 def _warn(program: Program, message: str, node: ast.Node) -> None:
@@ -104,66 +106,94 @@ def _is_decided(node: ast.Node) -> bool:
 # -- 1. assignments to unread locals -----------------------------------------------------
 
 
-def _elide_assignments(program: Program, holder) -> None:
-    read = _read_locals(holder.body)
+def _elide_assignments(program: Program, holder) -> int:
+    read, candidates, nested = _read_locals(holder.body)
+    dead = {id(node) for node in candidates if id(_target_local(node)) not in read}
+    if not dead:
+        return 0  # nothing to elide: no rewrite of the whole body
     replaced = program.elided_targets
+    elided = 0
+
+    def elide(node: ast.AssignmentExpr) -> ast.Expr:
+        nonlocal elided
+        _warn(program, f"Eliding assignment to '{node.target.name}'", node)
+        replaced[id(node.value)] = node.target
+        elided += 1
+        return node.value
 
     def rewrite(node: ast.Node) -> ast.Node:
-        if (
-            isinstance(node, ast.AssignmentExpr)
-            and node.op == "="
-            and isinstance(node.target, ast.Symbol)
-            and node.target.referent is not None
-            and not is_global(node.target.referent)
-            and id(node.target.referent) not in read
-        ):
-            _warn(program, f"Eliding assignment to '{node.target.name}'", node)
-            replaced[id(node.value)] = node.target
-            return node.value
-        if isinstance(node, ast.TryBlock) and node.catch_var is not None and id(node.catch_var.referent) not in read:
+        if isinstance(node, ast.TryBlock) and id(node) in dead:
             node.catch_var = None  # a catch variable nobody reads is not kept either
+        elif isinstance(node, ast.ExprStatement) and id(node.expr) in dead:  # reached when skipping expressions
+            node.expr = elide(node.expr)
+        elif isinstance(node, ast.AssignmentExpr) and id(node) in dead:
+            return elide(node)
         return node
 
-    holder.body = transform(holder.body, rewrite)
+    # only an assignment inside an expression needs every expression rewritten
+    holder.body = transform(holder.body, rewrite, skip=() if dead & nested else ast.Expr)
+    return elided
 
 
-def _read_locals(body: ast.Node) -> set[int]:
-    """ids of local declarations whose value is read somewhere in `body`."""
+def _target_local(node: ast.Node) -> ast.VarDecl:
+    return node.catch_var.referent if isinstance(node, ast.TryBlock) else node.target.referent
+
+
+def _read_locals(body: ast.Node) -> tuple[set[int], list[ast.Node], set[int]]:
+    """ids of the local declarations whose value is read somewhere in `body`; the
+    candidates for 1 (`local = value` assignments, try blocks with a catch variable);
+    and ids of the assignments not directly an expression statement."""
     written: set[int] = set()
-    for node in walk(body):
-        if isinstance(node, ast.AssignmentExpr) and node.op == "=":
-            written.add(id(node.target))
+    symbols: list[ast.Symbol] = []
+    candidates: list[ast.Node] = []
+    statements: set[int] = set()  # ids of the expressions that are whole statements
+    for node in walk(body):  # a target comes after its assignment: filtered at the end
+        if isinstance(node, ast.Symbol):
+            if node.referent is not None:
+                symbols.append(node)
+        elif isinstance(node, ast.ExprStatement):
+            statements.add(id(node.expr))
+        elif isinstance(node, ast.AssignmentExpr):
+            if node.op == "=":
+                written.add(id(node.target))
+                target = node.target
+                if isinstance(target, ast.Symbol) and target.referent is not None and not is_global(target.referent):
+                    candidates.append(node)
         elif isinstance(node, ast.ForeachLoop):
             written.update(id(s) for s in [*node.indexes, node.value] if s is not None)
         elif isinstance(node, ast.TryBlock) and node.catch_var is not None:
             written.add(id(node.catch_var))
-    return {
-        id(node.referent)
-        for node in walk(body)
-        if isinstance(node, ast.Symbol) and node.referent is not None and id(node) not in written
-    }
+            if node.catch_var.referent is not None:
+                candidates.append(node)
+    read = {id(node.referent) for node in symbols if id(node) not in written}
+    nested = {id(node) for node in candidates if isinstance(node, ast.AssignmentExpr) and id(node) not in statements}
+    return read, candidates, nested
 
 
 # -- 2. side-effect-free statements -------------------------------------------------------
 
 
-def _elide_statements(program: Program, holder, effects: Effects) -> None:
+def _elide_statements(program: Program, holder, effects: Effects) -> int:
     replaced = program.elided_targets
+    elided = 0
 
     def rewrite(node: ast.Node) -> ast.Node:
+        nonlocal elided
         if isinstance(node, ast.Block):
             node.statements = [s for s in node.statements if not isinstance(s, ast.NullStatement)]
         if isinstance(node, ast.ExprStatement) and not effects.expression(node.expr):
             token = replaced.get(id(node.expr)) or first_token(node.expr)
             _warn(program, "Eliding side-effect-free expression ", token)
+            elided += 1
             return ast.NullStatement(span=node.span)
         if isinstance(node, ast.ExprStatement):
             node.expr = _essential(node.expr, effects)
         return node
 
-    holder.body = transform(holder.body, rewrite)
+    holder.body = transform(holder.body, rewrite, skip=ast.Expr)  # statements only
     if isinstance(holder.body, ast.Block):
         holder.body.statements = [s for s in holder.body.statements if not isinstance(s, ast.NullStatement)]
+    return elided
 
 
 def _essential(expr: ast.Expr, effects: Effects) -> ast.Expr:

@@ -35,6 +35,7 @@ class Program:
     arity_first: dict[int, ast.Node] = field(default_factory=dict)  # id(VarDecl) -> where its arity was set
     deferred: list[Diagnostic] = field(default_factory=list)  # errors stap reports after the lint warnings
     elided_targets: dict[int, ast.Symbol] = field(default_factory=dict)  # id(kept value) -> elided assignment's target
+    with_defined: set[int] = field(default_factory=set)  # id() of the bodies using @defined (the optimiser folds them)
 
     def __post_init__(self) -> None:
         self.user_aliases = Library.index([self.user])

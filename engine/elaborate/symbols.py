@@ -216,6 +216,7 @@ class SymbolResolver(ast.Visitor):
     def visit_DefinedOp(self, node: ast.DefinedOp) -> None:
         """`@defined(expr)` is decided here; the result is recorded on the node as `value`
         (the optimiser then folds it into a literal)."""
+        self.program.with_defined.add(id(self.owner))
         try:
             self.visit(node.operand)
             node.value = 1
