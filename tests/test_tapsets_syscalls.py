@@ -160,3 +160,32 @@ def test_argstr_and_retstr_are_stap_s(program, tmp_path):
         "personality(0xffffffff)", "personality = 0",
         'memfd_create("t", MFD_CLOEXEC)', "memfd_create = 7",
     ]
+
+
+STRUCTS_AT_THE_EVENT = r"""
+#include <stdio.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
+
+int main(int argc, char **argv)
+{
+	struct itimerval value = {{1, 500}, {2, 700}};
+
+	fclose(fopen(argv[1], "w"));
+	setitimer(ITIMER_VIRTUAL, &value, NULL);
+	setxattr(argv[1], "user.k", "value", 6, 0);
+	return 0;  /* gone before the handlers run: what they show was copied at the event */
+}
+"""
+
+
+def test_structures_are_copied_at_the_event(tmp_path):
+    require_kernel_probes()
+    from tests.bpf_harness.util import compile_program
+
+    program = compile_program(tmp_path, "structs", STRUCTS_AT_THE_EVENT)
+    target = tmp_path / "attributes"
+    result = pystap("-e", 'probe syscall.setitimer, syscall.setxattr { if (pid() == target()) printf("%s(%s)\\n", name, argstr) }',
+                    "-c", f"{program} {target}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'setitimer(ITIMER_VIRTUAL, [1.000500,2.000700], 0x0)\nsetxattr("{target}", "user.k", "value", 6, 0x0)\n'

@@ -46,11 +46,12 @@ USER_STRING_FUNCTIONS = frozenset(
 )
 
 # Functions reading a user buffer (pointer argument, length argument): copied at probe time.
-USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2), "_struct_sockaddr_u": (0, 1)}
+USER_BUFFER_FUNCTIONS = {"__sc_buffer_quoted": (1, 2), "_struct_sockaddr_u": (0, 1), "_stp_xattr_val_str": (0, 1)}
 # Functions reading a fixed-size structure (pointer argument, bytes): copied at probe time.
 USER_STRUCT_FUNCTIONS = {
     "_struct_timespec_u": (0, 16), "_struct_timeval_u": (0, 16), "_stp_sigset_u": (0, 8),
-    "_struct_sigaction_u": (0, 32), "_struct_rlimit_u": (0, 16),
+    "_struct_sigaction_u": (0, 32), "_struct_rlimit_u": (0, 16), "_struct_itimerval_u": (0, 32),
+    "_struct_itimerspec_u": (0, 32), "_struct_timezone_u": (0, 8),
 }
 BUFFER_BYTES = 64  # enough for argstr's 50 characters (syscall_string_trunc) and the "..." test
 
