@@ -48,15 +48,18 @@ def _uses(program: Program) -> tuple[set[int], set[int]]:
     read: set[int] = set()
     for holder in [*program.probes, *program.functions]:
         targets = set()
-        for node in walk(holder.body):
+        symbols = []
+        for node in walk(holder.body):  # a write target comes after its writer: filtered at the end
+            if isinstance(node, ast.Symbol):
+                if node.referent is not None:
+                    symbols.append(node)
+                continue
             for target in write_targets(node):
                 base = target.base if isinstance(target, ast.ArrayIndex) else target
                 if isinstance(base, ast.Symbol) and base.referent is not None:
                     written.add(id(base.referent))
                     targets.add(id(base))
-        for node in walk(holder.body):
-            if isinstance(node, ast.Symbol) and node.referent is not None and id(node) not in targets:
-                read.add(id(node.referent))
+        read.update(id(node.referent) for node in symbols if id(node) not in targets)
     for probe in program.probes:
         for derived in probe.derived:
             if derived.condition is not None:
