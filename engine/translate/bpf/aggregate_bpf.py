@@ -36,7 +36,7 @@ from engine.translate.bpf import aggregate as A
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.capture import _skip_own_process
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8, Reg
-from engine.translate.bpf.task import TASK_REGISTER, CurrentTask
+from engine.translate.bpf.task import TASK_REGISTER, CurrentTask, copy_comm
 from engine.translate.bpf.task import task_offsets
 from engine.translate.bpf.uprobe_attach import is_user_probe
 from engine.translate.cstrings import c_literal
@@ -560,9 +560,7 @@ class _Emitter:
             a.mov(R2, COMM_BYTES)
             a.call("get_current_comm")
             return
-        for word in range(2):
-            a.load(R1, TASK_REGISTER, self.current.comm + 8 * word, 8)
-            a.store(FP, offset + 8 * word, R1, 8)
+        copy_comm(a, self.current, FP, offset)
 
     def context(self, name: str) -> None:
         a = self.a

@@ -12,7 +12,7 @@ from __future__ import annotations
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import RING_QUARTER, RUNTIME_PID, Assembler, Program
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R4, R6, R7, R8
-from engine.translate.bpf.task import TASK_REGISTER, CurrentTask, TaskOffsets
+from engine.translate.bpf.task import TASK_REGISTER, CurrentTask, TaskOffsets, copy_comm
 
 _HEADER_HELPERS = (  # (helper, record offset, store size)
     ("get_smp_processor_id", 4, 4),
@@ -122,7 +122,7 @@ def _header(a: Assembler, probe_index: int, task: TaskOffsets | None = None) -> 
 
 def _header_from_task(a: Assembler, probe_index: int, task: TaskOffsets | None, current: CurrentTask) -> None:
     """The header as `_header` writes it, but ids, comm and the task's parent and
-    credentials loaded from the task in TASK_REGISTER: only two helper calls."""
+    credentials loaded from the task in TASK_REGISTER: only three helper calls."""
     a.store(R7, 0, probe_index, 4)
     a.call("get_smp_processor_id")
     a.store(R7, 4, R0, 4)
@@ -134,38 +134,35 @@ def _header_from_task(a: Assembler, probe_index: int, task: TaskOffsets | None, 
     a.store(R7, 16, R0, 8)
     a.call("ktime_get_ns")
     a.store(R7, 24, R0, 8)
-    for word in range(2):
-        a.load(R1, TASK_REGISTER, current.comm + 8 * word, 8)
-        a.store(R7, _COMM_OFFSET + 8 * word, R1, 8)
+    copy_comm(a, current, R7, _COMM_OFFSET)
+    _task_ids(a, task, from_register=True)
+
+
+def _task_ids(a: Assembler, task: TaskOffsets | None, from_register: bool = False) -> None:
+    """ppid = current->real_parent->tgid; euid/egid = current->cred->euid/egid: loads
+    through the task in TASK_REGISTER (`from_register`), else bpf_probe_read_kernel()s."""
     if task is None:
         a.store(R7, _PPID_OFFSET, 0, 8)
         a.store(R7, _EGID_OFFSET, 0, 8)
         return
-    a.load(R1, TASK_REGISTER, task.real_parent, 8)
-    a.load(R1, R1, task.tgid, 4)
-    a.store(R7, _PPID_OFFSET, R1, 4)
-    a.load(R1, TASK_REGISTER, task.cred, 8)
-    a.load(R2, R1, task.euid, 4)
-    a.store(R7, _EUID_OFFSET, R2, 4)
-    a.load(R2, R1, task.egid, 4)
-    a.store(R7, _EGID_OFFSET, R2, 4)
-    a.store(R7, _FLAGS_OFFSET, TASK_IDS_CAPTURED, 4)
-
-
-def _task_ids(a: Assembler, task: TaskOffsets | None) -> None:
-    """ppid = current->real_parent->tgid; euid/egid = current->cred->euid/egid."""
-    if task is None:
-        a.store(R7, _PPID_OFFSET, 0, 8)
-        a.store(R7, _EGID_OFFSET, 0, 8)
-        return
-    a.call("get_current_task")
-    a.mov(R8, R0)
-    _read_kernel_pointer(a, task.real_parent)
-    _read_kernel_field(a, task.tgid, _PPID_OFFSET)
-    _read_kernel_pointer(a, task.cred)
-    _read_kernel_field(a, task.euid, _EUID_OFFSET)
-    _read_kernel_pointer(a, task.cred)
-    _read_kernel_field(a, task.egid, _EGID_OFFSET)
+    if from_register:
+        a.load(R1, TASK_REGISTER, task.real_parent, 8)
+        a.load(R1, R1, task.tgid, 4)
+        a.store(R7, _PPID_OFFSET, R1, 4)
+        a.load(R1, TASK_REGISTER, task.cred, 8)
+        a.load(R2, R1, task.euid, 4)
+        a.store(R7, _EUID_OFFSET, R2, 4)
+        a.load(R2, R1, task.egid, 4)
+        a.store(R7, _EGID_OFFSET, R2, 4)
+    else:
+        a.call("get_current_task")
+        a.mov(R8, R0)
+        _read_kernel_pointer(a, task.real_parent)
+        _read_kernel_field(a, task.tgid, _PPID_OFFSET)
+        _read_kernel_pointer(a, task.cred)
+        _read_kernel_field(a, task.euid, _EUID_OFFSET)
+        _read_kernel_pointer(a, task.cred)
+        _read_kernel_field(a, task.egid, _EGID_OFFSET)
     a.store(R7, _FLAGS_OFFSET, TASK_IDS_CAPTURED, 4)
 
 

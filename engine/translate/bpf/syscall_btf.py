@@ -34,7 +34,7 @@ from typing import Any
 from engine.translate.bpf import plan as P
 from engine.translate.bpf.asm import Assembler, Program
 from engine.translate.bpf.isa import FP, R0, R1, R2, R3, R6, R7
-from engine.translate.bpf.task import TASK_REGISTER, marked, member_offset
+from engine.translate.bpf.task import TASK_REGISTER, kernel_function, marked, member_offset
 
 MAX_PER_DIRECTION = 4
 RECORD_MAP = "sys_record"  # per-CPU scratch: one tracepoint-shaped record (runtime_c/bpf_syscall.c)
@@ -176,9 +176,10 @@ def kernel_facts() -> KernelFacts | str:
     numbers = _syscall_numbers()
     if not numbers:
         return "no asm/unistd_64.h to number the syscalls (install linux-libc-dev)"
+    if not kernel_function("bpf_get_current_task_btf"):
+        return "the kernel has no bpf_get_current_task_btf() (Linux 5.11)"
     try:
         btf = kernel_btf()
-        btf.named("func", "bpf_get_current_task_btf")  # Linux 5.11
         btf_ids = {d: btf.named("typedef", f"btf_trace_{d}") for d in ("sys_enter", "sys_exit")}
         regs = btf.named("struct", "pt_regs")
         registers = {r: member_offset(btf, regs, r) for r in (*_ARGUMENT_REGISTERS, "orig_ax")}

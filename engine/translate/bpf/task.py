@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from engine.translate.bpf.asm import Assembler, Program
-from engine.translate.bpf.isa import R0, R1, R6, R9
+from engine.translate.bpf.isa import R0, R1, R6, R9, Reg
 
 TASK_REGISTER = R9  # callee-saved, and unused by the programs after the prologue
 PROLOGUE_MARK = "prologue"  # no map: where a prologue ends (runtime_c/bpf_probes.c keeps it for a fallback)
@@ -87,6 +87,14 @@ def current_task() -> CurrentTask | None:
     if offsets is None or not kernel_function("bpf_get_current_task_btf"):
         return None
     return CurrentTask(*offsets, kernel_function("bpf_task_storage_get"))
+
+
+def copy_comm(a: Assembler, current: CurrentTask, base: Reg, offset: int) -> None:
+    """*(base + offset) = the task's comm, 16 bytes (zero-padded, as the kernel keeps it),
+    loaded from TASK_REGISTER; clobbers r1."""
+    for word in range(2):
+        a.load(R1, TASK_REGISTER, current.comm + 8 * word, 8)
+        a.store(base, offset + 8 * word, R1, 8)
 
 
 def task_prologue() -> Program:
