@@ -67,13 +67,13 @@ static int relocation_value(const char *name)
 	return -1;
 }
 
-/* Where a program's prologue ends, 0 for programs without one. */
-static uint32_t prologue_end(const struct stp_bpf_probe *probe)
+/* The instruction a mark (a relocation naming no map) points at, 0 without one. */
+static uint32_t mark_at(const struct stp_bpf_probe *probe, const char *mark)
 {
 	uint32_t i;
 
 	for (i = 0; i < probe->n_relocs; i++)
-		if (strcmp(probe->relocs[i].map, STP_BPF_PROLOGUE_MARK) == 0)
+		if (strcmp(probe->relocs[i].map, mark) == 0)
 			return probe->relocs[i].insn;
 	return 0;
 }
@@ -88,7 +88,7 @@ static int is_mark(const char *name)
  * front: the capture program reads the task, and the record, it finds. */
 static struct bpf_insn *relocate(const struct stp_bpf_probe *probe, uint32_t start, uint32_t *n)
 {
-	uint32_t kept = start > 0 ? prologue_end(probe) : 0;
+	uint32_t kept = start > 0 ? mark_at(probe, STP_BPF_PROLOGUE_MARK) : 0;  /* where the prologue ends */
 	struct bpf_insn *insns;
 	uint32_t i;
 
@@ -136,14 +136,11 @@ static int load_from(const struct stp_bpf_probe *probe, uint32_t type, uint32_t 
  * times with other probes (whose handlers would find the user-space stash empty). */
 static uint32_t capture_start(const struct stp_bpf_probe *probe)
 {
-	uint32_t start = 0, i;
+	uint32_t start = mark_at(probe, STP_AGG_CAPTURE_MARK), i;
 
-	for (i = 0; i < probe->n_relocs; i++) {
+	for (i = 0; i < probe->n_relocs; i++)
 		if (stp_bpf_agg_is_stash(probe->relocs[i].map))
 			return 0;
-		if (strcmp(probe->relocs[i].map, STP_AGG_CAPTURE_MARK) == 0)
-			start = probe->relocs[i].insn;
-	}
 	return start < probe->n_insns ? start : 0;
 }
 
